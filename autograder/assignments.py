@@ -1,0 +1,64 @@
+"""The curriculum's assignment IDs, how users may spell them, and where their suites live."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+
+from .checks import Suite
+
+CURRICULUM = (
+    "a01_tokenizer", "a02_data", "a03_attention", "a04_gpt_blocks", "a05_gpt_model", "a06_loss",
+    "a07_training", "a08_decoding", "a09_classification", "a10_instruction", "a11_lora",
+    "a12_kv_cache", "a13_llama", "a14_dpo",
+)
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
+
+
+class UsageError(Exception):
+    """Bad command-line input: the CLI prints it and exits with status 2."""
+
+
+def available() -> list[str]:
+    """Assignments that have a check suite in this installation, in curriculum order."""
+    return [a for a in CURRICULUM if (SUITES_DIR / f"{a}.py").is_file()]
+
+
+def resolve(token: str) -> str:
+    """`a03_attention`, `a03`, `03`, `3` or `attention` -> `a03_attention`."""
+    t = token.strip().lower().removesuffix(".py")
+    for aid in CURRICULUM:
+        number, name = aid.split("_", 1)
+        if t in (aid, number, number[1:], str(int(number[1:])), name):
+            if aid not in available():
+                raise UsageError(f"assignment {token!r} ({aid}) has no checks yet; available: "
+                                 f"{', '.join(available())}")
+            return aid
+    raise UsageError(f"unknown assignment {token!r}; use an ID like a03_attention, a03, 03 or attention "
+                     f"(available: {', '.join(available())})")
+
+
+def resolve_all(tokens: list[str] | None) -> list[str]:
+    """Resolve IDs (all available ones when none are given), de-duplicated, in curriculum order."""
+    if not tokens:
+        return available()
+    wanted = {resolve(t) for t in tokens}
+    return [a for a in CURRICULUM if a in wanted]
+
+
+def hidden_available() -> bool:
+    """False in a learner kit, which ships without the hidden suites and the reference."""
+    return importlib.util.find_spec("autograder.hidden") is not None
+
+
+def load_suite(aid: str, *, hidden: bool) -> Suite:
+    """The suite of `aid`, with its hidden checks registered when `hidden` and they are installed."""
+    public = importlib.import_module(f"autograder.suites.{aid}")
+    if hidden:
+        if not hidden_available():
+            raise UsageError("the hidden checks are not installed here (a learner kit has public checks only); "
+                             "use `scratchgrad check`")
+        importlib.import_module(f"autograder.hidden.{aid}")
+    suite: Suite = public.SUITE
+    return suite

@@ -1,0 +1,119 @@
+"""The `scratchgrad` command line (a contract: scripts and integrations depend on it).
+
+Exit status: 0 whenever grading ran, whatever the score; 1 for `stubs --check` on stale stubs;
+2 for usage errors; 3 when the grader itself failed on some check (the report says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .assignments import UsageError, available, resolve_all
+
+
+def _progress(stream):  # one dot per check, only on a terminal
+    if not stream.isatty():
+        return None
+    return lambda aid, result: (stream.write("." if result.status == "passed" else "x"), stream.flush())
+
+
+def _write(path: str | None, text: str) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .grading import grade
+    from .report import render_terminal
+    ids = resolve_all(args.ids)
+    path = Path(args.path)
+    if not path.is_dir():
+        raise UsageError(f"--path {str(path)!r} is not a folder (run from your kit's root, or pass --path)")
+    report = grade(path, ids, visibility="public", seed=args.seed, progress=_progress(sys.stderr))
+    print(render_terminal(report, title=f"scratchgrad {__version__} check: public checks on {path}",
+                          verbose=args.verbose))
+    if report.score < report.max_score:
+        print("Checks fail with 'not implemented yet' until you write the code; edit the files in "
+              f"{path}/ and run this again.")
+    _write(args.json, report.to_json())
+    return 3 if report.grader_faults else 0
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from .grading import grade
+    from .report import render_markdown, render_terminal
+    ids = resolve_all(args.only)
+    report = grade(Path(args.submission), ids, visibility="all", seed=args.seed, progress=_progress(sys.stderr))
+    print(render_terminal(report, title=f"scratchgrad {__version__} grade: {args.submission}",
+                          verbose=args.verbose))
+    _write(args.json, report.to_json())
+    _write(args.feedback, render_markdown(report))
+    if report.grader_faults:
+        print(f"scratchgrad: {report.grader_faults} check(s) hit an internal grader error (see the report)",
+              file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_stubs(args: argparse.Namespace) -> int:
+    from .stubs import MarkerError, build, stale
+    try:
+        if args.check:
+            reasons = stale(Path(args.solutions), Path(args.out))
+            if reasons:
+                print(f"{args.out}/ is out of date with {args.solutions}/:", *reasons, sep="\n  ")
+                print("Run `scratchgrad stubs` to regenerate it.")
+                return 1
+            print(f"{args.out}/ is up to date with {args.solutions}/")
+            return 0
+        for path in build(Path(args.solutions), Path(args.out)):
+            print(f"wrote {path}")
+        return 0
+    except (MarkerError, FileNotFoundError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="scratchgrad", description="Graded exercises for building a GPT in PyTorch.")
+    p.add_argument("--version", action="version", version=f"scratchgrad {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("check", help="run the public checks on your assignments (self-check)")
+    c.add_argument("ids", nargs="*", metavar="ID", help="assignments, e.g. a03 or attention (default: all)")
+    c.add_argument("--path", default="assignments", help="folder with your aNN_*.py files (default: ./assignments)")
+    c.set_defaults(func=cmd_check)
+
+    g = sub.add_parser("grade", help="grade a submission (folder or .zip) with public and hidden checks")
+    g.add_argument("submission", help="folder holding aNN_*.py files, or a .zip of one")
+    g.add_argument("--only", nargs="+", metavar="ID", help="grade only these assignments")
+    g.add_argument("--json", metavar="OUT", help="write the JSON report here")
+    g.add_argument("--feedback", metavar="OUT", help="write Markdown feedback here")
+    g.set_defaults(func=cmd_grade)
+
+    for q in (c, g):
+        q.add_argument("--seed", type=int, default=0, help="grading seed (recorded in the report; default 0)")
+        q.add_argument("-v", "--verbose", action="store_true", help="show every line of each failure")
+    c.add_argument("--json", metavar="OUT", help="write the JSON report here")
+
+    s = sub.add_parser("stubs", help="build assignments/ from the solution regions in solutions/")
+    s.add_argument("--check", action="store_true", help="exit 1 if assignments/ is out of date")
+    s.add_argument("--solutions", default="solutions", help="default: ./solutions")
+    s.add_argument("--out", default="assignments", help="default: ./assignments")
+    s.set_defaults(func=cmd_stubs)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"scratchgrad {args.command}: error: {exc}", file=sys.stderr)
+        if args.command in ("check", "grade") and not available():
+            print("no assignment has checks installed", file=sys.stderr)
+        return 2

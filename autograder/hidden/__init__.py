@@ -1,0 +1,1 @@
+"""Hidden check suites: differential checks against reference/. Never shipped to learners."""

@@ -1,0 +1,175 @@
+"""Reference-free properties shared by several suites: causality, dropout, input validation.
+
+Dropout is graded by what it does, never by seeded equality with a reference (the learner may draw
+random numbers in another order and still be right). The probes below choose weights that make
+the attention weights visible in the output:
+
+* queries and keys are zero, so every causal row of attention weights is uniform, 1/(i+1);
+* the inputs are one-hot rows and the value projection the identity, so output[i, k] is exactly
+  the (dropped) attention weight from query i to key k;
+* with a value projection of all ones instead, every feature of a token's output is the same sum
+  of its (dropped) weights: dropout on the weights keeps a token's features equal, dropout on the
+  output does not.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from hypothesis import strategies as st
+
+from .checks import Context
+from .compare import FLOAT64, CheckFailure, assert_close
+from .runtime.values import Raised
+from .strategies import make_tensor
+
+RATE_Z_LIMIT = 5.0  # binomial z-score bound: a correct dropout fails it with probability < 1e-6
+
+
+def attention_init(cls: str, cfg: dict[str, Any], *, dropout: float = 0.0) -> dict[str, Any]:
+    """Constructor kwargs of an a03 attention class from an `attention_configs()` example."""
+    init = {"d_in": cfg["d_in"], "d_out": cfg["d_out"], "context_length": cfg["context_length"],
+            "dropout": dropout, "qkv_bias": cfg["qkv_bias"]}
+    if cls == "MultiHeadAttention":
+        init["num_heads"] = cfg["num_heads"]
+    elif cls == "MultiHeadAttentionWrapper":
+        init.update(num_heads=cfg["num_heads"], d_out=cfg["d_out"] // cfg["num_heads"])
+    return init
+
+
+def is_causal(ctx: Context, cls: str, cfg: dict[str, Any], data: st.DataObject) -> None:
+    """Outputs before position k must not move when the inputs from k on change (eval mode)."""
+    B, T = cfg["B"], cfg["T"]
+    k = data.draw(st.integers(0, T - 1), label="k")
+    seed = data.draw(st.integers(0, 2**16), label="seed")
+    x = make_tensor((B, T, cfg["d_in"]), seed)
+    x2 = x.clone()
+    x2[:, k:] = make_tensor((B, T - k, cfg["d_in"]), seed + 1)
+    init = attention_init(cls, cfg)
+    ctx.example(shapes={"x": [B, T, cfg["d_in"]]}, config={**init, "changed_from_position": k}, values={"x": x})
+    causal_outputs(ctx, cls, init, x, x2, k)
+
+
+def causal_outputs(ctx: Context, cls: str, init: dict[str, Any] | list[Any], x: torch.Tensor, x2: torch.Tensor,
+                   k: int) -> None:
+    p = ctx.program()
+    p.seed(0)
+    m = p.new(cls, **init) if isinstance(init, dict) else p.new(cls, *init)
+    p.to(m, x.dtype)
+    p.train(m, False)
+    res = ctx.run(p.returns(a=p.call(m, x, no_grad=True), b=p.call(m, x2, no_grad=True)))
+    a, b = res["a"], res["b"]
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+        raise CheckFailure(f"output of {cls}: expected a tensor, got {type(a).__name__}")
+    if a.dim() < 2 or a.shape[:2] != x.shape[:2]:
+        raise CheckFailure(f"output of {cls}: shape {tuple(a.shape)}, expected (B, T, ...) = "
+                           f"({x.shape[0]}, {x.shape[1]}, ...)")
+    if k > 0:
+        assert_close(b[:, :k], a[:, :k], name=f"outputs at positions < {k} after changing the inputs at "
+                                                f"positions >= {k} (a token must not see later tokens)",
+                     tol=FLOAT64)
+
+
+def _probe_weights(cls: str, D: int, value: torch.Tensor) -> dict[str, torch.Tensor]:
+    zeros = torch.zeros(D, D, dtype=torch.float64)
+    w = {"W_query.weight": zeros, "W_key.weight": zeros, "W_value.weight": value}
+    if cls == "MultiHeadAttention":
+        w.update({"out_proj.weight": torch.eye(D, dtype=torch.float64),
+                  "out_proj.bias": torch.zeros(D, dtype=torch.float64)})
+    return w
+
+
+def _rate_ok(dropped: int, n: int, p: float) -> str | None:
+    z = (dropped - n * p) / math.sqrt(n * p * (1 - p))
+    if abs(z) > RATE_Z_LIMIT:
+        return (f"dropout dropped {dropped} of {n} attention weights ({dropped / n:.3f}), expected about "
+                f"p={p} (z-score {z:.1f}, limit {RATE_Z_LIMIT:g})")
+    return None
+
+
+def dropout_probe(ctx: Context, cls: str, *, p_drop: float = 0.25, B: int = 64, T: int = 5, D: int = 6) -> None:
+    """Rate, 1/(1-p) scaling, placement on the attention weights, and eval mode, for one attention class."""
+    init: dict[str, Any] = {"d_in": D, "d_out": D, "context_length": T, "dropout": p_drop}
+    heads = 2 if cls == "MultiHeadAttention" else 1
+    if heads > 1:
+        init["num_heads"] = heads
+    x = torch.eye(D, dtype=torch.float64)[:T].expand(B, T, D).contiguous()  # token t = one-hot e_t
+    ctx.example(shapes={"x": [B, T, D]}, config={**init, "W_query": "0", "W_key": "0", "W_value": "I, then all ones"})
+    p = ctx.program()
+    p.seed(1234)
+    m = p.new(cls, **init)
+    p.to(m, torch.float64)
+    p.load(m, _probe_weights(cls, D, torch.eye(D, dtype=torch.float64)))
+    p.train(m, True)
+    train_eye = p.call(m, x, no_grad=True)
+    p.train(m, False)
+    eval_a, eval_b = p.call(m, x, no_grad=True), p.call(m, x, no_grad=True)
+    p.load(m, _probe_weights(cls, D, torch.ones(D, D, dtype=torch.float64)))
+    p.train(m, True)
+    train_ones = p.call(m, x, no_grad=True)
+    res = ctx.run(p.returns(train_eye=train_eye, eval_a=eval_a, eval_b=eval_b, train_ones=train_ones))
+
+    i = torch.arange(T, dtype=torch.float64)[:, None]
+    k = torch.arange(D, dtype=torch.float64)[None, :]
+    allowed = k <= i  # (T, D): query i may attend to key k (one-hot value k = feature k)
+    base = torch.where(allowed, 1.0 / (i + 1.0), 0.0)  # uniform causal weights
+    name = f"output of {cls}"
+    assert_close(res["eval_a"], base.expand(B, T, D), name=f"{name} in eval mode (dropout must be off after "
+                 f".eval(); with these weights the output is the attention weights themselves)", tol=FLOAT64)
+    if not torch.equal(res["eval_a"], res["eval_b"]):
+        raise CheckFailure(f"{name}: two calls in eval mode gave different outputs; eval mode must be deterministic")
+    out = res["train_eye"]
+    if not isinstance(out, torch.Tensor) or out.shape != (B, T, D):
+        assert_close(out, base.expand(B, T, D), name=name, tol=FLOAT64)  # reports the type or shape
+    if (out[:, ~allowed].abs() > 1e-12).any():
+        raise CheckFailure(f"{name} in train mode: a query got weight on a later key (mask applied after dropout, "
+                           f"or not at all)")
+    kept_value = (base / (1 - p_drop)).expand(B, T, D)
+    vals = out[:, allowed]
+    is_zero = vals.abs() <= 1e-12
+    is_kept = (vals - kept_value[:, allowed]).abs() <= 1e-9
+    if not (is_zero | is_kept).all():
+        unscaled = (vals - base.expand(B, T, D)[:, allowed]).abs() <= 1e-9
+        if (is_zero | unscaled).all() and not is_zero.all():
+            raise CheckFailure(f"{name} in train mode: kept attention weights are not scaled by 1/(1-p) = "
+                               f"{1 / (1 - p_drop):g}")
+        raise CheckFailure(f"{name} in train mode: an attention weight is neither dropped (0) nor scaled by "
+                           f"1/(1-p): dropout seems to act on something other than the attention weights "
+                           f"(scores before softmax, or the inputs)")
+    problem = _rate_ok(int(is_zero.sum()), is_zero.numel(), p_drop)
+    if problem:
+        raise CheckFailure(f"{name} in train mode: {problem}")
+    # the same key dropped for every query of a sequence means the values (or inputs) were dropped
+    dropped = (out.abs() <= 1e-12) & allowed
+    mixed = [(dropped[:, kk:, kk].any(1) & ~dropped[:, kk:, kk].all(1)).any() for kk in range(T - 1)]
+    if not any(bool(m_) for m_ in mixed):
+        raise CheckFailure(f"{name} in train mode: key k is always dropped for all queries at once; dropout "
+                           f"seems to act on the values or inputs, not on each attention weight")
+    ones = res["train_ones"]
+    per_head = ones.reshape(B, T, heads, D // heads)
+    if (per_head.amax(-1) - per_head.amin(-1)).abs().max() > 1e-9:
+        raise CheckFailure(f"{name} in train mode: the features of one token's output are dropped "
+                           f"independently; dropout seems to act on the output (context vectors), not on the "
+                           f"attention weights")
+
+
+def expect_value_error(ctx: Context, cls: str, init: dict[str, Any], x: torch.Tensor | None, *,
+                       must_mention: tuple[str, ...]) -> None:
+    """Constructing `cls(**init)` (x None) or calling it on x must raise ValueError naming the values."""
+    ctx.example(config=init, shapes={"x": list(x.shape)} if x is not None else {})
+    p = ctx.program()
+    m = p.new(cls, **init, catch=x is None)
+    outcome = p.call(m, x, catch=True) if x is not None else m
+    got = ctx.run(p.returns(outcome=outcome))["outcome"]
+    when = f"{cls}({', '.join(f'{k}={v!r}' for k, v in init.items())})" + (
+        f" called on x of shape {tuple(x.shape)}" if x is not None else "")
+    if not isinstance(got, Raised):
+        raise CheckFailure(f"{when}: expected a ValueError, but no error was raised")
+    if got.type not in ("ValueError", "TypeError"):
+        raise CheckFailure(f"{when}: expected a ValueError, got {got}")
+    missing = [s for s in must_mention if s not in got.message]
+    if missing:
+        raise CheckFailure(f"{when}: the error message should name the offending values "
+                           f"({', '.join(must_mention)}); got {got.message!r}")

@@ -1,0 +1,129 @@
+"""One report, many renderings: JSON (the schema in DESIGN.md), the terminal, Markdown feedback."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .checks import CheckResult
+
+STATUS_LABEL = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "skipped": "SKIP"}
+
+
+def _pts(x: float) -> str:
+    return f"{x:g}"
+
+
+@dataclass
+class AssignmentResult:
+    id: str
+    checks: list[CheckResult]
+    error: str | None = None
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.checks), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_score for c in self.checks), 6)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "score": self.score, "max_score": self.max_score, "checks": [
+            {"name": c.name, "status": c.status, "score": c.score, "max_score": c.max_score,
+             "visibility": c.visibility, "kind": c.kind, "description": c.description, "message": c.message,
+             "counterexample": c.counterexample, "hint": c.hint, "output": c.output, "elapsed_s": c.elapsed_s}
+            for c in self.checks]}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class Report:
+    submission: str
+    assignments: list[AssignmentResult]
+    grader: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return round(sum(a.score for a in self.assignments), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(a.max_score for a in self.assignments), 6)
+
+    @property
+    def grader_faults(self) -> int:
+        return sum(c.grader_fault for a in self.assignments for c in a.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"submission": self.submission, "score": self.score, "max_score": self.max_score,
+                "assignments": [a.to_dict() for a in self.assignments], "grader": self.grader}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False, default=str)
+
+
+def _counterexample(c: CheckResult) -> list[str]:
+    ce = c.counterexample
+    if not ce:
+        return []
+    parts = []
+    for key in ("shapes", "config", "values"):
+        if ce.get(key):
+            parts.append(f"{key}: {json.dumps(ce[key], default=str)}")
+    return [f"smallest failing case: {'; '.join(parts)}"] if parts else []
+
+
+def failure_lines(c: CheckResult) -> list[str]:
+    """What a learner reads under a failed check: message, shrunk case, hint, captured output."""
+    lines = c.message.splitlines() + _counterexample(c)
+    if c.hint:
+        lines.append(f"hint: {c.hint}")
+    if c.output.strip():
+        lines.append("your code printed: " + c.output.strip().splitlines()[0][:200])
+    return lines
+
+
+def render_terminal(report: Report, *, title: str = "", verbose: bool = False) -> str:
+    width = max([len(c.name) for a in report.assignments for c in a.checks] + [20])
+    out = [title] if title else []
+    for a in report.assignments:
+        out.append(f"\n{a.id}  {_pts(a.score)} / {_pts(a.max_score)}")
+        if a.error:
+            out.append(f"  {a.error}")
+        for c in a.checks:
+            label = STATUS_LABEL[c.status]
+            tag = "" if c.visibility == "public" else "  (hidden)"
+            out.append(f"  {label:<7} {c.name:<{width}} {_pts(c.score):>4}/{_pts(c.max_score):<4}{tag}")
+            if c.status != "passed" and not (a.error and c.message == a.error):
+                body = failure_lines(c)
+                shown = body if verbose else body[:8]
+                out.extend(f"          {line}" for line in shown)
+                if len(body) > len(shown):
+                    out.append(f"          ... ({len(body) - len(shown)} more lines with --verbose)")
+    out.append(f"\nTotal {_pts(report.score)} / {_pts(report.max_score)}")
+    return "\n".join(out)
+
+
+def render_markdown(report: Report) -> str:
+    out = [f"# Feedback for {report.submission}", "",
+           f"**Score: {_pts(report.score)} / {_pts(report.max_score)}**", ""]
+    for a in report.assignments:
+        out += [f"## {a.id}: {_pts(a.score)} / {_pts(a.max_score)}", ""]
+        if a.error:
+            out += [f"> {a.error}", ""]
+        out += ["| | check | points | what it checks |", "|---|---|---|---|"]
+        for c in a.checks:
+            mark = "✅" if c.status == "passed" else ("⏱️" if c.status == "timeout" else "❌")
+            out.append(f"| {mark} | `{c.name}` | {_pts(c.score)}/{_pts(c.max_score)} | {c.description} |")
+        failed = [c for c in a.checks if c.status != "passed" and not (a.error and c.message == a.error)]
+        for c in failed:
+            out += ["", f"### `{c.name}` ({c.status})", "", "```text", *failure_lines(c), "```"]
+        out.append("")
+    g = report.grader
+    out.append(f"<sub>scratchgrad {g.get('version', '?')}, seed {g.get('seed', 0)}, "
+               f"{g.get('elapsed_s', 0):g} s</sub>")
+    return "\n".join(out) + "\n"

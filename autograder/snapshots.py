@@ -1,0 +1,115 @@
+"""Public snapshot checks: the reference's outputs for fixed inputs and weights, stored as data.
+
+A suite lists `SnapshotCase`s. `scratchgrad snapshots` (instructor side, needs reference/) runs the
+reference on each case and writes `suites/snapshots/<aid>.safetensors`; the public check replays the
+case on learner code and compares, so a self-paced learner gets exact feedback with no reference
+on their machine. A test keeps the stored data in step with reference/.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .checks import Context
+from .compare import FLOAT64, CheckFailure, Tolerance, assert_close
+from .strategies import make_tensor
+
+SNAPSHOT_DIR = Path(__file__).resolve().parent / "suites" / "snapshots"
+
+
+@dataclass(frozen=True)
+class SnapshotCase:
+    """Call `target` (a class, built with `init` and given reference weights, or a function) on inputs."""
+    name: str
+    target: str
+    inputs: dict[str, tuple[int, ...]]  # name -> shape; values come from make_tensor(shape, seed)
+    init: dict[str, Any] | None = None  # constructor kwargs; None means `target` is a function
+    kwargs: dict[str, Any] = field(default_factory=dict)  # extra call kwargs (JSON values)
+    seed: int = 0
+    scale: float = 1.0
+
+    def make_inputs(self) -> dict[str, torch.Tensor]:
+        return {k: make_tensor(shape, self.seed + i, scale=self.scale) for i, (k, shape) in enumerate(self.inputs.items())}
+
+
+def path_for(aid: str) -> Path:
+    return SNAPSHOT_DIR / f"{aid}.safetensors"
+
+
+def _weights(module: torch.nn.Module, seed: int) -> dict[str, torch.Tensor]:
+    """Deterministic float64 weights of moderate size (not the module's own init: that differs by torch version)."""
+    gen = torch.Generator().manual_seed(seed)
+    return {k: torch.randn(v.shape, generator=gen, dtype=torch.float64) * 0.5
+            for k, v in module.state_dict().items()}
+
+
+def compute(aid: str, cases: list[SnapshotCase]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Run the reference on every case; return the tensors and metadata to store."""
+    ref = importlib.import_module(f"reference.{aid}")
+    tensors: dict[str, torch.Tensor] = {}
+    for case in cases:
+        inputs = case.make_inputs()
+        fn = getattr(ref, case.target)
+        if case.init is not None:
+            torch.manual_seed(case.seed)
+            module = fn(**case.init).to(torch.float64).eval()
+            weights = _weights(module, case.seed + 1000)
+            module.load_state_dict(weights)
+            tensors.update({f"{case.name}/w/{k}": v for k, v in weights.items()})
+            fn = module
+        with torch.no_grad():
+            out = fn(*inputs.values(), **case.kwargs)
+        tensors.update({f"{case.name}/in/{k}": v for k, v in inputs.items()})
+        tensors[f"{case.name}/out"] = out
+    meta = {"cases": json.dumps([c.name for c in cases]), "torch": torch.__version__}
+    return tensors, meta
+
+
+def write(aid: str, cases: list[SnapshotCase]) -> Path:
+    tensors, meta = compute(aid, cases)
+    SNAPSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path_for(aid)), metadata=meta)
+    return path_for(aid)
+
+
+def stale(aid: str, cases: list[SnapshotCase]) -> list[str]:
+    """Differences between the stored snapshot and what the reference computes now."""
+    path = path_for(aid)
+    if not path.is_file():
+        return [f"{path} is missing"]
+    stored = load_file(str(path))
+    fresh, _ = compute(aid, cases)
+    problems = [f"{aid}: {k} is new" for k in fresh if k not in stored]
+    problems += [f"{aid}: {k} is no longer produced" for k in stored if k not in fresh]
+    problems += [f"{aid}: {k} changed" for k in fresh if k in stored and
+                 (fresh[k].shape != stored[k].shape or not torch.allclose(fresh[k], stored[k], rtol=1e-12, atol=1e-12))]
+    return problems
+
+
+def replay(ctx: Context, case: SnapshotCase, *, tol: Tolerance = FLOAT64) -> None:
+    """The public check body: run the learner's `case.target` on the stored case and compare."""
+    path = path_for(ctx.suite.assignment)
+    if not path.is_file():
+        raise CheckFailure(f"snapshot data {path.name} is missing from this installation (reinstall scratchgrad)")
+    stored = load_file(str(path))
+    inputs = {k: stored[f"{case.name}/in/{k}"] for k in case.inputs}
+    ctx.example(shapes={k: list(v.shape) for k, v in inputs.items()}, config={"target": case.target, **(case.init or {})},
+                values=inputs)
+    p = ctx.program()
+    if case.init is not None:
+        fn = p.new(case.target, **case.init)
+        p.to(fn, torch.float64)
+        p.load(fn, {k.split("/w/", 1)[1]: v for k, v in stored.items() if k.startswith(f"{case.name}/w/")})
+        p.train(fn, False)
+        out = p.call(fn, *inputs.values(), no_grad=True, **case.kwargs)
+    else:
+        out = p.call(case.target, *inputs.values(), no_grad=True, **case.kwargs)
+    got = ctx.run(p.returns(out=out))["out"]
+    assert_close(got, stored[f"{case.name}/out"], name=f"output of {case.target}", tol=tol)

@@ -1,0 +1,131 @@
+"""Generate learner stubs (assignments/) from the full solutions (solutions/).
+
+Each region between `### BEGIN SOLUTION` and `### END SOLUTION` (nbgrader's markers, each alone on
+its line) is replaced by a task marker and `raise NotImplementedError("a03: Class.method")`, the name
+taken from the function that holds the region. Regions must sit inside a function and must not nest.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+TASK_MARKER = "# YOUR CODE HERE"
+
+
+class MarkerError(Exception):
+    """A malformed solution file; the message starts with `file:line`."""
+
+
+@dataclass(frozen=True)
+class Region:
+    begin: int  # 1-based line numbers of the two markers
+    end: int
+    indent: str
+    task: str
+
+
+def _functions(tree: ast.AST) -> list[tuple[str, int, int]]:
+    """(qualname, first line, last line) of every function, outer ones first."""
+    found: list[tuple[str, int, int]] = []
+
+    def walk(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{child.name}"
+                if not isinstance(child, ast.ClassDef):
+                    found.append((name, child.lineno, child.end_lineno or child.lineno))
+                walk(child, name + ".")
+            else:
+                walk(child, prefix)
+
+    walk(tree, "")
+    return found
+
+
+def find_regions(source: str, filename: str) -> list[Region]:
+    lines = source.splitlines()
+    regions: list[Region] = []
+    open_at: int | None = None
+    for no, line in enumerate(lines, 1):
+        text = line.strip()
+        if text == BEGIN:
+            if open_at is not None:
+                raise MarkerError(f"{filename}:{no}: '{BEGIN}' inside the region opened at line {open_at} (nested)")
+            open_at = no
+        elif text == END:
+            if open_at is None:
+                raise MarkerError(f"{filename}:{no}: '{END}' without a matching '{BEGIN}'")
+            begin_line = lines[open_at - 1]
+            regions.append(Region(open_at, no, begin_line[: len(begin_line) - len(begin_line.lstrip())], ""))
+            open_at = None
+        elif BEGIN in text or END in text:
+            raise MarkerError(f"{filename}:{no}: a solution marker must be alone on its line")
+    if open_at is not None:
+        raise MarkerError(f"{filename}:{open_at}: '{BEGIN}' is never closed with '{END}'")
+    try:
+        tree = ast.parse(source, filename)
+    except SyntaxError as exc:
+        raise MarkerError(f"{filename}:{exc.lineno}: not valid Python: {exc.msg}") from None
+    prefix = Path(filename).stem.split("_")[0]
+    functions = _functions(tree)
+    named = []
+    for r in regions:
+        holders = [q for q, a, b in functions if a < r.begin <= b]  # END may trail the last statement
+        if not holders:
+            raise MarkerError(f"{filename}:{r.begin}: a solution region must sit inside a function body")
+        named.append(Region(r.begin, r.end, r.indent, f"{prefix}: {holders[-1]}"))
+    return named
+
+
+def make_stub(source: str, filename: str) -> str:
+    """The learner's version of a solution file."""
+    lines = source.splitlines()
+    out: list[str] = []
+    cursor = 0
+    for r in find_regions(source, filename):
+        out += lines[cursor: r.begin - 1]
+        out += [f"{r.indent}{TASK_MARKER}", f'{r.indent}raise NotImplementedError("{r.task}")']
+        cursor = r.end
+    out += lines[cursor:]
+    return "\n".join(out) + "\n"
+
+
+def solution_files(solutions: Path) -> list[Path]:
+    return sorted(p for p in Path(solutions).glob("a[0-9][0-9]_*.py"))
+
+
+def build(solutions: Path, out: Path) -> list[Path]:
+    """Write every stub; return the files written."""
+    solutions, out = Path(solutions), Path(out)
+    if not solutions.is_dir():
+        raise FileNotFoundError(f"solutions folder {str(solutions)!r} does not exist")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for src in solution_files(solutions):
+        stub = make_stub(src.read_text(encoding="utf-8"), str(src))
+        target = out / src.name
+        target.write_text(stub, encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def stale(solutions: Path, out: Path) -> list[str]:
+    """Why `out` is out of date with `solutions` (empty when it is current)."""
+    solutions, out = Path(solutions), Path(out)
+    if not solutions.is_dir():
+        raise FileNotFoundError(f"solutions folder {str(solutions)!r} does not exist")
+    reasons = []
+    expected = {p.name: make_stub(p.read_text(encoding="utf-8"), str(p)) for p in solution_files(solutions)}
+    for name, text in expected.items():
+        target = out / name
+        if not target.is_file():
+            reasons.append(f"{target} is missing")
+        elif target.read_text(encoding="utf-8") != text:
+            reasons.append(f"{target} differs from the stub of {solutions / name}")
+    for extra in sorted(out.glob("a[0-9][0-9]_*.py")) if out.is_dir() else []:
+        if extra.name not in expected:
+            reasons.append(f"{extra} has no solution in {solutions}")
+    return reasons

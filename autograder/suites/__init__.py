@@ -1,0 +1,1 @@
+"""Public check suites: one module per assignment. These ship to learners."""

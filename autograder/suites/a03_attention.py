@@ -1,0 +1,152 @@
+"""Public checks for a03_attention: properties and snapshots, no reference needed."""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import strategies as st
+
+from autograder import strategies as sg
+from autograder.checks import Context, Suite
+from autograder.compare import FLOAT64, CheckFailure, assert_close
+from autograder.properties import dropout_probe, expect_value_error, is_causal
+from autograder.scan import Ban
+from autograder.snapshots import SnapshotCase, replay
+
+SOFTMAX_BANS = ("torch.softmax", "torch.nn.functional.softmax", "torch.Tensor.softmax", "torch.nn.Softmax",
+                "torch.special.softmax", "torch.log_softmax", "torch.nn.functional.log_softmax")
+SUITE = Suite("a03_attention", bans=[
+    *(Ban(api, scope="softmax") for api in SOFTMAX_BANS),
+    Ban("torch.nn.functional.scaled_dot_product_attention"),
+    Ban("torch.nn.MultiheadAttention"),
+    Ban("torch.nn.functional.multi_head_attention_forward"),
+])
+check = SUITE.check
+
+MHA = "MultiHeadAttention"
+SHORT = {"CausalAttention": "causal_attention", "MultiHeadAttentionWrapper": "wrapper", MHA: "mha"}
+CAUSAL_CLASSES = ("CausalAttention", "MultiHeadAttentionWrapper", MHA)
+
+SNAPSHOTS = [
+    SnapshotCase("softmax", "softmax", {"x": (3, 5)}, seed=1, scale=3.0),
+    SnapshotCase("v1", "SelfAttention_v1", {"x": (4, 3)}, init={"d_in": 3, "d_out": 2}, seed=2),
+    SnapshotCase("v2", "SelfAttention_v2", {"x": (4, 3)}, init={"d_in": 3, "d_out": 2, "qkv_bias": True}, seed=3),
+    SnapshotCase("causal", "CausalAttention", {"x": (2, 4, 3)},
+                 init={"d_in": 3, "d_out": 2, "context_length": 6, "dropout": 0.0}, seed=4),
+    SnapshotCase("wrapper", "MultiHeadAttentionWrapper", {"x": (2, 4, 3)},
+                 init={"d_in": 3, "d_out": 2, "context_length": 4, "dropout": 0.0, "num_heads": 2}, seed=5),
+    SnapshotCase("mha", MHA, {"x": (2, 5, 4)},
+                 init={"d_in": 4, "d_out": 6, "context_length": 7, "dropout": 0.0, "num_heads": 3, "qkv_bias": True},
+                 seed=6),
+]
+_CASES = {c.name: c for c in SNAPSHOTS}
+
+
+def _softmax_on(ctx: Context, x: torch.Tensor, dim: int) -> torch.Tensor:
+    ctx.example(shapes={"x": list(x.shape)}, config={"dim": dim}, values={"x": x})
+    p = ctx.program()
+    out = ctx.run(p.returns(out=p.call("softmax", x, dim=dim, no_grad=True)))["out"]
+    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+        assert_close(out, x, name="output of softmax", tol=FLOAT64)  # reports the type/shape problem
+    return out
+
+
+@check(points=2, visibility="public", kind="property", targets=("softmax",),
+       description="softmax: non-negative, each slice along `dim` sums to 1, shape and dtype kept")
+def softmax_rows_sum_to_one(ctx: Context) -> None:
+    @ctx.given(data=st.data(), shape=sg.shapes(max_dims=3))
+    def _(data: st.DataObject, shape: tuple[int, ...]) -> None:
+        dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
+        x = data.draw(sg.tensors(shape=shape, scale=3.0), label="x")
+        out = _softmax_on(ctx, x, dim)
+        if out.dtype != x.dtype:
+            raise CheckFailure(f"output of softmax: dtype {out.dtype}, expected {x.dtype} (keep the input's dtype)")
+        if (out < 0).any():
+            raise CheckFailure("output of softmax: has negative entries")
+        assert_close(out.sum(dim), torch.ones_like(x.sum(dim)), name=f"sum of softmax output along dim={dim}",
+                     tol=FLOAT64)
+
+
+@check(points=2, visibility="public", kind="property", targets=("softmax",),
+       description="softmax: finite for inputs of magnitude 1e4, and unchanged when a constant is added")
+def softmax_large_inputs(ctx: Context) -> None:
+    @ctx.given(x=sg.tensors(shape=sg.shapes(max_dims=2, max_side=6), scale=1e4),
+               shift=st.sampled_from([1e3, -1e3, 5e3]))
+    def _(x: torch.Tensor, shift: float) -> None:
+        out = _softmax_on(ctx, x, -1)
+        if not torch.isfinite(out).all():
+            raise CheckFailure("output of softmax: inf or nan for inputs of magnitude 1e4 (exp overflowed: "
+                               "subtract the maximum along `dim` before exponentiating)")
+        shifted = _softmax_on(ctx, x + shift, -1)
+        assert_close(shifted, out, name=f"softmax(x + {shift:g}) compared with softmax(x)", tol=FLOAT64)
+
+
+def _snapshot(name: str) -> None:
+    case = _CASES[name]
+
+    def body(ctx: Context) -> None:
+        replay(ctx, case)
+
+    body.__name__ = f"{name}_snapshot"
+    check(points=1, visibility="public", kind="snapshot", targets=(case.target,),
+          description=f"{case.target}: matches stored reference outputs for fixed weights and inputs")(body)
+
+
+for _name in _CASES:
+    _snapshot(_name)
+
+
+def _causal(cls: str) -> None:
+    def body(ctx: Context) -> None:
+        @ctx.given(cfg=sg.attention_configs(), data=st.data())
+        def _(cfg: dict, data: st.DataObject) -> None:
+            is_causal(ctx, cls, cfg, data)
+
+    body.__name__ = f"{SHORT[cls]}_is_causal"
+    check(points=2, visibility="public", kind="property", targets=(cls,), max_examples=15,
+          description=f"{cls}: changing a later token never changes the outputs of earlier tokens")(body)
+
+
+for _cls in CAUSAL_CLASSES:
+    _causal(_cls)
+
+
+def _dropout(cls: str) -> None:
+    def body(ctx: Context) -> None:
+        dropout_probe(ctx, cls)
+
+    body.__name__ = f"{SHORT[cls]}_dropout_on_attention_weights"
+    check(points=3, visibility="public", kind="property", targets=(cls,),
+          description=f"{cls}: in train mode, dropout zeroes attention weights at rate p and scales the rest "
+                      f"by 1/(1-p); in eval mode it is off")(body)
+
+
+for _cls in ("CausalAttention", MHA):
+    _dropout(_cls)
+
+
+@check(points=1, visibility="public", kind="property", targets=(MHA,),
+       description="MultiHeadAttention: ValueError for d_out not divisible by num_heads, and for T > context_length")
+def mha_rejects_bad_input(ctx: Context) -> None:
+    expect_value_error(ctx, MHA, {"d_in": 4, "d_out": 10, "context_length": 4, "dropout": 0.0, "num_heads": 3},
+                       None, must_mention=("10", "3"))
+    expect_value_error(ctx, MHA, {"d_in": 4, "d_out": 4, "context_length": 3, "dropout": 0.0, "num_heads": 2},
+                       torch.zeros(1, 5, 4), must_mention=("5", "3"))
+
+
+@check(points=1, visibility="public", kind="integrity", targets=(MHA,),
+       description="MultiHeadAttention: float32 in, float32 out (float64 likewise); the input is not modified")
+def mha_keeps_dtype(ctx: Context) -> None:
+    for dtype in (torch.float32, torch.float64):
+        x = sg.make_tensor((2, 3, 4), 7, dtype=dtype)
+        ctx.example(shapes={"x": [2, 3, 4]}, config={"dtype": str(dtype)})
+        p = ctx.program()
+        m = p.new(MHA, d_in=4, d_out=4, context_length=3, dropout=0.0, num_heads=2)
+        p.to(m, dtype)
+        xr = p.tensor("x", x)
+        res = ctx.run(p.returns(out=p.call(m, xr, no_grad=True), x_after=xr))
+        out = res["out"]
+        if not isinstance(out, torch.Tensor) or out.dtype != dtype:
+            raise CheckFailure(f"output of {MHA}: expected dtype {dtype}, got "
+                               f"{getattr(out, 'dtype', type(out).__name__)}")
+        if not torch.equal(res["x_after"], x):
+            raise CheckFailure(f"{MHA} modified its input x in place; compute on new tensors instead")

@@ -1,0 +1,288 @@
+"""Grader side of the worker: start it isolated, send it programs, survive whatever it does.
+
+One `Worker` serves one submission. It starts lazily, is reused for every check of that
+submission (one torch import per grading run), and is replaced by a fresh process after a crash or
+a hard timeout. It is never reused for another submission.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .runtime.frames import FrameError, decode_body, encode_frame
+from .runtime import values
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+# distributions and top-level packages of this project: never visible to learner code
+PRIVATE_NAMES = ("autograder", "reference", "solutions", "scratchgrad", "__editable__")
+READY_TIMEOUT_S = 120.0  # a cold torch import on a loaded 2-core machine has been seen near 10 s
+HARD_KILL_GRACE_S = 3.0  # after the soft (in-worker) alarm fails to stop learner code
+MEMORY_LIMIT_MB = 6144  # address space; importing torch alone reserves ~650 MB here
+FILE_SIZE_LIMIT_MB = 512
+
+
+class WorkerFault(Exception):
+    """The worker died or stopped answering; the check that was running scores 0 with this reason."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status  # "error" or "timeout"
+        self.reason = reason
+
+
+@dataclass
+class Response:
+    status: str  # ok | raised | timeout
+    returns: Any = None
+    error: values.Raised | None = None
+    step: int = -1
+    stdout: str = ""
+    stderr: str = ""
+    banned_calls: dict[str, int] = field(default_factory=dict)
+
+
+def _is_private(entry: os.DirEntry) -> bool:
+    if entry.name.endswith(".pth") or entry.name.startswith(PRIVATE_NAMES):
+        return True
+    real = os.path.realpath(entry.path)
+    return real == str(PROJECT_ROOT) or real.startswith(str(PROJECT_ROOT) + os.sep)
+
+
+def _stdlib_paths() -> list[str]:
+    """The standard library entries of the grader's own sys.path (under the base prefix)."""
+    base = os.path.realpath(sys.base_prefix)
+    return [p for p in sys.path
+            if p and os.path.realpath(p).startswith(base + os.sep)
+            and "site-packages" not in p and "dist-packages" not in p]
+
+
+def build_sys_path(base: Path, submission: Path) -> list[str]:
+    """The worker's whole sys.path: runtime, submission, stdlib, and filtered views of the rest.
+
+    Every other directory on the grader's path (site-packages, PYTHONPATH entries) is mirrored into
+    a folder of symlinks that leaves out this project's packages, so `import reference`,
+    `import solutions` or `import autograder` cannot succeed in the worker, installed or editable.
+    """
+    runtime = base / "runtime"
+    shutil.copytree(RUNTIME_DIR, runtime / "_sg_runtime", ignore=shutil.ignore_patterns("__pycache__"))
+    stdlib = _stdlib_paths()
+    views = []
+    for i, entry in enumerate(p for p in sys.path if p and p not in stdlib and os.path.isdir(p)):
+        real = os.path.realpath(entry)
+        if real == str(PROJECT_ROOT) or real.startswith(str(PROJECT_ROOT) + os.sep):
+            continue
+        view = base / f"site{i}"
+        view.mkdir()
+        for item in os.scandir(entry):
+            if not _is_private(item):
+                os.symlink(item.path, view / item.name)
+        views.append(str(view))
+    return [str(runtime), str(submission), *stdlib, *views]
+
+
+def _limits(memory_mb: int) -> None:  # runs in the child between fork and exec
+    import resource
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT_MB << 20, FILE_SIZE_LIMIT_MB << 20))
+
+
+def _worker_env(home: Path) -> dict[str, str]:
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
+           "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    # some CPUs need these for OpenBLAS (numpy) to compute correctly; they name no path
+    env.update({k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")})
+    return env
+
+
+class Worker:
+    """A persistent, isolated worker process for one submission."""
+
+    def __init__(self, submission: Path, *, memory_mb: int = MEMORY_LIMIT_MB) -> None:
+        self.submission = Path(submission).resolve()
+        self.memory_mb = memory_mb
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        self._tmp: Path | None = None
+        self._ready = False
+
+    # -- life cycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Spawn the process (returns at once; the torch import overlaps the grader's work)."""
+        if self.proc is not None:
+            return
+        self._tmp = Path(tempfile.mkdtemp(prefix="scratchgrad-worker-"))
+        scratch = self._tmp / "home"
+        scratch.mkdir()
+        sys_path = build_sys_path(self._tmp, self.submission)
+        boot = ("import sys; sys.path[:] = " + repr(sys_path) +
+                "; from _sg_runtime.worker import main; main()")
+        self._boot_err = open(self._tmp / "boot.err", "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", boot, str(self.submission)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._boot_err,
+            cwd=scratch, env=_worker_env(scratch), start_new_session=True,
+            preexec_fn=lambda: _limits(self.memory_mb))
+        self.starts += 1
+        self._ready = False
+
+    def _boot_error(self) -> str:
+        try:
+            return (self._tmp / "boot.err").read_text(errors="replace")[-2000:] if self._tmp else ""
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+            for stream in (self.proc.stdin, self.proc.stdout):
+                if stream:
+                    stream.close()
+            self._boot_err.close()
+        self.proc = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(encode_frame({"op": "exit"}))
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+
+    def __enter__(self) -> "Worker":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- talking ----------------------------------------------------------------------------
+    def _read_exact(self, n: int, deadline: float) -> bytes:
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        chunks, left = [], n
+        while left:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                raise TimeoutError
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def _read_frame(self, deadline: float) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        prefix = self._read_exact(16, deadline)
+        n_head, n_payload = int.from_bytes(prefix[:8], "big"), int.from_bytes(prefix[8:], "big")
+        if n_head > (32 << 20) or n_payload > (1 << 30):
+            raise FrameError(f"worker sent an oversized frame ({n_head} B header, {n_payload} B payload)")
+        head = self._read_exact(n_head, deadline)
+        payload = self._read_exact(n_payload, deadline) if n_payload else b""
+        return decode_body(head, payload)
+
+    def _fault(self, status: str, what: str) -> WorkerFault:
+        code = self.proc.poll() if self.proc else None
+        boot = self._boot_error()
+        self.kill()
+        if code is not None and code < 0:
+            what += f" (killed by signal {signal.Signals(-code).name})"
+        elif code is not None:
+            what += f" (exit status {code})"
+        if boot.strip() and not self._ready:
+            what += f"; it printed: {boot.strip()[-500:]}"
+        return WorkerFault(status, what)
+
+    def _ensure_ready(self) -> None:
+        self.start()
+        if self._ready:
+            return
+        try:
+            header, _ = self._read_frame(time.monotonic() + READY_TIMEOUT_S)
+        except (TimeoutError, EOFError, FrameError) as exc:
+            raise self._fault("error", f"the grading worker failed to start: {type(exc).__name__}") from None
+        if header.get("status") != "ready":
+            raise self._fault("error", f"the grading worker sent {header!r} instead of 'ready'")
+        self._ready = True
+
+    def request(self, header: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None,
+                *, timeout_s: float = 10.0) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """Send one raw request; raise WorkerFault on a crash or a hang (the process is then gone)."""
+        self._ensure_ready()
+        assert self.proc is not None and self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(encode_frame({**header, "timeout_s": timeout_s}, tensors))
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise self._fault("error", "the worker process died before the request was sent") from None
+        try:
+            return self._read_frame(time.monotonic() + timeout_s + HARD_KILL_GRACE_S)
+        except TimeoutError:
+            raise self._fault("timeout", f"no answer within {timeout_s:g} s; the worker was stopped") from None
+        except EOFError:
+            raise self._fault("error", "the worker process died while running your code "
+                                       "(a crash, os._exit, or the memory limit)") from None
+        except FrameError as exc:
+            raise self._fault("error", f"the worker sent a malformed answer: {exc}") from None
+
+    def run(self, program: dict[str, Any], tensors: dict[str, torch.Tensor], *,
+            timeout_s: float = 10.0) -> Response:
+        header, out = self.request({"op": "run", "program": program}, tensors, timeout_s=timeout_s)
+        if header.get("status") not in ("ok", "raised", "timeout"):
+            raise self._fault("error", f"the worker answered with status {header.get('status')!r}")
+        return to_response(header, out)
+
+
+def to_response(header: dict[str, Any], out: dict[str, torch.Tensor]) -> Response:
+    return Response(
+        status=header["status"],
+        returns=values.decode(header.get("returns"), out),
+        error=values.decode(header["error"], out) if "error" in header else None,
+        step=header.get("step", -1),
+        stdout=header.get("stdout", ""), stderr=header.get("stderr", ""),
+        banned_calls=header.get("banned_calls", {}))
+
+
+class InProcess:
+    """Runs programs in this process: no isolation, no time limit. For benchmarks and debugging only."""
+
+    def __init__(self, submission: Path) -> None:
+        self.submission = Path(submission).resolve()
+        self.starts = 0
+
+    def start(self) -> None:
+        if str(self.submission) not in sys.path:
+            sys.path.insert(0, str(self.submission))
+
+    def close(self) -> None:
+        if str(self.submission) in sys.path:
+            sys.path.remove(str(self.submission))
+
+    def run(self, program: dict[str, Any], tensors: dict[str, torch.Tensor], *,
+            timeout_s: float = 10.0) -> Response:
+        from .runtime.programs import execute
+        self.start()
+        header, out = execute(program, dict(tensors), [str(self.submission)])
+        return to_response(header, out)

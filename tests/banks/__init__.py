@@ -1,0 +1,1 @@
+"""Banks of mutants and correct alternatives, one module per assignment."""

@@ -1,0 +1,42 @@
+"""Text edits that turn a solution file into a mutant or a correct alternative."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace `old` by `new`; `old` must occur exactly `count` times in the source."""
+
+    old: str
+    new: str
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named set of edits: a learner mistake (mutant) or a correct alternative.
+
+    `hint` is a substring the grader's hint should contain for this mutant, or None.
+    """
+
+    name: str
+    why: str
+    edits: list[Edit]
+    hint: str | None = None
+
+
+def apply(source: str, variant: Variant) -> str:
+    """Apply `variant`'s edits to `source`, in order.
+
+    Raises:
+        ValueError: an edit's `old` text occurs a different number of times than its `count`.
+    """
+    for i, edit in enumerate(variant.edits):
+        found = source.count(edit.old)
+        if found != edit.count:
+            raise ValueError(
+                f"variant {variant.name!r}, edit {i}: expected {edit.count} occurrence(s) of "
+                f"{edit.old!r}, found {found}"
+            )
+        source = source.replace(edit.old, edit.new)
+    return source
