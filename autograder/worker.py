@@ -8,6 +8,7 @@ a hard timeout. It is never reused for another submission.
 from __future__ import annotations
 
 import os
+import re
 import select
 import shutil
 import signal
@@ -27,6 +28,7 @@ from .runtime import values
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 # distributions and top-level packages of this project: never visible to learner code
+LEARNER_MODULE = re.compile(r"a\d\d_\w+")
 PRIVATE_NAMES = ("autograder", "reference", "solutions", "scratchgrad", "__editable__")
 READY_TIMEOUT_S = 120.0  # a cold torch import on a loaded 2-core machine has been seen near 10 s
 HARD_KILL_GRACE_S = 3.0  # after the soft (in-worker) alarm fails to stop learner code
@@ -275,6 +277,9 @@ class InProcess:
     def start(self) -> None:
         if str(self.submission) not in sys.path:
             sys.path.insert(0, str(self.submission))
+            # learner modules of an earlier submission must not answer this one's imports
+            for name in [m for m in sys.modules if LEARNER_MODULE.fullmatch(m)]:
+                del sys.modules[name]
 
     def close(self) -> None:
         if str(self.submission) in sys.path:

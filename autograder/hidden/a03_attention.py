@@ -35,8 +35,9 @@ def attention_variants(q_lin: torch.nn.Linear, k_lin: torch.nn.Linear, v_lin: to
         return out((w @ v).transpose(1, 2).flatten(-2))
 
     variants = {
-        "your output matches attention WITHOUT the causal mask: every token also attends to later tokens. "
-        "Fill the scores above the diagonal with -inf before the softmax.": lambda: run(1 / math.sqrt(hs), None),
+        "your output matches attention in which tokens also attend to later tokens: the causal mask is missing "
+        "(or off by one). Fill the scores above the diagonal, torch.triu(..., diagonal=1), with -inf before "
+        "the softmax.": lambda: run(1 / math.sqrt(hs), None),
         "your output matches a causal mask filled with 0 instead of -inf: exp(0) = 1, so future tokens still "
         "get weight. Use float('-inf').": lambda: run(1 / math.sqrt(hs), 0.0),
         "your output matches a mask that is off by one (each token also sees the next one): build it with "

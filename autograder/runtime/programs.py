@@ -107,7 +107,8 @@ class Interpreter:
 
     def _learner_step(self, step: dict[str, Any]) -> Any:
         if step["op"] == "import":
-            sys.modules.pop(step["module"], None)  # never hand a cached module to a new program
+            # imported once per worker (one worker serves one submission): re-importing would
+            # recompile the learner's source for every program
             return importlib.import_module(step["module"])
         fn = _resolve(self.value(step["fn"]), step.get("attr"))
         args = self.value(step.get("args", []))

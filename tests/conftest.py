@@ -1,0 +1,45 @@
+"""Shared fixtures: the project's folders and submissions built from solutions/ plus text edits."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from autograder.grading import grade
+from autograder.report import Report
+from tests.banks.edits import Variant, apply
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+ASSIGNMENTS = ROOT / "assignments"
+IMPLEMENTED = ["a03_attention", "a04_gpt_blocks"]
+
+
+def make_submission(dest: Path, aid: str | None = None, variant: Variant | None = None,
+                    source: Path = SOLUTIONS) -> Path:
+    """A copy of `source`'s assignment files, with `variant` applied to `aid`'s file."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in source.glob("a[0-9][0-9]_*.py"):
+        shutil.copy(f, dest / f.name)
+    if aid and variant:
+        path = dest / f"{aid}.py"
+        path.write_text(apply(path.read_text(encoding="utf-8"), variant), encoding="utf-8")
+    return dest
+
+
+def checks_by_name(report: Report, aid: str) -> dict:
+    (a,) = [a for a in report.assignments if a.id == aid]
+    return {c.name: c for c in a.checks}
+
+
+@pytest.fixture(scope="session")
+def solutions_report() -> Report:
+    """The solutions graded once through the real, isolated route."""
+    return grade(SOLUTIONS, IMPLEMENTED)
+
+
+@pytest.fixture(scope="session")
+def stubs_report() -> Report:
+    return grade(ASSIGNMENTS, IMPLEMENTED)

@@ -1,0 +1,44 @@
+"""The grader's accuracy: every realistic mistake loses points, every correct alternative scores full.
+
+These banks are what the tolerances and probes are tuned on. They run in-process (the checks are
+the same code; isolation has its own tests in test_worker.py and test_grading.py), which keeps
+about sixty gradings within the suite's time budget.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from autograder.grading import grade
+from tests.conftest import IMPLEMENTED, make_submission
+
+BANKS = {aid: importlib.import_module(f"tests.banks.{aid}") for aid in IMPLEMENTED}
+MUTANTS = [(aid, v) for aid, bank in BANKS.items() for v in bank.MUTANTS]
+ALTERNATIVES = [(aid, v) for aid, bank in BANKS.items() for v in bank.ALTERNATIVES]
+
+
+def test_bank_sizes() -> None:
+    assert len(BANKS["a03_attention"].MUTANTS) >= 12 and len(BANKS["a04_gpt_blocks"].MUTANTS) >= 8
+    assert all(len(b.ALTERNATIVES) >= 3 for b in BANKS.values())
+
+
+@pytest.mark.parametrize("aid,variant", MUTANTS, ids=[f"{a}-{v.name}" for a, v in MUTANTS])
+def test_mutant_loses_points(tmp_path, aid, variant) -> None:
+    report = grade(make_submission(tmp_path, aid, variant), [aid], isolate=False)
+    (result,) = report.assignments
+    failed = [c for c in result.checks if c.status != "passed"]
+    assert result.score < result.max_score, f"{variant.name} ({variant.why}) kept full marks"
+    assert report.grader_faults == 0, [c.message for c in failed if c.grader_fault]
+    if variant.hint:
+        hints = [c.hint for c in failed if c.hint]
+        assert any(variant.hint in h for h in hints), f"expected a hint containing {variant.hint!r}, got {hints}"
+
+
+@pytest.mark.parametrize("aid,variant", ALTERNATIVES, ids=[f"{a}-{v.name}" for a, v in ALTERNATIVES])
+def test_alternative_scores_full_marks(tmp_path, aid, variant) -> None:
+    report = grade(make_submission(tmp_path, aid, variant), [aid], isolate=False)
+    (result,) = report.assignments
+    failed = {c.name: c.message for c in result.checks if c.status != "passed"}
+    assert not failed, f"{variant.name} ({variant.why}) lost points: {failed}"

@@ -1,0 +1,126 @@
+"""The worker: isolation from the grader's files, and survival of hostile learner code."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder.program import Program
+from autograder.runtime.values import Raised
+from autograder.worker import PROJECT_ROOT, Worker, WorkerFault
+
+HOSTILE = '''
+import os, signal, sys, time, torch
+
+def echo(x):
+    return x * 2
+
+def chatty(x):
+    print("x" * 100_000_000)
+    os.write(1, b"y" * 5_000_000)
+    return x
+
+def spin(x):
+    while True:
+        pass
+
+def stubborn(x):  # ignores the soft alarm: only the hard kill stops it
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    while True:
+        pass
+
+def hard_exit(x):
+    os._exit(7)
+
+def soft_exit(x):
+    sys.exit(3)
+
+def peek(x):
+    found = {}
+    for name in ("reference", "solutions", "autograder", "autograder.hidden", "tests"):
+        try:
+            __import__(name)
+            found[name] = True
+        except ImportError:
+            found[name] = False
+    return found
+'''
+
+
+@pytest.fixture()
+def worker(tmp_path: Path):
+    (tmp_path / "a99_hostile.py").write_text(HOSTILE)
+    with Worker(tmp_path) as w:
+        yield w
+
+
+def call(worker: Worker, fn: str, timeout_s: float = 5.0):
+    p = Program("a99_hostile")
+    p.returns(out=p.call(fn, torch.ones(2, dtype=torch.float64)))
+    return worker.run(p.to_json(), p.tensors, timeout_s=timeout_s)
+
+
+def test_sys_path_and_environment_hold_no_private_path(worker: Worker) -> None:
+    header, _ = worker.request({"op": "describe"})
+    private = [str(PROJECT_ROOT / d) for d in ("reference", "solutions", "autograder")] + [str(PROJECT_ROOT)]
+    for entry in header["sys_path"]:
+        assert entry not in private and not entry.startswith(str(PROJECT_ROOT) + "/"), entry
+    assert not any(str(PROJECT_ROOT) in v for v in header["env"].values()), header["env"]
+    assert "PYTHONPATH" not in header["env"]
+
+
+def test_learner_code_cannot_import_grader_packages(worker: Worker) -> None:
+    resp = call(worker, "peek")
+    assert resp.status == "ok"
+    assert resp.returns["out"] == {"reference": False, "solutions": False, "autograder": False,
+                                   "autograder.hidden": False, "tests": False}
+
+
+def test_huge_output_is_captured_and_truncated(worker: Worker) -> None:
+    resp = call(worker, "chatty")
+    assert resp.status == "ok" and torch.equal(resp.returns["out"], torch.ones(2, dtype=torch.float64))
+    assert len(resp.stdout) < 20_000
+    assert "more characters not shown" in resp.stdout and "more bytes not shown" in resp.stdout
+
+
+def test_endless_loop_times_out_and_the_worker_goes_on(worker: Worker) -> None:
+    assert call(worker, "spin", timeout_s=0.5).status == "timeout"
+    assert call(worker, "echo").status == "ok"
+    assert worker.starts == 1  # the soft alarm stopped it: no restart needed
+
+
+def test_loop_that_ignores_the_alarm_is_killed_and_a_fresh_worker_starts(worker: Worker) -> None:
+    with pytest.raises(WorkerFault) as info:
+        call(worker, "stubborn", timeout_s=0.5)
+    assert info.value.status == "timeout" and "no answer within" in info.value.reason
+    assert call(worker, "echo").status == "ok" and worker.starts == 2
+
+
+def test_os_exit_is_a_fault_and_grading_goes_on(worker: Worker) -> None:
+    with pytest.raises(WorkerFault) as info:
+        call(worker, "hard_exit")
+    assert "exit status 7" in info.value.reason
+    assert call(worker, "echo").status == "ok"
+
+
+def test_sys_exit_is_an_ordinary_learner_error(worker: Worker) -> None:
+    resp = call(worker, "soft_exit")
+    assert resp.status == "raised" and isinstance(resp.error, Raised)
+    assert resp.error.type == "SystemExit" and "a99_hostile.py" in resp.error.where
+    assert worker.starts == 1
+
+
+def test_banned_call_is_recorded(tmp_path: Path) -> None:
+    (tmp_path / "a98_banned.py").write_text(textwrap.dedent('''
+        import torch.nn.functional as F
+        def f(x):
+            return getattr(F, "soft" + "max")(x, -1)  # invisible to a static scan
+    '''))
+    with Worker(tmp_path) as w:
+        p = Program("a98_banned", banned=["torch.nn.functional.softmax", "torch.softmax"])
+        p.returns(out=p.call("f", torch.ones(2, 2)))
+        resp = w.run(p.to_json(), p.tensors)
+    assert resp.banned_calls == {"torch.nn.functional.softmax": 1}
