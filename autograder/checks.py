@@ -124,7 +124,12 @@ class Context:
     example_info: dict[str, Any] | None = None
     output: list[str] = field(default_factory=list)
     aborted: CheckAbort | None = None
+    call_timeout_s: float | None = None  # overrides the check's own limit (CLI --timeout)
     _n_given: int = 0
+
+    @property
+    def timeout_s(self) -> float:
+        return self.call_timeout_s if self.call_timeout_s is not None else self.check.timeout_s
 
     @property
     def public(self) -> bool:
@@ -146,19 +151,21 @@ class Context:
         if self.aborted is not None:
             raise self.aborted
         try:
-            resp = self.executor.run(program.to_json(), program.tensors, timeout_s=self.check.timeout_s)
+            resp = self.executor.run(program.to_json(), program.tensors, timeout_s=self.timeout_s)
         except WorkerFault as fault:
             self.aborted = CheckAbort("timeout" if fault.status == "timeout" else "error", fault.reason)
             raise self.aborted from None
         if resp.stdout or resp.stderr:
-            self.output.append((resp.stdout + resp.stderr)[:2000])
+            text = resp.stdout + resp.stderr
+            self.output.append(text if len(text) <= 2000 else
+                               f"{text[:2000]}\n[... {len(text) - 2000} more characters not shown]")
         if resp.banned_calls:
             apis = ", ".join(sorted(resp.banned_calls))
             self.aborted = CheckAbort("failed", f"your code called {apis}, which this assignment asks you "
                                                 f"to write yourself")
             raise self.aborted
         if resp.status == "timeout":
-            self.aborted = CheckAbort("timeout", f"your code ran for more than {self.check.timeout_s:g} s "
+            self.aborted = CheckAbort("timeout", f"your code ran for more than {self.timeout_s:g} s "
                                                  f"(an endless loop?)")
             raise self.aborted
         if resp.status == "raised":
@@ -214,9 +221,10 @@ class CheckResult:
     grader_fault: bool = False
 
 
-def run_check(check: Check, suite: Suite, executor: Executor, *, seed: int = 0) -> CheckResult:
+def run_check(check: Check, suite: Suite, executor: Executor, *, seed: int = 0,
+              call_timeout_s: float | None = None) -> CheckResult:
     """Run one check; whatever happens, return a result (never raise)."""
-    ctx = Context(check, suite, executor, seed)
+    ctx = Context(check, suite, executor, seed, call_timeout_s=call_timeout_s)
     t0 = time.monotonic()
     status: Status = "passed"
     message, hint, fault = "", None, False

@@ -20,6 +20,16 @@ def _progress(stream):  # one dot per check, only on a terminal
     return lambda aid, result: (stream.write("." if result.status == "passed" else "x"), stream.flush())
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--timeout={text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"--timeout={text!r} must be greater than 0")
+    return value
+
+
 def _write(path: str | None, text: str) -> None:
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -33,7 +43,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.is_dir():
         raise UsageError(f"--path {str(path)!r} is not a folder (run from your kit's root, or pass --path)")
-    report = grade(path, ids, visibility="public", seed=args.seed, progress=_progress(sys.stderr))
+    report = grade(path, ids, visibility="public", seed=args.seed, call_timeout_s=args.timeout,
+                   progress=_progress(sys.stderr))
     print(render_terminal(report, title=f"scratchgrad {__version__} check: public checks on {path}",
                           verbose=args.verbose))
     if report.score < report.max_score:
@@ -47,7 +58,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from .grading import grade
     from .report import render_markdown, render_terminal
     ids = resolve_all(args.only)
-    report = grade(Path(args.submission), ids, visibility="all", seed=args.seed, progress=_progress(sys.stderr))
+    report = grade(Path(args.submission), ids, visibility="all", seed=args.seed, call_timeout_s=args.timeout,
+                   progress=_progress(sys.stderr))
     print(render_terminal(report, title=f"scratchgrad {__version__} grade: {args.submission}",
                           verbose=args.verbose))
     _write(args.json, report.to_json())
@@ -97,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     for q in (c, g):
         q.add_argument("--seed", type=int, default=0, help="grading seed (recorded in the report; default 0)")
         q.add_argument("-v", "--verbose", action="store_true", help="show every line of each failure")
+        q.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
+                       help="time limit per call into your code (default: each check's own, 10 s)")
     c.add_argument("--json", metavar="OUT", help="write the JSON report here")
 
     s = sub.add_parser("stubs", help="build assignments/ from the solution regions in solutions/")

@@ -142,6 +142,7 @@ def _import_problem(executor: Executor, aid: str) -> str | None:
 
 
 def run_checks(scanned: Scanned, executor: Executor, *, visibility: str, seed: int,
+               call_timeout_s: float | None = None,
                progress: Callable[[str, CheckResult], None] | None = None) -> Ran:
     results: dict[str, list[CheckResult]] = {}
     for aid, suite in scanned.suites.items():
@@ -155,12 +156,18 @@ def run_checks(scanned: Scanned, executor: Executor, *, visibility: str, seed: i
                                                "yourself", lambda ctx: None)], "error", problem)[0])
             results[aid] = res
             continue
-        res = [_ban_result(suite, scanned.findings.get(aid, []))] if suite.bans else []
+        res = []
         for check in checks:
-            r = run_check(check, suite, executor, seed=seed)
+            r = run_check(check, suite, executor, seed=seed, call_timeout_s=call_timeout_s)
             res.append(r)
             if progress:
                 progress(aid, r)
+        if suite.bans:
+            ban = _ban_result(suite, scanned.findings.get(aid, []))
+            if ban.status == "passed" and not any(r.status == "passed" for r in res):
+                # an untouched stub uses no banned API, but that alone earns nothing
+                ban.status, ban.score, ban.message = "skipped", 0.0, "nothing to judge yet: no other check passes"
+            res.insert(0, ban)
         results[aid] = res
     return Ran(scanned, results)
 
@@ -190,6 +197,7 @@ def score(ran: Ran, *, elapsed_s: float, seed: int, worker_starts: int) -> Repor
 
 # -- the whole pipeline ----------------------------------------------------------------------
 def grade(path: Path, ids: list[str], *, visibility: str = "all", seed: int = 0, isolate: bool = True,
+          call_timeout_s: float | None = None,
           progress: Callable[[str, CheckResult], None] | None = None) -> Report:
     """Grade one submission folder or zip on `ids`; `visibility` is "all" or "public"."""
     t0 = time.monotonic()
@@ -198,7 +206,8 @@ def grade(path: Path, ids: list[str], *, visibility: str = "all", seed: int = 0,
     try:
         executor.start()  # the worker imports torch while the suites load below
         suites = {aid: load_suite(aid, hidden=visibility == "all") for aid in ids}
-        ran = run_checks(static_scan(sub, suites), executor, visibility=visibility, seed=seed, progress=progress)
+        ran = run_checks(static_scan(sub, suites), executor, visibility=visibility, seed=seed,
+                         call_timeout_s=call_timeout_s, progress=progress)
         return score(ran, elapsed_s=time.monotonic() - t0, seed=seed, worker_starts=executor.starts)
     finally:
         executor.close()
