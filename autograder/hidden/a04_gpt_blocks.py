@@ -26,20 +26,20 @@ def layernorm_variants(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor
     def norm(dim: int = -1, unbiased: bool = False, eps_in: bool = True, centre: bool = True,
              std: bool = False, eps_used: float = eps) -> torch.Tensor:
         mean = x.mean(dim, keepdim=True)
-        var = x.var(dim, keepdim=True, unbiased=unbiased)
-        if std:
-            var = x.std(dim, keepdim=True)
+        var = (x.std if std else x.var)(dim, keepdim=True, unbiased=unbiased)
         num = x - mean if centre else x
         den = (var + eps_used).sqrt() if eps_in else var.sqrt() + eps_used
         return num / den
 
     variants: Variants = {
-        "your output matches the UNBIASED variance (divided by E - 1): LayerNorm uses the biased variance, "
+        "your output matches the unbiased variance (divided by E - 1): LayerNorm uses the biased variance, "
         "x.var(dim=-1, unbiased=False)": lambda: scale * norm(unbiased=True) + shift,
         "your output matches (x - mean) / (sqrt(var) + eps): eps goes inside the square root, "
         "sqrt(var + eps)": lambda: scale * norm(eps_in=False) + shift,
         "your output matches dividing by sqrt(std + eps): put the variance under the square root, not the "
         "standard deviation": lambda: scale * norm(std=True) + shift,
+        "your output matches dividing by sqrt(std + eps) (unbiased std): put the variance under the square "
+        "root, not the standard deviation": lambda: scale * norm(std=True, unbiased=True) + shift,
         "your output matches x / sqrt(var + eps) without subtracting the mean first": lambda: scale * norm(centre=False) + shift,
         "your output matches shift * normalised + scale: scale multiplies, shift is added": lambda: shift * norm() + scale,
     }
@@ -83,7 +83,8 @@ def feedforward_variants(ff: torch.nn.Module, x: torch.Tensor) -> Variants:
     }
 
 
-def block_variants(blk: torch.nn.Module, x: torch.Tensor) -> Variants:
+def block_variants(blk: torch.nn.Module, x: torch.Tensor) -> list[Variants]:
+    """Known block misconceptions; a list because two of them share one hint text."""
     att, ff, n1, n2 = blk.att, blk.ff, blk.norm1, blk.norm2
 
     def pre_ln(norm_a: Callable, norm_f: Callable, res_a: bool = True, res_f: bool = True) -> torch.Tensor:
@@ -96,8 +97,8 @@ def block_variants(blk: torch.nn.Module, x: torch.Tensor) -> Variants:
         h = n1(x + att(x))
         return n2(h + ff(h))
 
-    return {
-        "your output matches a POST-LayerNorm block, norm(x + sublayer(x)): this block is pre-LN, "
+    variants: Variants = {
+        "your output matches a post-LN block, norm(x + sublayer(x)): this block is pre-LN, "
         "x + sublayer(norm(x)); the shortcut is never normalised": post_ln,
         "your output matches a block without the attention shortcut: h = x + att(norm1(x)), not "
         "att(norm1(x))": lambda: pre_ln(n1, n2, res_a=False),
@@ -105,21 +106,29 @@ def block_variants(blk: torch.nn.Module, x: torch.Tensor) -> Variants:
         "ff(norm2(h))": lambda: pre_ln(n1, n2, res_f=False),
         "your output matches a block with no shortcut connections at all: add each sub-layer's output to "
         "its input": lambda: pre_ln(n1, n2, res_a=False, res_f=False),
-        "your output matches norm1 used before the feed-forward sub-layer too: use norm2 there":
-            lambda: pre_ln(n1, n1),
-        "your output matches norm2's scale and shift used before both sub-layers: are norm1 and norm2 the "
-        "same module? each needs its own LayerNorm(E)": lambda: pre_ln(n2, n2),
+    }
+    # norm1 reused for ff, or norm2 = norm1 (one module: it holds whichever weights were loaded last)
+    same_norm = ("your output matches one LayerNorm's scale and shift used before both sub-layers: norm1 goes "
+                 "before att, norm2 before ff, and they are two separate LayerNorm(E) modules")
+    variants[same_norm] = lambda: pre_ln(n1, n1)
+    variants.update({
         "your output matches the sub-layers without their LayerNorms: x + att(norm1(x)), then "
         "h + ff(norm2(h))": lambda: pre_ln(lambda t: t, lambda t: t),
         "your output matches both sub-layers applied to x in parallel: the feed-forward sub-layer takes "
         "h = x + att(norm1(x))": lambda: x + att(n1(x)) + ff(n2(x)),
-    }
+    })
+    return [variants, {same_norm: lambda: pre_ln(n2, n2)}]
 
 
-def _hint(make: Callable[[], Variants], tol: Tolerance) -> Callable[[torch.Tensor], str | None]:
+def _hint(make: Callable[[], Variants | list[Variants]], tol: Tolerance) -> Callable[[torch.Tensor], str | None]:
     def hint(got: torch.Tensor) -> str | None:
         with torch.no_grad():
-            return matching_variant(got, make(), tol)
+            made = make()
+            for variants in made if isinstance(made, list) else [made]:
+                text = matching_variant(got, variants, tol)
+                if text is not None:
+                    return text
+        return None
     return hint
 
 

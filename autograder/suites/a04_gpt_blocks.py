@@ -139,11 +139,13 @@ def _layernorm_hint(out: torch.Tensor, x: torch.Tensor, eps: float) -> str | Non
         "the variance matches (x - mean) / (sqrt(var) + eps): eps goes inside the square root, "
         "sqrt(var + eps)": v / (v.sqrt() + eps) ** 2,
         "the variance matches dividing by sqrt(std + eps): take the square root of the variance, "
-        "not of the standard deviation": v / (x.std(-1) + eps),
+        "not of the standard deviation": v / (x.std(-1, unbiased=False) + eps),
     }
     for text, expected in known.items():
         if is_close(got, expected, FLOAT64):
             return text
+    if is_close(got, v / (x.std(-1) + eps), FLOAT64):
+        return next(t for t in known if "std + eps" in t)
     return None
 
 
@@ -474,7 +476,9 @@ def block_dropout_on_sublayer_outputs(ctx: Context) -> None:
                          name=f"output of TransformerBlock in {mode} mode when both sub-layers output 0 (expected "
                               f"x unchanged: the shortcut carries x through with no LayerNorm or dropout on it)")
         except CheckFailure as failure:
-            failure.hint = _residual_stream_hint(res[f"none_{mode}"], x, p_drop)
+            out = res[f"none_{mode}"]
+            if isinstance(out, torch.Tensor) and out.shape == x.shape:
+                failure.hint = _residual_stream_hint(out, x, p_drop)
             raise
     for sub, key in (("attention", "att"), ("feed-forward", "ff")):
         assert_close(res[f"{key}_eval"], x + c, tol=FLOAT64,
