@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import torch
+
 from . import __version__
 from .assignments import UsageError, load_suite
 from .checks import Check, CheckResult, Executor, Suite, run_check
@@ -201,6 +203,8 @@ def grade(path: Path, ids: list[str], *, visibility: str = "all", seed: int = 0,
           progress: Callable[[str, CheckResult], None] | None = None) -> Report:
     """Grade one submission folder or zip on `ids`; `visibility` is "all" or "public"."""
     t0 = time.monotonic()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors; a second thread only fights the worker for the CPU
     sub = load_submission(path, ids)
     executor: Worker | InProcess = Worker(sub.root) if isolate else InProcess(sub.root)
     try:
@@ -212,3 +216,4 @@ def grade(path: Path, ids: list[str], *, visibility: str = "all", seed: int = 0,
     finally:
         executor.close()
         sub.cleanup()
+        torch.set_num_threads(threads)

@@ -7,6 +7,7 @@ a hard timeout. It is never reused for another submission.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import select
@@ -71,6 +72,21 @@ def _stdlib_paths() -> list[str]:
             and "site-packages" not in p and "dist-packages" not in p]
 
 
+_VIEWS: dict[str, str] = {}  # sys.path entry -> its filtered mirror, built once per grader process
+
+
+def _view_of(entry: str) -> str:
+    """A folder of symlinks to `entry`'s items, minus this project's packages (cached)."""
+    if entry not in _VIEWS:
+        view = Path(tempfile.mkdtemp(prefix="scratchgrad-view-"))
+        atexit.register(shutil.rmtree, view, True)
+        for item in os.scandir(entry):
+            if not _is_private(item):
+                os.symlink(item.path, view / item.name)
+        _VIEWS[entry] = str(view)
+    return _VIEWS[entry]
+
+
 def build_sys_path(base: Path, submission: Path) -> list[str]:
     """The worker's whole sys.path: runtime, submission, stdlib, and filtered views of the rest.
 
@@ -82,16 +98,11 @@ def build_sys_path(base: Path, submission: Path) -> list[str]:
     shutil.copytree(RUNTIME_DIR, runtime / "_sg_runtime", ignore=shutil.ignore_patterns("__pycache__"))
     stdlib = _stdlib_paths()
     views = []
-    for i, entry in enumerate(p for p in sys.path if p and p not in stdlib and os.path.isdir(p)):
+    for entry in (p for p in sys.path if p and p not in stdlib and os.path.isdir(p)):
         real = os.path.realpath(entry)
         if real == str(PROJECT_ROOT) or real.startswith(str(PROJECT_ROOT) + os.sep):
             continue
-        view = base / f"site{i}"
-        view.mkdir()
-        for item in os.scandir(entry):
-            if not _is_private(item):
-                os.symlink(item.path, view / item.name)
-        views.append(str(view))
+        views.append(_view_of(entry))
     return [str(runtime), str(submission), *stdlib, *views]
 
 
@@ -164,14 +175,7 @@ class Worker:
             self._tmp = None
 
     def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                assert self.proc.stdin is not None
-                self.proc.stdin.write(encode_frame({"op": "exit"}))
-                self.proc.stdin.flush()
-                self.proc.wait(timeout=2)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
+        """Stop the worker (killed outright: it holds nothing worth a graceful exit)."""
         self.kill()
 
     def __enter__(self) -> "Worker":
