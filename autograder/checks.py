@@ -193,7 +193,7 @@ class Context:
 
             body.__name__ = test.__name__
             wrapped = seed(ctx_seed)(settings(
-                max_examples=self.check.max_examples, derandomize=False, database=None, deadline=None,
+                max_examples=self.check.max_examples, derandomize=True, database=None, deadline=None,
                 print_blob=False, report_multiple_bugs=False, verbosity=Verbosity.quiet,
                 suppress_health_check=list(HealthCheck),
                 phases=(Phase.explicit, Phase.generate, Phase.shrink))(given(**strategies)(body)))

@@ -210,7 +210,12 @@ class Worker:
         return decode_body(head, payload)
 
     def _fault(self, status: str, what: str) -> WorkerFault:
-        code = self.proc.poll() if self.proc else None
+        code = None
+        if self.proc is not None:
+            try:  # after an EOF the process is exiting: give it a moment to report its status
+                code = self.proc.wait(timeout=0.5) if status == "error" else self.proc.poll()
+            except subprocess.TimeoutExpired:
+                pass
         boot = self._boot_error()
         self.kill()
         if code is not None and code < 0:

@@ -76,7 +76,7 @@ def feedforward_variants(ff: torch.nn.Module, x: torch.Tensor) -> Variants:
         return last(act(first(x)))
 
     return {
-        "your output matches ReLU between the two Linear layers: use your GELU": lambda: through(torch.relu),
+        "your output matches ReLU (torch.relu) between the two Linear layers: use your GELU": lambda: through(torch.relu),
         "your output matches the exact (erf) GELU between the two Linear layers: use the tanh approximation":
             lambda: through(lambda h: 0.5 * h * (1 + torch.erf(h / math.sqrt(2.0)))),
         "your output matches no activation between the two Linear layers": lambda: through(lambda h: h),
@@ -135,7 +135,9 @@ def _hint(make: Callable[[], Variants | list[Variants]], tol: Tolerance) -> Call
 @check(points=3, visibility="hidden", kind="differential", targets=(LN,), max_examples=15,
        description="LayerNorm: output, input gradient and scale/shift gradients match the reference (float64)")
 def layernorm_matches_reference(ctx: Context) -> None:
-    @ctx.given(lead=sg.shapes(min_dims=1, max_dims=2, max_side=4), E=st.integers(1, 8), seed=st.integers(0, 2**16),
+    # E >= 2: with E = 1 every output is `shift` and some mistakes (eps outside the sqrt) fail only in
+    # the gradient, where no hint can be given; E = 1 is covered by layernorm_scale_and_shift
+    @ctx.given(lead=sg.shapes(min_dims=1, max_dims=2, max_side=4), E=st.integers(2, 8), seed=st.integers(0, 2**16),
                scale=st.sampled_from([1.0, 1e-2, 10.0]), eps=st.sampled_from([DEFAULT_EPS, 1e-3]))
     def _(lead: tuple[int, ...], E: int, seed: int, scale: float, eps: float) -> None:
         init: dict[str, Any] = {"emb_dim": E} if eps == DEFAULT_EPS else {"emb_dim": E, "eps": eps}

@@ -26,7 +26,7 @@ MUTANTS = [
         name="mask_diagonal_2",
         why="mask built with diagonal=2 lets each token see the next one",
         edits=[Edit(old="dtype=torch.bool), diagonal=1)", new="dtype=torch.bool), diagonal=2)", count=2)],
-        hint=None,
+        hint='also attend to later tokens',
     ),
     Variant(
         name="mask_tril",
@@ -38,13 +38,13 @@ MUTANTS = [
         name="mask_filled_with_zero",
         why="masked scores set to 0 instead of -inf still get weight exp(0) after softmax",
         edits=[Edit(old='self.mask[:T, :T], float("-inf"))', new="self.mask[:T, :T], 0.0)", count=2)],
-        hint=None,
+        hint='filled with 0',
     ),
     Variant(
         name="mha_no_causal_mask",
         why="MultiHeadAttention forgets the causal mask: tokens attend to the future",
         edits=[Edit(old=_MHA_SCORES + _MHA_MASK, new=_MHA_SCORES)],
-        hint=None,
+        hint='also attend to later tokens',
     ),
     Variant(
         name="mask_not_sliced",
@@ -56,19 +56,19 @@ MUTANTS = [
         name="mha_scale_by_d_out",
         why="scores divided by d_out instead of sqrt(head_dim)",
         edits=[Edit(old=_MHA_SOFTMAX, new=_MHA_SOFTMAX.replace("hs**0.5", "self.d_out"))],
-        hint=None,
+        hint='divided by d (the key width)',
     ),
     Variant(
         name="mha_scale_by_sqrt_d_out",
         why="scores divided by sqrt(d_out) instead of sqrt(head_dim)",
         edits=[Edit(old=_MHA_SOFTMAX, new=_MHA_SOFTMAX.replace("hs**0.5", "self.d_out**0.5"))],
-        hint=None,
+        hint='sqrt(d_out) instead of sqrt(head_dim)',
     ),
     Variant(
         name="mha_no_scaling",
         why="scores not scaled at all",
         edits=[Edit(old=_MHA_SOFTMAX, new=_MHA_SOFTMAX.replace(" / hs**0.5", ""))],
-        hint=None,
+        hint='not scaled at all',
     ),
     Variant(
         name="causal_scale_by_d_out",
@@ -79,7 +79,7 @@ MUTANTS = [
                 new="softmax(attn_scores / keys.shape[-1], dim=-1)  # (B, T, T)",
             )
         ],
-        hint=None,
+        hint='divided by d (the key width)',
     ),
     Variant(
         name="self_attention_scale_by_d_out",
