@@ -7,6 +7,7 @@ Exit status: 0 whenever grading ran, whatever the score; 1 for `stubs --check` o
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -89,6 +90,24 @@ def cmd_stubs(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
 
 
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    from . import snapshots
+    for aid in resolve_all(args.ids):
+        suite_module = importlib.import_module(f"autograder.suites.{aid}")
+        cases = getattr(suite_module, "SNAPSHOTS", [])
+        if not cases:
+            continue
+        if args.check:
+            problems = snapshots.stale(aid, cases)
+            if problems:
+                print(*problems, "Run `scratchgrad snapshots` to regenerate them from reference/.", sep="\n")
+                return 1
+            print(f"{snapshots.path_for(aid).name} matches reference/")
+        else:
+            print(f"wrote {snapshots.write(aid, cases)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="scratchgrad", description="Graded exercises for building a GPT in PyTorch.")
     p.add_argument("--version", action="version", version=f"scratchgrad {__version__}")
@@ -118,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--solutions", default="solutions", help="default: ./solutions")
     s.add_argument("--out", default="assignments", help="default: ./assignments")
     s.set_defaults(func=cmd_stubs)
+
+    n = sub.add_parser("snapshots", help="(instructors) store the reference's outputs for the public snapshot checks")
+    n.add_argument("ids", nargs="*", metavar="ID", help="assignments (default: all)")
+    n.add_argument("--check", action="store_true", help="exit 1 if the stored data differs from reference/")
+    n.set_defaults(func=cmd_snapshots)
     return p
 
 

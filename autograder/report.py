@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from .checks import CheckResult
 
 STATUS_LABEL = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "skipped": "SKIP"}
+
+
+def _json_safe(value: Any) -> Any:
+    """Strict JSON has no NaN or Infinity: such values (say, in a public counterexample) become strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _pts(x: float) -> str:
@@ -63,7 +75,7 @@ class Report:
                 "assignments": [a.to_dict() for a in self.assignments], "grader": self.grader}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False, default=str)
+        return json.dumps(_json_safe(self.to_dict()), indent=2, allow_nan=False, default=str)
 
 
 def _counterexample(c: CheckResult) -> list[str]:
