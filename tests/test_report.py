@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -50,6 +51,7 @@ def test_json_is_strict(mutant_report) -> None:
 
 
 def test_non_finite_values_become_strings(mutant_report) -> None:
-    mutant_report.assignments[0].checks[0].counterexample = {"values": {"x": [float("nan"), float("-inf"), 1.0]}}
-    data = json.loads(mutant_report.to_json())
+    report = copy.deepcopy(mutant_report)
+    report.assignments[0].checks[0].counterexample = {"values": {"x": [float("nan"), float("-inf"), 1.0]}}
+    data = json.loads(report.to_json())
     assert data["assignments"][0]["checks"][0]["counterexample"]["values"]["x"] == ["nan", "-inf", 1.0]
