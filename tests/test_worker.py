@@ -38,6 +38,9 @@ def hard_exit(x):
 def soft_exit(x):
     sys.exit(3)
 
+def hog(x):  # 64 GiB: past the worker's address-space limit
+    return torch.ones(2**34)
+
 def peek(x):
     found = {}
     for name in ("reference", "solutions", "autograder", "autograder.hidden", "tests"):
@@ -103,6 +106,15 @@ def test_os_exit_is_a_fault_and_grading_goes_on(worker: Worker) -> None:
     with pytest.raises(WorkerFault) as info:
         call(worker, "hard_exit")
     assert "exit status 7" in info.value.reason
+    assert call(worker, "echo").status == "ok"
+
+
+def test_memory_hog_hits_the_limit_not_the_machine(worker: Worker) -> None:
+    try:
+        resp = call(worker, "hog")
+        assert resp.status == "raised" and resp.error.type in ("RuntimeError", "MemoryError")
+    except WorkerFault as fault:  # killed by the kernel instead: also contained
+        assert fault.status == "error"
     assert call(worker, "echo").status == "ok"
 
 

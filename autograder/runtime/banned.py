@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
@@ -58,7 +57,10 @@ class BanRecorder(TorchFunctionMode):
             super().__exit__(*exc)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 (torch's signature)
-        name = self.functions.get(func)
+        try:
+            name = self.functions.get(func)
+        except TypeError:  # an unhashable callable cannot be one of ours
+            name = None
         if name is not None:
             self.seen[name] = self.seen.get(name, 0) + 1
         return func(*args, **(kwargs or {}))
