@@ -48,9 +48,12 @@ def cmd_check(args: argparse.Namespace) -> int:
                    progress=_progress(sys.stderr))
     print(render_terminal(report, title=f"scratchgrad {__version__} check: public checks on {path}",
                           verbose=args.verbose))
-    if report.score < report.max_score:
-        print("Checks fail with 'not implemented yet' until you write the code; edit the files in "
-              f"{path}/ and run this again.")
+    messages = [c.message for a in report.assignments for c in a.checks]
+    if any(m.startswith("not implemented yet") for m in messages):
+        print(f"Checks fail with 'not implemented yet' until you write the code: edit the files in {path}/ "
+              "and run this again.")
+    elif report.score < report.max_score:
+        print("Fix what failed above and run this again (--verbose shows every line of each failure).")
     _write(args.json, report.to_json())
     return 3 if report.grader_faults else 0
 

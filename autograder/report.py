@@ -86,7 +86,8 @@ def _counterexample(c: CheckResult) -> list[str]:
     for key in ("shapes", "config", "values"):
         if ce.get(key):
             parts.append(f"{key}: {json.dumps(ce[key], default=str)}")
-    return [f"smallest failing case: {'; '.join(parts)}"] if parts else []
+    line = f"smallest failing case: {'; '.join(parts)}"
+    return [line if len(line) <= 400 else line[:400] + " ..."] if parts else []
 
 
 def failure_lines(c: CheckResult) -> list[str]:
