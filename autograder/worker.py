@@ -108,9 +108,12 @@ def build_sys_path(base: Path, submission: Path) -> list[str]:
 
 def _limits(memory_mb: int) -> None:  # runs in the child between fork and exec
     import resource
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT_MB << 20, FILE_SIZE_LIMIT_MB << 20))
+    for limit, value in ((resource.RLIMIT_CORE, 0), (resource.RLIMIT_AS, memory_mb << 20),
+                         (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT_MB << 20)):
+        try:
+            resource.setrlimit(limit, (value, value))
+        except (ValueError, OSError):  # e.g. macOS refuses RLIMIT_AS; the time limits still hold
+            pass
 
 
 def _worker_env(home: Path) -> dict[str, str]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Callable
 
 import torch
 from hypothesis import strategies as st
+from torch.func import functional_call
 
 import reference.a04_gpt_blocks as ref
 from autograder import strategies as sg
@@ -172,14 +174,33 @@ def feedforward_matches_reference(ctx: Context) -> None:
                        hint=_hint(lambda: feedforward_variants(module, x), FLOAT64))
 
 
+def _float64_inside(module: torch.nn.Module) -> torch.nn.Module:
+    """Make a float32 `module` compute in float64 (its float32 parameters, cast up) and round the result.
+
+    The float32 check compares the learner with this, the exact answer for float32 inputs and weights,
+    so only the learner's own rounding counts: the float32 reference misses it by as much as a
+    correct float32 implementation does, and the two errors would add up.
+    """
+    twin = copy.deepcopy(module).double()
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        params = {k: v.double() for k, v in module.named_parameters()}
+        return functional_call(twin, params, (x.double(),)).to(x.dtype)
+
+    module.forward = forward  # type: ignore[method-assign]
+    return module
+
+
 def _block_check(ctx: Context, cfg: dict[str, Any], seed: int, tol: Tolerance, dtype: torch.dtype) -> None:
     c = cfg["cfg"]
     module = ref.TransformerBlock(c).to(dtype).eval()
     random_weights(module, seed)
     x = sg.make_tensor((cfg["B"], cfg["T"], c["emb_dim"]), seed + 1, dtype=dtype)
     ctx.example(shapes={"x": list(x.shape)}, config={**c, "dtype": str(dtype).removeprefix("torch.")})
-    compare_module(ctx, module, BLOCK, {"x": x}, init={"cfg": c}, tol=tol, seed=seed + 2,
-                   hint=_hint(lambda: block_variants(module, x), tol))
+    hint = _hint(lambda: block_variants(module, x), tol)
+    if dtype != torch.float64:
+        module = _float64_inside(module)
+    compare_module(ctx, module, BLOCK, {"x": x}, init={"cfg": c}, tol=tol, seed=seed + 2, hint=hint)
 
 
 @check(points=5, visibility="hidden", kind="differential", targets=BLOCK_TARGETS, uses=("a03_attention",),
@@ -196,6 +217,8 @@ def block_matches_reference(ctx: Context) -> None:
        max_examples=6,
        description="TransformerBlock: matches the reference in float32 too")
 def block_float32_matches_reference(ctx: Context) -> None:
-    @ctx.given(cfg=sg.gpt_configs(), seed=st.integers(0, 2**16))
+    # emb_dim >= 3: LayerNorm of a row of two nearly equal float32 values is ill-conditioned, and correct
+    # float32 implementations miss the exact answer there by more than FLOAT32 (seen: 6x, emb_dim 2)
+    @ctx.given(cfg=sg.gpt_configs().filter(lambda c: c["cfg"]["emb_dim"] >= 3), seed=st.integers(0, 2**16))
     def _(cfg: dict[str, Any], seed: int) -> None:
         _block_check(ctx, cfg, seed, FLOAT32, torch.float32)
