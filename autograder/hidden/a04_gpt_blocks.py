@@ -42,8 +42,10 @@ def layernorm_variants(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor
         "standard deviation": lambda: scale * norm(std=True) + shift,
         "your output matches dividing by sqrt(std + eps) (unbiased std): put the variance under the square "
         "root, not the standard deviation": lambda: scale * norm(std=True, unbiased=True) + shift,
-        "your output matches x / sqrt(var + eps) without subtracting the mean first": lambda: scale * norm(centre=False) + shift,
-        "your output matches shift * normalised + scale: scale multiplies, shift is added": lambda: shift * norm() + scale,
+        "your output matches x / sqrt(var + eps) without subtracting the mean first":
+            lambda: scale * norm(centre=False) + shift,
+        "your output matches shift * normalised + scale: scale multiplies, shift is added":
+            lambda: shift * norm() + scale,
     }
     if eps != DEFAULT_EPS:
         variants["your output matches eps = 1e-5 although another eps was given: use the eps argument"] = \
@@ -78,7 +80,8 @@ def feedforward_variants(ff: torch.nn.Module, x: torch.Tensor) -> Variants:
         return last(act(first(x)))
 
     return {
-        "your output matches ReLU (torch.relu) between the two Linear layers: use your GELU": lambda: through(torch.relu),
+        "your output matches ReLU (torch.relu) between the two Linear layers: use your GELU":
+            lambda: through(torch.relu),
         "your output matches the exact (erf) GELU between the two Linear layers: use the tanh approximation":
             lambda: through(lambda h: 0.5 * h * (1 + torch.erf(h / math.sqrt(2.0)))),
         "your output matches no activation between the two Linear layers": lambda: through(lambda h: h),
@@ -215,7 +218,8 @@ def block_matches_reference(ctx: Context) -> None:
 
 @check(points=2, visibility="hidden", kind="differential", targets=BLOCK_TARGETS, uses=("a03_attention",),
        max_examples=6,
-       description="TransformerBlock: matches the reference in float32 too")
+       description="TransformerBlock: in float32 too, output and all gradients match the exact answer to "
+                   "within float32 rounding")
 def block_float32_matches_reference(ctx: Context) -> None:
     # emb_dim >= 3: LayerNorm of a row of two nearly equal float32 values is ill-conditioned, and correct
     # float32 implementations miss the exact answer there by more than FLOAT32 (seen: 6x, emb_dim 2)
