@@ -7,6 +7,7 @@ import math
 from typing import Any, Callable
 
 import torch
+import torch.nn.functional as F
 from hypothesis import strategies as st
 from torch.func import functional_call
 
@@ -89,7 +90,7 @@ def feedforward_variants(ff: torch.nn.Module, x: torch.Tensor) -> Variants:
 
 
 def block_variants(blk: torch.nn.Module, x: torch.Tensor) -> list[Variants]:
-    """Known block misconceptions; a list because two of them share one hint text."""
+    """Known block misconceptions; a list of dicts because several of them share one hint text."""
     att, ff, n1, n2 = blk.att, blk.ff, blk.norm1, blk.norm2
 
     def pre_ln(norm_a: Callable, norm_f: Callable, res_a: bool = True, res_f: bool = True) -> torch.Tensor:
@@ -122,7 +123,13 @@ def block_variants(blk: torch.nn.Module, x: torch.Tensor) -> list[Variants]:
         "your output matches both sub-layers applied to x in parallel: the feed-forward sub-layer takes "
         "h = x + att(norm1(x))": lambda: x + att(n1(x)) + ff(n2(x)),
     })
-    return [variants, {same_norm: lambda: pre_ln(n2, n2)}]
+
+    # a shared module loaded with norm1's and norm2's weights may keep any mix of the two (the loader's
+    # order is not fixed), so every mix gets the same hint
+    def mixed(scale_of: torch.nn.Module, shift_of: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+        return lambda t: F.layer_norm(t, t.shape[-1:], scale_of.scale, shift_of.shift, n1.eps)
+
+    return [variants, *({same_norm: lambda m=m: pre_ln(m, m)} for m in (n2, mixed(n1, n2), mixed(n2, n1)))]
 
 
 def _hint(make: Callable[[], Variants | list[Variants]], tol: Tolerance) -> Callable[[torch.Tensor], str | None]:
@@ -221,8 +228,9 @@ def block_matches_reference(ctx: Context) -> None:
        description="TransformerBlock: in float32 too, output and all gradients match the exact answer to "
                    "within float32 rounding")
 def block_float32_matches_reference(ctx: Context) -> None:
-    # emb_dim >= 3: LayerNorm of a row of two nearly equal float32 values is ill-conditioned, and correct
-    # float32 implementations miss the exact answer there by more than FLOAT32 (seen: 6x, emb_dim 2)
+    # emb_dim >= 3: LayerNorm of a row of two nearly equal float32 values is ill-conditioned; there the
+    # solution misses the exact answer by 6x FLOAT32 (emb_dim 2). With emb_dim >= 3, over 1500 examples,
+    # the solution and every tests/banks alternative stay under 0.5x FLOAT32.
     @ctx.given(cfg=sg.gpt_configs().filter(lambda c: c["cfg"]["emb_dim"] >= 3), seed=st.integers(0, 2**16))
     def _(cfg: dict[str, Any], seed: int) -> None:
         _block_check(ctx, cfg, seed, FLOAT32, torch.float32)

@@ -40,23 +40,28 @@ def where(exc: BaseException, roots: list[str]) -> str:
 
 def load_weights(module: nn.Module, weights: dict[str, torch.Tensor]) -> None:
     """Load the grader's weights by name; extra buffers of the learner (a causal mask) are fine."""
-    own = module.state_dict()
-    params = dict(module.named_parameters())
+    own = module.state_dict(keep_vars=True)
+    params = dict(module.named_parameters(remove_duplicate=False))
     kind = type(module).__name__
-    missing = [k for k in weights if k not in own]
+    missing = sorted(k for k in weights if k not in own)
     if missing:
         raise ContractError(
             f"{kind} has no parameter {missing[0]!r}; it has {sorted(params) or 'no parameters'} "
             f"(expected {sorted(weights)})")
-    extra = [k for k in params if k not in weights]
+    extra = sorted(k for k in params if k not in weights)
     if extra:
         raise ContractError(f"{kind} has an unexpected parameter {extra[0]!r} (expected {sorted(weights)})")
-    for k, v in weights.items():
-        if tuple(own[k].shape) != tuple(v.shape):
-            raise ContractError(f"{kind}.{k} has shape {tuple(own[k].shape)}, expected {tuple(v.shape)}")
+    holder: dict[int, str] = {}
+    for k in sorted(weights):  # a fixed order: the same submission always gets the same message
+        if tuple(own[k].shape) != tuple(weights[k].shape):
+            raise ContractError(f"{kind}.{k} has shape {tuple(own[k].shape)}, expected {tuple(weights[k].shape)}")
+        first = holder.setdefault(id(own[k]), k)
+        if first != k and not torch.equal(weights[first], weights[k]):
+            raise ContractError(f"{kind}.{k} is the same tensor as {kind}.{first}; they must be separate "
+                                f"parameters (create a new module for each)")
     with torch.no_grad():
-        for k, v in weights.items():
-            own[k].copy_(v.to(own[k].dtype))
+        for k in sorted(weights):
+            own[k].copy_(weights[k].to(own[k].dtype))
 
 
 def _resolve(obj: Any, attr: str | None) -> Any:

@@ -73,6 +73,8 @@ def main() -> None:
     from .programs import SoftTimeout, execute
 
     torch.set_num_threads(1)  # tiny tensors: one thread is faster, and results are bit-stable
+    # the first backward pass imports this (and sympy): ~0.7 s, paid here while the grader loads suites
+    import torch.fx.experimental.symbolic_shapes  # noqa: F401
 
     def on_alarm(signum: int, frame: Any) -> None:
         raise SoftTimeout("time limit reached")
