@@ -126,7 +126,7 @@ MUTANTS = [
         name="shared_layernorm",
         why="norm2 is the same module as norm1, so the two sub-layers share one scale/shift",
         edits=[Edit(old="self.norm2 = LayerNorm(emb_dim)", new="self.norm2 = self.norm1")],
-        hint="before both sub-layers",
+        hint="is the same tensor as",
     ),
 ]
 

@@ -16,7 +16,7 @@ class Edit:
 class Variant:
     """A named set of edits: a learner mistake (mutant) or a correct alternative.
 
-    `hint` is a substring the grader's hint should contain for this mutant, or None.
+    `hint` is a substring the grader's feedback (a hint, or the failure message) should contain, or None.
     """
 
     name: str
