@@ -96,6 +96,13 @@ def assert_close(actual: Any, expected: torch.Tensor, *, name: str, tol: Toleran
         raise CheckFailure(f"{name}: values differ\n{report}", tensor=name)
 
 
+def tensor_like(actual: Any, like: torch.Tensor, name: str) -> torch.Tensor:
+    """`actual` when it is a tensor of `like`'s shape; otherwise the failure that says what it is instead."""
+    if not isinstance(actual, torch.Tensor) or tuple(actual.shape) != tuple(like.shape):
+        assert_close(actual, like, name=name, tol=FLOAT64, check_dtype=False)  # raises, naming type or shape
+    return actual
+
+
 def is_close(actual: Any, expected: torch.Tensor, tol: Tolerance) -> bool:
     return (isinstance(actual, torch.Tensor) and tuple(actual.shape) == tuple(expected.shape)
             and mismatch_report(actual, expected, tol) is None)

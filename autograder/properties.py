@@ -21,7 +21,7 @@ import torch
 from hypothesis import strategies as st
 
 from .checks import CheckAbort, Context
-from .compare import FLOAT64, CheckFailure, assert_close
+from .compare import FLOAT64, CheckFailure, assert_close, tensor_like
 from .runtime.values import Raised
 from .strategies import make_tensor
 
@@ -121,8 +121,7 @@ def dropout_probe(ctx: Context, cls: str, *, p_drop: float = 0.25, B: int = 64, 
     if not torch.equal(res["eval_a"], res["eval_b"]):
         raise CheckFailure(f"{name}: two calls in eval mode gave different outputs; eval mode must be deterministic")
     out = res["train_eye"]
-    if not isinstance(out, torch.Tensor) or out.shape != (B, T, D):
-        assert_close(out, base.expand(B, T, D), name=name, tol=FLOAT64)  # reports the type or shape
+    tensor_like(out, base.expand(B, T, D), name)
     if (out[:, ~allowed].abs() > 1e-12).any():
         raise CheckFailure(f"{name} in train mode: a query got weight on a later key (mask applied after dropout, "
                            f"or not at all)")
@@ -165,12 +164,18 @@ def expect_value_error(ctx: Context, cls: str, init: dict[str, Any], x: torch.Te
     got = ctx.run(p.returns(outcome=outcome))["outcome"]
     when = f"{cls}({', '.join(f'{k}={v!r}' for k, v in init.items())})" + (
         f" called on x of shape {tuple(x.shape)}" if x is not None else "")
+    check_raised(ctx, got, when, ("ValueError", "TypeError"), must_mention)
+
+
+def check_raised(ctx: Context, got: Any, when: str, kinds: tuple[str, ...], must_mention: tuple[str, ...]) -> None:
+    """`got` (a caught step's value) must be an exception of one of `kinds` whose message names `must_mention`."""
+    if isinstance(got, Raised) and got.type == "NotImplementedError":
+        ctx.aborted = CheckAbort("failed", f"not implemented yet: {got.message}")
+        raise ctx.aborted
     if not isinstance(got, Raised):
-        raise CheckFailure(f"{when}: expected a ValueError, but no error was raised")
-    if got.type == "NotImplementedError":
-        raise CheckAbort("failed", f"not implemented yet: {got.message}")
-    if got.type not in ("ValueError", "TypeError"):
-        raise CheckFailure(f"{when}: expected a ValueError, got {got}")
+        raise CheckFailure(f"{when}: expected a {kinds[0]}, but no error was raised")
+    if got.type not in kinds:
+        raise CheckFailure(f"{when}: expected a {kinds[0]}, got {got}")
     missing = [s for s in must_mention if s not in got.message]
     if missing:
         raise CheckFailure(f"{when}: the error message should name the offending values "

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -301,5 +302,9 @@ class InProcess:
             timeout_s: float = 10.0) -> Response:
         from .runtime.programs import execute
         self.start()
-        header, out = execute(program, dict(tensors), [str(self.submission)])
+        with warnings.catch_warnings(record=True) as caught:  # learner warnings go to its stderr, as in the worker
+            warnings.simplefilter("always")
+            header, out = execute(program, dict(tensors), [str(self.submission)])
+        header["stderr"] = "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno)
+                                   for w in caught)[:8192]
         return to_response(header, out)

@@ -16,10 +16,9 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import strategies as sg
-from autograder.checks import CheckAbort, Context, Suite
-from autograder.compare import FLOAT64, CheckFailure, assert_close, is_close
-from autograder.properties import RATE_Z_LIMIT, causal_outputs
-from autograder.runtime.values import Raised
+from autograder.checks import Context, Suite
+from autograder.compare import FLOAT64, CheckFailure, assert_close, is_close, tensor_like
+from autograder.properties import RATE_Z_LIMIT, causal_outputs, check_raised
 from autograder.scan import Ban
 from autograder.snapshots import SnapshotCase, replay
 
@@ -82,28 +81,8 @@ def sub_weights(weights: dict[str, torch.Tensor], prefix: str) -> dict[str, torc
     return {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
 
 
-def _tensor_out(out: Any, like: torch.Tensor, name: str) -> torch.Tensor:
-    """`out` when it is a tensor of `like`'s shape; otherwise the failure that says what it is."""
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(like.shape):
-        assert_close(out, like, name=name, tol=FLOAT64)  # reports the type or shape problem
-    return out
-
-
 def _ones_zeros(E: int) -> dict[str, torch.Tensor]:
     return {"scale": torch.ones(E, dtype=torch.float64), "shift": torch.zeros(E, dtype=torch.float64)}
-
-
-def _expect_raises(ctx: Context, got: Any, when: str, kind: str, must_mention: tuple[str, ...]) -> None:
-    if isinstance(got, Raised) and got.type == "NotImplementedError":
-        ctx.aborted = CheckAbort("failed", f"not implemented yet: {got.message}")
-        raise ctx.aborted
-    if not isinstance(got, Raised):
-        raise CheckFailure(f"{when}: expected a {kind}, but no error was raised")
-    if got.type != kind:
-        raise CheckFailure(f"{when}: expected a {kind}, got {got}")
-    missing = [s for s in must_mention if s not in got.message]
-    if missing:
-        raise CheckFailure(f"{when}: the error message should name {', '.join(must_mention)}; got {got.message!r}")
 
 
 # -- snapshots -------------------------------------------------------------------------------
@@ -169,7 +148,7 @@ def layernorm_normalises_rows(ctx: Context) -> None:
         res = ctx.run(p.returns(outs=outs))["outs"]
         for (label, xi, e), out in zip(cases, res):
             made = f"LayerNorm({E}" + (")" if e == DEFAULT_EPS else f", eps={e:g})")
-            out = _tensor_out(out, xi, f"output of {made} on {label}")
+            out = tensor_like(out, xi, f"output of {made} on {label}")
             assert_close(out.mean(-1), torch.zeros(xi.shape[:-1], dtype=torch.float64),
                          name=f"mean of each output row of {made} on {label} (subtract the row mean)", tol=FLOAT64)
             v = xi.var(-1, unbiased=False)
@@ -201,8 +180,8 @@ def layernorm_shift_and_scale_invariant(ctx: Context) -> None:
         calls = [p.call(m, x, no_grad=True), p.call(m, x + c, no_grad=True),
                  p.call(m0, x, no_grad=True), p.call(m0, x * factor, no_grad=True)]
         base, shifted, base0, scaled = ctx.run(p.returns(outs=calls))["outs"]
-        base = _tensor_out(base, x, f"output of LayerNorm({E})")
-        base0 = _tensor_out(base0, x, f"output of LayerNorm({E}, eps=0)")
+        base = tensor_like(base, x, f"output of LayerNorm({E})")
+        base0 = tensor_like(base0, x, f"output of LayerNorm({E}, eps=0)")
         assert_close(shifted, base, tol=FLOAT64, name=f"LayerNorm({E}) of x + c (c: one constant per row) "
                                                        f"compared with LayerNorm of x (subtract the row mean)")
         assert_close(scaled, base0, tol=FLOAT64, name=f"LayerNorm({E}, eps=0) of {factor:g} * x compared with "
@@ -233,7 +212,7 @@ def layernorm_scale_and_shift(ctx: Context) -> None:
                                f"(nn.Parameter attributes named scale and shift)")
         for name, init in _ones_zeros(E).items():
             assert_close(res["state"][name], init, name=f"initial value of LayerNorm({E}).{name}", tol=FLOAT64)
-        plain = _tensor_out(res["plain"], x, f"output of LayerNorm({E})")
+        plain = tensor_like(res["plain"], x, f"output of LayerNorm({E})")
         expected = gamma * plain + beta
         got = res["affine"]
         try:
@@ -255,8 +234,8 @@ def layernorm_rejects_bad_input(ctx: Context) -> None:
     outcome = p.call(m, torch.zeros(2, 3, 5, dtype=torch.float32), catch=True)
     bad = p.new(LN, 0, catch=True)
     res = ctx.run(p.returns(outcome=outcome, bad=bad))
-    _expect_raises(ctx, res["outcome"], "LayerNorm(4) called on x of shape (2, 3, 5)", "ValueError", ("4", "5"))
-    _expect_raises(ctx, res["bad"], "LayerNorm(0)", "ValueError", ("0",))
+    check_raised(ctx, res["outcome"], "LayerNorm(4) called on x of shape (2, 3, 5)", ("ValueError",), ("4", "5"))
+    check_raised(ctx, res["bad"], "LayerNorm(0)", ("ValueError",), ("0",))
 
 
 @check(points=1, visibility="public", kind="integrity", targets=(LN,),
@@ -294,13 +273,13 @@ def gelu_properties(ctx: Context) -> None:
                  "zero": p.call(g, torch.zeros_like(x), no_grad=True), "big": p.call(g, big, no_grad=True),
                  "very_neg": p.call(g, -big, no_grad=True), "f32": p.call(g, x.float(), no_grad=True)}
         res = ctx.run(p.returns(**calls))
-        out = _tensor_out(res["x"], x, "output of GELU()(x)")
+        out = tensor_like(res["x"], x, "output of GELU()(x)")
         if out.dtype != x.dtype or not isinstance(res["f32"], torch.Tensor) or res["f32"].dtype != torch.float32:
             raise CheckFailure("output of GELU: keep the input's dtype (float64 in, float64 out; float32 likewise)")
         assert_close(res["zero"], torch.zeros_like(x), name="GELU()(0)", tol=FLOAT64)
         assert_close(res["big"], big, name="GELU()(x) for x >= 6 (expected x)", tol=FLOAT64)
         assert_close(res["very_neg"], torch.zeros_like(x), name="GELU()(x) for x <= -6 (expected 0)", tol=FLOAT64)
-        neg = _tensor_out(res["neg"], x, "output of GELU()(-x)")
+        neg = tensor_like(res["neg"], x, "output of GELU()(-x)")
         assert_close(out - neg, x, name="GELU()(x) - GELU()(-x) (expected x: the tanh argument "
                                         "sqrt(2/pi) * (x + 0.044715 x^3) is odd in x)", tol=FLOAT64)
 
@@ -323,7 +302,7 @@ def feedforward_is_linear_gelu_linear(ctx: Context) -> None:
         p.to(ff, torch.float64)
         p.load(ff, w)
         res = ctx.run(p.returns(out=p.call(ff, x, no_grad=True), act=p.call(g, hidden, no_grad=True)))
-        act = _tensor_out(res["act"], hidden, "output of GELU")
+        act = tensor_like(res["act"], hidden, "output of GELU")
         assert_close(res["out"], act @ w["layers.2.weight"].T + w["layers.2.bias"], tol=FLOAT64,
                      name="output of FeedForward (expected layers[2](GELU()(layers[0](x))), with your GELU)")
 
@@ -382,7 +361,7 @@ def block_is_pre_ln_residual(ctx: Context) -> None:
             why = (" (norm2 is the same module as norm1? each needs its own LayerNorm)"
                    if any(k.startswith("norm2.") for k in missing) else "")
             raise CheckFailure(f"parameters of TransformerBlock: missing {missing}, unexpected {extra}{why}")
-        att_out = _tensor_out(res["att"], x, "output of block.att(LayerNorm(x))")
+        att_out = tensor_like(res["att"], x, "output of block.att(LayerNorm(x))")
         h = x + att_out
         assert_close(res["out_att_only"], h, tol=FLOAT64,
                      name="output of TransformerBlock with the feed-forward sub-layer zeroed (expected "
@@ -393,7 +372,7 @@ def block_is_pre_ln_residual(ctx: Context) -> None:
             p.to(m, torch.float64)
             p.load(m, sub_weights(w, prefix))
         f = ctx.run(p.returns(f=p.call(ff, p.call(ln2, h, no_grad=True), no_grad=True)))["f"]
-        f = _tensor_out(f, x, "output of FeedForward(LayerNorm(h))")
+        f = tensor_like(f, x, "output of FeedForward(LayerNorm(h))")
         assert_close(res["out"], h + f, tol=FLOAT64,
                      name="output of TransformerBlock (expected h + ff(norm2(h)) with h = x + att(norm1(x)))")
 
@@ -469,7 +448,7 @@ def block_dropout_on_sublayer_outputs(ctx: Context) -> None:
         p.train(blk, False)
         outs[f"{label}_eval"] = p.call(blk, x, no_grad=True)
     res = ctx.run(p.returns(**outs))
-    _tensor_out(res["none_train"], x, "output of TransformerBlock")
+    tensor_like(res["none_train"], x, "output of TransformerBlock")
     for mode in ("train", "eval"):
         try:
             assert_close(res[f"none_{mode}"], x, tol=FLOAT64,
@@ -484,7 +463,7 @@ def block_dropout_on_sublayer_outputs(ctx: Context) -> None:
         assert_close(res[f"{key}_eval"], x + c, tol=FLOAT64,
                      name=f"output of TransformerBlock in eval mode when the {sub} sub-layer outputs a constant c "
                           f"(expected x + c: add the sub-layer output to x; no dropout in eval mode)")
-        _dropped_constant(_tensor_out(res[f"{key}_train"], x, "output of TransformerBlock"), x, c, p_drop, sub)
+        _dropped_constant(tensor_like(res[f"{key}_train"], x, "output of TransformerBlock"), x, c, p_drop, sub)
 
 
 @check(points=2, visibility="public", kind="property", targets=BLOCK_TARGETS, uses=("a03_attention",),
@@ -517,7 +496,7 @@ def block_eval_is_deterministic(ctx: Context) -> None:
         res = ctx.run(p.returns(**outs, x_after=xr))
         if not torch.equal(res["x_after"], x):
             raise CheckFailure("TransformerBlock modified its input x in place (x += ...?); write x = x + ... instead")
-        a = _tensor_out(res["a"], x, "output of TransformerBlock")
+        a = tensor_like(res["a"], x, "output of TransformerBlock")
         b = res["b"]  # compared bit for bit, NaN included (nan != nan would blame dropout for a NaN)
         if not (isinstance(b, torch.Tensor) and b.shape == a.shape
                 and torch.allclose(a, b, rtol=0, atol=0, equal_nan=True)):
@@ -540,8 +519,8 @@ def block_rejects_incomplete_config(ctx: Context) -> None:
     made["ff"] = p.new(FF, {k: v for k, v in cfg.items() if k != "emb_dim"}, catch=True)
     res = ctx.run(p.returns(**made))
     for key in BLOCK_KEYS:
-        _expect_raises(ctx, res[key], f"TransformerBlock(cfg without {key!r})", "ValueError", (key,))
-    _expect_raises(ctx, res["ff"], "FeedForward(cfg without 'emb_dim')", "ValueError", ("emb_dim",))
+        check_raised(ctx, res[key], f"TransformerBlock(cfg without {key!r})", ("ValueError",), (key,))
+    check_raised(ctx, res["ff"], "FeedForward(cfg without 'emb_dim')", ("ValueError",), ("emb_dim",))
 
 
 @check(points=1, visibility="public", kind="integrity", targets=BLOCK_TARGETS, uses=("a03_attention",),
