@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .checks import Suite
+if TYPE_CHECKING:  # importing checks pulls in torch; the CLI wants to start the worker first
+    from .checks import Suite
 
 CURRICULUM = (
     "a01_tokenizer", "a02_data", "a03_attention", "a04_gpt_blocks", "a05_gpt_model", "a06_loss",
@@ -52,7 +54,7 @@ def hidden_available() -> bool:
     return importlib.util.find_spec("autograder.hidden") is not None
 
 
-def load_suite(aid: str, *, hidden: bool) -> Suite:
+def load_suite(aid: str, *, hidden: bool) -> "Suite":
     """The suite of `aid`, with its hidden checks registered when `hidden` and they are installed."""
     public = importlib.import_module(f"autograder.suites.{aid}")
     if hidden:
@@ -60,5 +62,4 @@ def load_suite(aid: str, *, hidden: bool) -> Suite:
             raise UsageError("the hidden checks are not installed here (a learner kit has public checks only); "
                              "use `scratchgrad check`")
         importlib.import_module(f"autograder.hidden.{aid}")
-    suite: Suite = public.SUITE
-    return suite
+    return public.SUITE

@@ -7,7 +7,6 @@ a hard timeout. It is never reused for another submission.
 
 from __future__ import annotations
 
-import atexit
 import os
 import re
 import select
@@ -15,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -24,18 +22,13 @@ from typing import Any
 
 import torch
 
+from .launch import MEMORY_LIMIT_MB, spawn, take_prestarted
 from .runtime.frames import FrameError, decode_body, encode_frame
 from .runtime import values
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 LEARNER_MODULE = re.compile(r"a\d\d_\w+")  # names of assignment modules
-# distributions and top-level packages of this project: never visible to learner code
-PRIVATE_NAMES = ("autograder", "reference", "solutions", "scratchgrad", "__editable__")
 READY_TIMEOUT_S = 120.0  # the worker is ready in ~2 s here (torch import); room for a cold disk cache
 HARD_KILL_GRACE_S = 3.0  # after the soft (in-worker) alarm fails to stop learner code
-MEMORY_LIMIT_MB = 6144  # address space; importing torch alone reserves ~650 MB here
-FILE_SIZE_LIMIT_MB = 512
 
 
 class WorkerFault(Exception):
@@ -58,73 +51,6 @@ class Response:
     banned_calls: dict[str, int] = field(default_factory=dict)
 
 
-def _is_private(entry: os.DirEntry) -> bool:
-    if entry.name.endswith(".pth") or entry.name.startswith(PRIVATE_NAMES):
-        return True
-    real = os.path.realpath(entry.path)
-    return real == str(PROJECT_ROOT) or real.startswith(str(PROJECT_ROOT) + os.sep)
-
-
-def _stdlib_paths() -> list[str]:
-    """The standard library entries of the grader's own sys.path (under the base prefix)."""
-    base = os.path.realpath(sys.base_prefix)
-    return [p for p in sys.path
-            if p and os.path.realpath(p).startswith(base + os.sep)
-            and "site-packages" not in p and "dist-packages" not in p]
-
-
-_VIEWS: dict[str, str] = {}  # sys.path entry -> its filtered mirror, built once per grader process
-
-
-def _view_of(entry: str) -> str:
-    """A folder of symlinks to `entry`'s items, minus this project's packages (cached)."""
-    if entry not in _VIEWS:
-        view = Path(tempfile.mkdtemp(prefix="scratchgrad-view-"))
-        atexit.register(shutil.rmtree, view, True)
-        for item in os.scandir(entry):
-            if not _is_private(item):
-                os.symlink(item.path, view / item.name)
-        _VIEWS[entry] = str(view)
-    return _VIEWS[entry]
-
-
-def build_sys_path(base: Path, submission: Path) -> list[str]:
-    """The worker's whole sys.path: runtime, submission, stdlib, and filtered views of the rest.
-
-    Every other directory on the grader's path (site-packages, PYTHONPATH entries) is mirrored into
-    a folder of symlinks that leaves out this project's packages, so `import reference`,
-    `import solutions` or `import autograder` cannot succeed in the worker, installed or editable.
-    """
-    runtime = base / "runtime"
-    shutil.copytree(RUNTIME_DIR, runtime / "_sg_runtime", ignore=shutil.ignore_patterns("__pycache__"))
-    stdlib = _stdlib_paths()
-    views = []
-    for entry in (p for p in sys.path if p and p not in stdlib and os.path.isdir(p)):
-        real = os.path.realpath(entry)
-        if real == str(PROJECT_ROOT) or real.startswith(str(PROJECT_ROOT) + os.sep):
-            continue
-        views.append(_view_of(entry))
-    return [str(runtime), str(submission), *stdlib, *views]
-
-
-def _limits(memory_mb: int) -> None:  # runs in the child between fork and exec
-    import resource
-    for limit, value in ((resource.RLIMIT_CORE, 0), (resource.RLIMIT_AS, memory_mb << 20),
-                         (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT_MB << 20)):
-        try:
-            resource.setrlimit(limit, (value, value))
-        except (ValueError, OSError):  # e.g. macOS refuses RLIMIT_AS; the time limits still hold
-            pass
-
-
-def _worker_env(home: Path) -> dict[str, str]:
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
-           "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    # some CPUs need these for OpenBLAS (numpy) to compute correctly; they name no path
-    env.update({k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")})
-    return env
-
-
 class Worker:
     """A persistent, isolated worker process for one submission."""
 
@@ -141,18 +67,8 @@ class Worker:
         """Spawn the process (returns at once; the torch import overlaps the grader's work)."""
         if self.proc is not None:
             return
-        self._tmp = Path(tempfile.mkdtemp(prefix="scratchgrad-worker-"))
-        scratch = self._tmp / "home"
-        scratch.mkdir()
-        sys_path = build_sys_path(self._tmp, self.submission)
-        boot = ("import sys; sys.path[:] = " + repr(sys_path) +
-                "; from _sg_runtime.worker import main; main()")
-        self._boot_err = open(self._tmp / "boot.err", "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", boot, str(self.submission)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._boot_err,
-            cwd=scratch, env=_worker_env(scratch), start_new_session=True,
-            preexec_fn=lambda: _limits(self.memory_mb))
+        launched = take_prestarted(self.submission) or spawn(self.submission, memory_mb=self.memory_mb)
+        self.proc, self._tmp, self._boot_err = launched.proc, launched.tmp, launched.boot_err
         self.starts += 1
         self._ready = False
 

@@ -10,7 +10,8 @@ import torch
 
 from autograder.program import Program
 from autograder.runtime.values import Raised
-from autograder.worker import PROJECT_ROOT, Worker, WorkerFault
+from autograder.launch import PROJECT_ROOT
+from autograder.worker import Worker, WorkerFault
 
 HOSTILE = '''
 import os, signal, sys, time, torch

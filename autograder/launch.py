@@ -1,0 +1,141 @@
+"""Start a worker process without importing torch in the grader first.
+
+Kept free of torch so the command line can start the worker (whose torch import takes ~2 s) before
+the grader imports torch and its suites: the two imports then overlap. autograder.worker.Worker
+talks to the process; this module only builds its sandbox and spawns it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+# distributions and top-level packages of this project: never visible to learner code
+PRIVATE_NAMES = ("autograder", "reference", "solutions", "scratchgrad", "__editable__")
+MEMORY_LIMIT_MB = 6144  # address space; importing torch alone reserves ~650 MB here
+FILE_SIZE_LIMIT_MB = 512
+
+
+def _is_private(entry: os.DirEntry) -> bool:
+    if entry.name.endswith(".pth") or entry.name.startswith(PRIVATE_NAMES):
+        return True
+    real = os.path.realpath(entry.path)
+    return real == str(PROJECT_ROOT) or real.startswith(str(PROJECT_ROOT) + os.sep)
+
+
+def _stdlib_paths() -> list[str]:
+    """The standard library entries of the grader's own sys.path (under the base prefix)."""
+    base = os.path.realpath(sys.base_prefix)
+    return [p for p in sys.path
+            if p and os.path.realpath(p).startswith(base + os.sep)
+            and "site-packages" not in p and "dist-packages" not in p]
+
+
+_VIEWS: dict[str, str] = {}  # sys.path entry -> its filtered mirror, built once per grader process
+
+
+def _view_of(entry: str) -> str:
+    """A folder of symlinks to `entry`'s items, minus this project's packages (cached)."""
+    if entry not in _VIEWS:
+        view = Path(tempfile.mkdtemp(prefix="scratchgrad-view-"))
+        atexit.register(shutil.rmtree, view, True)
+        for item in os.scandir(entry):
+            if not _is_private(item):
+                os.symlink(item.path, view / item.name)
+        _VIEWS[entry] = str(view)
+    return _VIEWS[entry]
+
+
+def build_sys_path(base: Path, submission: Path) -> list[str]:
+    """The worker's whole sys.path: runtime, submission, stdlib, and filtered views of the rest.
+
+    Every other directory on the grader's path (site-packages, PYTHONPATH entries) is mirrored into
+    a folder of symlinks that leaves out this project's packages, so `import reference`,
+    `import solutions` or `import autograder` cannot succeed in the worker, installed or editable.
+    """
+    runtime = base / "runtime"
+    shutil.copytree(RUNTIME_DIR, runtime / "_sg_runtime", ignore=shutil.ignore_patterns("__pycache__"))
+    stdlib = _stdlib_paths()
+    views = []
+    for entry in (p for p in sys.path if p and p not in stdlib and os.path.isdir(p)):
+        real = os.path.realpath(entry)
+        if real == str(PROJECT_ROOT) or real.startswith(str(PROJECT_ROOT) + os.sep):
+            continue
+        views.append(_view_of(entry))
+    return [str(runtime), str(submission), *stdlib, *views]
+
+
+def _limits(memory_mb: int) -> None:  # runs in the child between fork and exec
+    import resource
+    for limit, value in ((resource.RLIMIT_CORE, 0), (resource.RLIMIT_AS, memory_mb << 20),
+                         (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT_MB << 20)):
+        try:
+            resource.setrlimit(limit, (value, value))
+        except (ValueError, OSError):  # e.g. macOS refuses RLIMIT_AS; the time limits still hold
+            pass
+
+
+def _worker_env(home: Path) -> dict[str, str]:
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
+           "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    # some CPUs need these for OpenBLAS (numpy) to compute correctly; they name no path
+    env.update({k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")})
+    return env
+
+
+@dataclass
+class Launched:
+    proc: subprocess.Popen[bytes]
+    tmp: Path  # the sandbox: runtime copy, home folder, boot log; removed when the worker is killed
+    boot_err: IO[bytes]
+
+
+def spawn(submission: Path, *, memory_mb: int = MEMORY_LIMIT_MB) -> Launched:
+    """Start an isolated worker for `submission` (a folder of learner modules)."""
+    submission = Path(submission).resolve()
+    tmp = Path(tempfile.mkdtemp(prefix="scratchgrad-worker-"))
+    home = tmp / "home"
+    home.mkdir()
+    sys_path = build_sys_path(tmp, submission)
+    boot = "import sys; sys.path[:] = " + repr(sys_path) + "; from _sg_runtime.worker import main; main()"
+    boot_err = open(tmp / "boot.err", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", boot, str(submission)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=boot_err,
+        cwd=home, env=_worker_env(home), start_new_session=True, preexec_fn=lambda: _limits(memory_mb))
+    return Launched(proc, tmp, boot_err)
+
+
+_PRESTARTED: dict[str, Launched] = {}
+
+
+def _discard(launched: Launched) -> None:
+    try:
+        os.killpg(launched.proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    launched.proc.wait()
+    launched.boot_err.close()
+    shutil.rmtree(launched.tmp, ignore_errors=True)
+
+
+def prestart(submission: Path) -> None:
+    """Start the worker for `submission` now; the first Worker for that folder takes it over."""
+    key = os.path.realpath(submission)
+    if key not in _PRESTARTED:
+        _PRESTARTED[key] = spawn(Path(key))
+        atexit.register(lambda: key in _PRESTARTED and _discard(_PRESTARTED.pop(key)))
+
+
+def take_prestarted(submission: Path) -> Launched | None:
+    return _PRESTARTED.pop(os.path.realpath(submission), None)
