@@ -137,3 +137,15 @@ def test_banned_call_is_recorded(tmp_path: Path) -> None:
         p.returns(out=p.call("f", torch.ones(2, 2)))
         resp = w.run(p.to_json(), p.tensors)
     assert resp.banned_calls == {"torch.nn.functional.softmax": 1}
+
+
+def test_prestarted_worker_is_taken_over(tmp_path: Path) -> None:
+    from autograder.launch import _PRESTARTED, prestart
+
+    (tmp_path / "a99_hostile.py").write_text(HOSTILE)
+    prestart(tmp_path)
+    pid = _PRESTARTED[str(tmp_path.resolve())].proc.pid
+    with Worker(tmp_path) as w:
+        assert call(w, "echo").status == "ok"
+        assert w.proc is not None and w.proc.pid == pid and w.starts == 1
+    assert str(tmp_path.resolve()) not in _PRESTARTED
