@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from .launch import MEMORY_LIMIT_MB, spawn, take_prestarted
-from .runtime.frames import FrameError, decode_body, encode_frame
+from .runtime.frames import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, FrameError, decode_body, encode_frame
 from .runtime import values
 
 LEARNER_MODULE = re.compile(r"a\d\d_\w+")  # names of assignment modules
@@ -123,7 +123,7 @@ class Worker:
     def _read_frame(self, deadline: float) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         prefix = self._read_exact(16, deadline)
         n_head, n_payload = int.from_bytes(prefix[:8], "big"), int.from_bytes(prefix[8:], "big")
-        if n_head > (32 << 20) or n_payload > (1 << 30):
+        if n_head > MAX_HEADER_BYTES or n_payload > MAX_PAYLOAD_BYTES:
             raise FrameError(f"worker sent an oversized frame ({n_head} B header, {n_payload} B payload)")
         head = self._read_exact(n_head, deadline)
         payload = self._read_exact(n_payload, deadline) if n_payload else b""

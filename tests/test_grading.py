@@ -121,3 +121,37 @@ def test_banned_api_loses_the_integrity_check_and_the_checks_that_ran_it(tmp_pat
     assert checks["softmax_snapshot"].status == "failed" and "called torch.softmax" in checks["softmax_snapshot"].message
     # the classes may use torch.softmax (the curriculum bans it only inside `softmax`)
     assert checks["mha_matches_reference"].status == "passed"
+
+
+def test_a_failure_that_may_come_from_an_earlier_assignment_says_so(tmp_path: Path) -> None:
+    from tests.banks.a03_attention import MUTANTS
+    (variant,) = [v for v in MUTANTS if v.name == "mha_no_causal_mask"]
+    report = grade(make_submission(tmp_path, "a03_attention", variant), IMPLEMENTED)
+    block = checks_by_name(report, "a04_gpt_blocks")["block_is_causal"]
+    assert block.status == "failed"
+    assert "also runs your a03_attention code, which lost points above" in block.message
+    alone = grade(make_submission(tmp_path / "alone", "a03_attention", variant), ["a04_gpt_blocks"])
+    assert "grade a03_attention to rule it out" in checks_by_name(alone, "a04_gpt_blocks")["block_is_causal"].message
+
+
+def test_public_checks_run_without_reference_or_hidden_suites(tmp_path: Path) -> None:
+    """What a learner's kit has: no reference/, no hidden suites. `check` must still work."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    blocker = ("import sys, importlib.abc\n"
+               "class Block(importlib.abc.MetaPathFinder):\n"
+               "    def find_spec(self, name, path=None, target=None):\n"
+               "        if name.split('.')[0] in ('reference', 'solutions') or name.startswith('autograder.hidden'):\n"
+               "            raise ImportError(f'{name} is not in a learner kit')\n"
+               "sys.meta_path.insert(0, Block())\n"
+               "from autograder.cli import main\n"
+               "raise SystemExit(main(['check', '--path', sys.argv[1]]))\n")
+    run = subprocess.run([sys.executable, "-c", blocker, str(ROOT / "solutions")], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "(hidden)" not in run.stdout and "Total" in run.stdout
+    total = [line for line in run.stdout.splitlines() if line.startswith("Total")][0]
+    got, _, full = total.removeprefix("Total ").partition(" / ")
+    assert got == full, run.stdout

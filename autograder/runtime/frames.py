@@ -19,7 +19,7 @@ from safetensors.torch import save as st_save
 
 _PREFIX = struct.Struct(">QQ")
 MAX_HEADER_BYTES = 32 * 1024 * 1024
-MAX_PAYLOAD_BYTES = 1024 * 1024 * 1024
+MAX_PAYLOAD_BYTES = 256 * 1024 * 1024  # checks exchange small tensors; a runaway output stops here
 
 
 class FrameError(Exception):
