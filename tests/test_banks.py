@@ -11,6 +11,7 @@ import importlib
 
 import pytest
 
+from autograder.assignments import load_suite
 from autograder.grading import grade
 from tests.conftest import IMPLEMENTED, make_submission
 
@@ -24,6 +25,16 @@ def test_bank_sizes() -> None:
     assert all(len(b.ALTERNATIVES) >= 3 for b in BANKS.values())
 
 
+@pytest.mark.parametrize("aid", IMPLEMENTED)
+def test_every_check_is_caught_by_a_mistake(aid: str) -> None:
+    """No check passes everything: each one names a mistake in the bank that it catches."""
+    suite = load_suite(aid, hidden=True)
+    names = {c.name for c in suite.checks} | ({"no_banned_apis"} if suite.bans else set())
+    catches = BANKS[aid].CATCHES
+    assert set(catches) == names, f"unmapped: {names - set(catches)}, unknown: {set(catches) - names}"
+    assert set(catches.values()) <= {v.name for v in BANKS[aid].MUTANTS}
+
+
 @pytest.mark.parametrize("aid,variant", MUTANTS, ids=[f"{a}-{v.name}" for a, v in MUTANTS])
 def test_mutant_loses_points(tmp_path, aid, variant) -> None:
     report = grade(make_submission(tmp_path, aid, variant), [aid], isolate=False)
@@ -31,6 +42,9 @@ def test_mutant_loses_points(tmp_path, aid, variant) -> None:
     failed = [c for c in result.checks if c.status != "passed"]
     assert result.score < result.max_score, f"{variant.name} ({variant.why}) kept full marks"
     assert report.grader_faults == 0, [c.message for c in failed if c.grader_fault]
+    must_catch = sorted(c for c, m in BANKS[aid].CATCHES.items() if m == variant.name)
+    passed = sorted(c.name for c in result.checks if c.status == "passed" and c.name in must_catch)
+    assert not passed, f"{variant.name} should fail {passed}"
     if variant.hint:  # the explanation the learner should read, in a hint or in the message itself
         feedback = [f"{c.message}\n{c.hint or ''}" for c in failed]
         assert any(variant.hint in f for f in feedback), f"expected feedback containing {variant.hint!r}, got {feedback}"

@@ -258,6 +258,16 @@ MUTANTS = [
     ),
 ]
 
+MUTANTS += [
+    Variant(
+        name="softmax_calls_torch_softmax",
+        why="hands the task to PyTorch: torch.softmax inside softmax (banned there)",
+        edits=[Edit(old="    x_max = x.amax(dim=dim, keepdim=True)  # (..., 1): keepdim so it broadcasts against x\n",
+                    new="    return torch.softmax(x, dim=dim)\n")],
+        hint="torch.softmax",
+    ),
+]
+
 ALTERNATIVES = [
     Variant(
         name="softmax_logsumexp",
@@ -374,3 +384,30 @@ ALTERNATIVES = [
         ],
     ),
 ]
+
+# Each check of the suite, and a mistake above that it must catch: every check earns its points.
+CATCHES = {
+    "no_banned_apis": "softmax_calls_torch_softmax",
+    "softmax_rows_sum_to_one": "softmax_calls_torch_softmax",
+    "softmax_large_inputs": "softmax_no_max_subtraction",
+    "softmax_snapshot": "softmax_calls_torch_softmax",
+    "v1_snapshot": "self_attention_scale_by_d_out",
+    "v2_snapshot": "self_attention_scale_by_d_out",
+    "causal_snapshot": "causal_scale_by_d_out",
+    "wrapper_snapshot": "wrapper_concat_wrong_dim",
+    "mha_snapshot": "mha_scale_by_d_out",
+    "causal_attention_is_causal": "mask_not_sliced",
+    "wrapper_is_causal": "wrapper_concat_wrong_dim",
+    "mha_is_causal": "mha_no_causal_mask",
+    "causal_attention_dropout_on_attention_weights": "causal_dropout_on_output",
+    "mha_dropout_on_attention_weights": "mha_dropout_on_context",
+    "mha_rejects_bad_input": "missing_divisibility_check",
+    "mha_keeps_dtype": "heads_merged_with_view_not_contiguous",
+    "softmax_matches_reference": "softmax_calls_torch_softmax",
+    "self_attention_v1_matches_reference": "self_attention_scale_by_d_out",
+    "self_attention_v2_matches_reference": "self_attention_scale_by_d_out",
+    "causal_attention_matches_reference": "causal_scale_by_d_out",
+    "wrapper_matches_reference": "wrapper_concat_wrong_dim",
+    "mha_matches_reference": "mha_scale_by_d_out",
+    "mha_float32_matches_reference": "mha_scale_by_d_out",
+}

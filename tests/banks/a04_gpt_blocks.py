@@ -130,6 +130,29 @@ MUTANTS = [
     ),
 ]
 
+MUTANTS += [
+    Variant(
+        name="layernorm_calls_f_layer_norm",
+        why="hands the task to PyTorch: F.layer_norm inside LayerNorm (banned there)",
+        edits=[Edit(old="        mean = x.mean(dim=-1, keepdim=True)  # (..., 1)\n",
+                    new="        return torch.nn.functional.layer_norm(x, x.shape[-1:], self.scale, self.shift, self.eps)\n")],
+        hint="torch.nn.functional.layer_norm",
+    ),
+    Variant(
+        name="layernorm_input_width_unchecked",
+        why="no check that x ends in emb_dim: a wrong width fails later with a broadcasting RuntimeError",
+        edits=[Edit(old="        if x.shape[-1:] != self.scale.shape:\n"
+                        "            raise ValueError(f\"x must end in emb_dim={self.scale.shape[0]}, got {tuple(x.shape)}\")\n",
+                    new="")],
+    ),
+    Variant(
+        name="block_cfg_unchecked",
+        why="the given cfg check removed: a missing key surfaces as a bare KeyError",
+        edits=[Edit(old='        _check_cfg(cfg, ("emb_dim", "context_length", "n_heads", "drop_rate", "qkv_bias"), "TransformerBlock")\n',
+                    new="")],
+    ),
+]
+
 ALTERNATIVES = [
     Variant(
         name="rsqrt_layernorm",
@@ -181,3 +204,31 @@ ALTERNATIVES = [
         ],
     ),
 ]
+
+# Each check of the suite, and a mistake above that it must catch: every check earns its points.
+CATCHES = {
+    "no_banned_apis": "layernorm_calls_f_layer_norm",
+    "layernorm_snapshot": "unbiased_variance",
+    "layernorm_small_variance_snapshot": "unbiased_variance",
+    "gelu_snapshot": "gelu_erf_exact",
+    "feedforward_snapshot": "relu_instead_of_gelu",
+    "block_snapshot": "norm1_reused_for_ff",
+    "layernorm_normalises_rows": "unbiased_variance",
+    "layernorm_shift_and_scale_invariant": "std_instead_of_var",
+    "layernorm_scale_and_shift": "scale_shift_swapped",
+    "layernorm_rejects_bad_input": "layernorm_input_width_unchecked",
+    "layernorm_keeps_dtype": "layernorm_calls_f_layer_norm",
+    "gelu_properties": "gelu_x_squared",
+    "feedforward_is_linear_gelu_linear": "relu_instead_of_gelu",
+    "block_is_causal": "normalise_wrong_dim",
+    "block_is_pre_ln_residual": "norm1_reused_for_ff",
+    "block_dropout_on_sublayer_outputs": "drop_shortcut_on_sum",
+    "block_eval_is_deterministic": "ff_hidden_2x",
+    "block_rejects_incomplete_config": "block_cfg_unchecked",
+    "block_keeps_dtype": "layernorm_calls_f_layer_norm",
+    "layernorm_matches_reference": "unbiased_variance",
+    "gelu_matches_reference": "gelu_erf_exact",
+    "feedforward_matches_reference": "relu_instead_of_gelu",
+    "block_matches_reference": "norm1_reused_for_ff",
+    "block_float32_matches_reference": "norm1_reused_for_ff",
+}
