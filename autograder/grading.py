@@ -114,14 +114,23 @@ class Ran:
     results: dict[str, list[CheckResult]]
 
 
-def _ban_result(suite: Suite, findings: list[Finding]) -> CheckResult:
-    ok = not findings
-    where = "; ".join(str(f) for f in findings[:5])
+def _ban_record(suite: Suite, findings: list[Finding], others: list[CheckResult],
+                problem: str | None = None) -> CheckResult:
+    """The static `no_banned_apis` check, which the engine adds to every suite that bans something."""
+    if problem:
+        status, message = "error", problem
+    elif findings:
+        where = "; ".join(str(f) for f in findings[:5])
+        status, message = "failed", f"uses APIs this assignment asks you to write yourself: {where}"
+    elif not any(r.status == "passed" for r in others):
+        # an untouched stub uses no banned API, but that alone earns nothing
+        status, message = "skipped", "nothing to judge yet: no other check passes"
+    else:
+        status, message = "passed", ""
     return CheckResult(
-        name="no_banned_apis", status="passed" if ok else "failed",
-        score=suite.ban_points if ok else 0.0, max_score=suite.ban_points, visibility="public",
-        kind="integrity", description="does not use the PyTorch APIs this assignment asks you to write yourself",
-        message="" if ok else f"uses APIs this assignment asks you to write yourself: {where}")
+        name="no_banned_apis", status=status, score=suite.ban_points if status == "passed" else 0.0,  # type: ignore[arg-type]
+        max_score=suite.ban_points, visibility="public", kind="integrity",
+        description="does not use the PyTorch APIs this assignment asks you to write yourself", message=message)
 
 
 def _all_fail(checks: list[Check], status: str, message: str) -> list[CheckResult]:
@@ -152,24 +161,15 @@ def run_checks(scanned: Scanned, executor: Executor, *, visibility: str, seed: i
         problem = scanned.problems.get(aid) or _import_problem(executor, aid)
         if problem:
             res = _all_fail(checks, "error", problem)
-            if suite.bans:
-                res.insert(0, _all_fail([Check(aid, "no_banned_apis", suite.ban_points, "public", "integrity",
-                                               "does not use the PyTorch APIs this assignment asks you to write "
-                                               "yourself", lambda ctx: None)], "error", problem)[0])
-            results[aid] = res
-            continue
-        res = []
-        for check in checks:
-            r = run_check(check, suite, executor, seed=seed, call_timeout_s=call_timeout_s)
-            res.append(r)
-            if progress:
-                progress(aid, r)
+        else:
+            res = []
+            for check in checks:
+                r = run_check(check, suite, executor, seed=seed, call_timeout_s=call_timeout_s)
+                res.append(r)
+                if progress:
+                    progress(aid, r)
         if suite.bans:
-            ban = _ban_result(suite, scanned.findings.get(aid, []))
-            if ban.status == "passed" and not any(r.status == "passed" for r in res):
-                # an untouched stub uses no banned API, but that alone earns nothing
-                ban.status, ban.score, ban.message = "skipped", 0.0, "nothing to judge yet: no other check passes"
-            res.insert(0, ban)
+            res.insert(0, _ban_record(suite, scanned.findings.get(aid, []), res, problem))
         results[aid] = res
     return Ran(scanned, results)
 

@@ -476,8 +476,8 @@ def block_eval_is_deterministic(ctx: Context) -> None:
         c, B, T = cfg["cfg"], cfg["B"], cfg["T"]
         E = c["emb_dim"]
         w = block_weights(E, c["qkv_bias"], seed)
-        # norm2 = norm1 here: this check is about dropout, and a block whose norm2 *is* norm1 (caught by
-        # block_is_pre_ln_residual) would otherwise get whichever of the two the loader wrote last
+        # norm2 = norm1 here: this check is about dropout; a block whose norm2 *is* norm1 is
+        # block_is_pre_ln_residual's business, and would otherwise fail here on the loader's shared-tensor error
         w.update({"norm2.scale": w["norm1.scale"], "norm2.shift": w["norm1.shift"]})
         x = sg.make_tensor((B, T, E), seed + 1)
         ctx.example(shapes={"x": [B, T, E]}, config={**c, "drop_rate": "0.5 and 0.0"})
