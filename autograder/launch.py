@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from . import gpt2_vocab
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 # distributions and top-level packages of this project: never visible to learner code
@@ -90,6 +92,8 @@ def _worker_env(home: Path) -> dict[str, str]:
            "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     # some CPUs need these for OpenBLAS (numpy) to compute correctly; they name no path
     env.update({k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")})
+    # tiktoken's cache, where gpt2_vocab installs GPT-2's verified files: a02's default tokenizer reads it
+    env["TIKTOKEN_CACHE_DIR"] = str(gpt2_vocab.tiktoken_cache_dir())
     return env
 
 

@@ -65,8 +65,12 @@ class Program:
             return {"$tuple": [self.value(x) for x in v]}
         if isinstance(v, list):
             return [self.value(x) for x in v]
-        if isinstance(v, dict):
+        if isinstance(v, (bytes, bytearray)):
+            return {"$bytes": bytes(v).hex()}
+        if isinstance(v, dict) and all(isinstance(k, str) for k in v):
             return {"$dict": {k: self.value(x) for k, x in v.items()}}
+        if isinstance(v, dict):
+            return {"$map": [[self.value(k), self.value(x)] for k, x in v.items()]}
         return v
 
     # -- steps ------------------------------------------------------------------------------
@@ -74,9 +78,19 @@ class Program:
         """A public name of the learner's module, e.g. ``p.attr("softmax")``."""
         return self._add({"op": "getattr", "obj": self.module.spec(), "attr": name})
 
+    def runtime(self, name: str) -> Ref:
+        """A helper module of the worker's runtime (``autograder/runtime/NAME.py``), e.g. toy models.
+
+        Its objects are the grader's, not the learner's: call them with ``learner=False``.
+        """
+        return self._add({"op": "import", "module": f"_sg_runtime.{name}", "learner": False})
+
     def call(self, fn: Ref | str, *args: Any, method: str | None = None, catch: bool = False,
-             no_grad: bool = False, repeat: int | None = None, **kwargs: Any) -> Ref:
-        """Call learner code: ``fn`` is a Ref (an object in the worker) or a public name of the module."""
+             no_grad: bool = False, repeat: int | None = None, learner: bool = True, **kwargs: Any) -> Ref:
+        """Call learner code: ``fn`` is a Ref (an object in the worker) or a public name of the module.
+
+        ``learner=False`` marks a call of the runtime's own helpers: banned-API recording is off for it.
+        """
         target = self.module.spec() if isinstance(fn, str) else fn.spec()
         attr = fn if isinstance(fn, str) else None
         if method:
@@ -90,6 +104,8 @@ class Program:
             step["no_grad"] = True
         if repeat is not None:
             step["repeat"] = repeat
+        if not learner:
+            step["learner"] = False
         return self._add(step)
 
     def new(self, cls: str, *args: Any, catch: bool = False, **kwargs: Any) -> Ref:
@@ -105,6 +121,10 @@ class Program:
         ref = self.tensor(name, value)
         self.steps.append({"op": "leaf", "names": [name]})
         return ref
+
+    def get(self, obj: Ref, attr: str) -> Ref:
+        """An attribute (dotted path) of an object in the worker, e.g. ``p.get(model, "seen_lengths")``."""
+        return self._add({"op": "getattr", "obj": obj.spec(), "attr": attr})
 
     def to(self, obj: Ref, dtype: torch.dtype) -> None:
         self.steps.append({"op": "to", "obj": obj.spec(), "dtype": dtype_name(dtype), "as": obj.name})

@@ -102,6 +102,11 @@ class Interpreter:
         if op in ("import", "call") and step.get("learner", True):
             with self.recorder:
                 return self._learner_step(step)
+        if op == "import":  # a module of the runtime itself (toy models, tokenizers)
+            if not step["module"].startswith("_sg_runtime."):
+                raise ValueError(f"only runtime modules may be imported with learner=False, not {step['module']!r}")
+            # relative to this package: `_sg_runtime` in the worker, `autograder.runtime` in-process
+            return importlib.import_module(step["module"].removeprefix("_sg_runtime"), __package__)
         if op == "call":
             return self._learner_step(step)
         handler = getattr(self, f"op_{op}", None)

@@ -8,6 +8,8 @@ lives in one place:
     {"$ref": "name"}      (grader -> worker only) an object the worker already holds
     {"$tuple": [...]}     a tuple
     {"$dict": {...}}      a dict with string keys
+    {"$map": [[k, v], ...]} a dict with other keys (ints, bytes, tuples)
+    {"$bytes": "hex"}     a bytes object
     {"$dtype": "float64"} a torch dtype;  {"$device": "cpu"} a torch device
     {"$exc": {...}}       (worker -> grader) an exception: type, message, where
     {"$obj": "Type", "repr": "..."} (worker -> grader) anything else, described, never rebuilt
@@ -66,6 +68,8 @@ def encode(value: Any, tensors: dict[str, torch.Tensor], prefix: str = "v") -> A
         return {"$t": name}
     if value is None or isinstance(value, (bool, int, str)):
         return value
+    if isinstance(value, (bytes, bytearray)):
+        return {"$bytes": bytes(value).hex()}
     if isinstance(value, float):
         return value if math.isfinite(value) else {"$float": repr(value)}
     if isinstance(value, tuple):
@@ -74,6 +78,8 @@ def encode(value: Any, tensors: dict[str, torch.Tensor], prefix: str = "v") -> A
         return [encode(v, tensors, prefix) for v in value]
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {"$dict": {k: encode(v, tensors, prefix) for k, v in value.items()}}
+    if isinstance(value, dict):
+        return {"$map": [[encode(k, tensors, prefix), encode(v, tensors, prefix)] for k, v in value.items()]}
     if isinstance(value, torch.dtype):
         return {"$dtype": dtype_name(value)}
     if isinstance(value, torch.device):
@@ -105,6 +111,10 @@ def decode(value: Any, tensors: dict[str, torch.Tensor], refs: Callable[[str], A
             return tuple(decode(v, tensors, refs) for v in inner)
         if tag == "$dict":
             return {k: decode(v, tensors, refs) for k, v in inner.items()}
+        if tag == "$map":
+            return {_hashable(decode(k, tensors, refs)): decode(v, tensors, refs) for k, v in inner}
+        if tag == "$bytes":
+            return bytes.fromhex(inner)
         if tag == "$dtype":
             return dtype_from_name(inner)
         if tag == "$device":
@@ -116,3 +126,10 @@ def decode(value: Any, tensors: dict[str, torch.Tensor], refs: Callable[[str], A
     if "$obj" in value:
         return Opaque(value["$obj"], value.get("repr", ""))
     raise ValueError(f"malformed value in frame: {str(value)[:200]}")
+
+
+def _hashable(key: Any) -> Any:
+    """A decoded dict key: lists (JSON has no tuples inside keys' values) become tuples."""
+    if isinstance(key, list):
+        return tuple(_hashable(k) for k in key)
+    return key
