@@ -98,16 +98,20 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     for aid in resolve_all(args.ids):
         suite_module = importlib.import_module(f"autograder.suites.{aid}")
         cases = getattr(suite_module, "SNAPSHOTS", [])
-        if not cases:
-            continue
+        build = getattr(suite_module, "JSON_SNAPSHOTS", None)  # non-tensor snapshot data, stored as JSON
         if args.check:
-            problems = snapshots.stale(aid, cases)
-            if problems:
-                print(*problems, "Run `scratchgrad snapshots` to regenerate them from reference/.", sep="\n")
-                return 1
-            print(f"{snapshots.path_for(aid).name} matches reference/")
+            for problems, path in ((snapshots.stale(aid, cases) if cases else None, snapshots.path_for(aid)),
+                                   (snapshots.stale_json(aid, build) if build else None, snapshots.json_path_for(aid))):
+                if problems:
+                    print(*problems, "Run `scratchgrad snapshots` to regenerate them from reference/.", sep="\n")
+                    return 1
+                if problems is not None:
+                    print(f"{path.name} matches reference/")
         else:
-            print(f"wrote {snapshots.write(aid, cases)}")
+            if cases:
+                print(f"wrote {snapshots.write(aid, cases)}")
+            if build:
+                print(f"wrote {snapshots.write_json(aid, build)}")
     return 0
 
 

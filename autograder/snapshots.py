@@ -4,14 +4,20 @@ A suite lists `SnapshotCase`s. `scratchgrad snapshots` (instructor side, needs r
 reference on each case and writes `suites/snapshots/<aid>.safetensors`; the public check replays the
 case on learner code and compares, so a self-paced learner gets exact feedback with no reference
 on their machine. A test keeps the stored data in step with reference/.
+
+Snapshots that are not tensor-in/tensor-out (text in, token windows out, ...) are stored as JSON in
+`suites/snapshots/<aid>.json`: the suite module names a builder, `JSON_SNAPSHOTS(reference_module)
+-> data`, and the same command and test write and check that file.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -113,3 +119,41 @@ def replay(ctx: Context, case: SnapshotCase, *, tol: Tolerance = FLOAT64) -> Non
         out = p.call(case.target, *inputs.values(), no_grad=True, **case.kwargs)
     got = ctx.run(p.returns(out=out))["out"]
     assert_close(got, stored[f"{case.name}/out"], name=f"output of {case.target}", tol=tol)
+
+
+# -- JSON snapshots (see the module docstring) --------------------------------------------------
+JsonBuilder = Callable[[ModuleType], Any]
+
+
+def json_path_for(aid: str) -> Path:
+    return SNAPSHOT_DIR / f"{aid}.json"
+
+
+def compute_json(aid: str, build: JsonBuilder) -> Any:
+    """`build(reference module)`, round-tripped through JSON so it compares equal to the stored file."""
+    return json.loads(json.dumps(build(importlib.import_module(f"reference.{aid}"))))
+
+
+def write_json(aid: str, build: JsonBuilder) -> Path:
+    path = json_path_for(aid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(compute_json(aid, build), indent=1, ensure_ascii=True) + "\n", encoding="utf-8")
+    return path
+
+
+def stale_json(aid: str, build: JsonBuilder) -> list[str]:
+    """Differences between the stored JSON snapshot and what the reference computes now."""
+    path = json_path_for(aid)
+    if not path.is_file():
+        return [f"{path} is missing"]
+    if json.loads(path.read_text(encoding="utf-8")) != compute_json(aid, build):
+        return [f"{aid}: {path.name} differs from what reference/ computes now"]
+    return []
+
+
+def load_json(aid: str) -> Any:
+    """The stored JSON snapshot of `aid`, for a public check (a missing file fails the check, with the fix)."""
+    path = json_path_for(aid)
+    if not path.is_file():
+        raise CheckFailure(f"snapshot data {path.name} is missing from this installation (reinstall scratchgrad)")
+    return json.loads(path.read_text(encoding="utf-8"))
