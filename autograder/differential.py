@@ -74,9 +74,13 @@ def learner_run(ctx: Context, target: str, inputs: dict[str, torch.Tensor], grad
 def compare_module(ctx: Context, ref: nn.Module | Callable[..., torch.Tensor], target: str,
                    inputs: dict[str, torch.Tensor], *, init: dict[str, Any] | None = None,
                    kwargs: dict[str, Any] | None = None, tol: Tolerance = FLOAT64, seed: int = 0,
-                   hint: HintFn | None = None, grads: bool = True) -> None:
-    """Raise CheckFailure unless the learner's `target` matches `ref` in output and all gradients."""
-    dtype = next(iter(inputs.values())).dtype
+                   hint: HintFn | None = None, grads: bool = True, dtype: torch.dtype | None = None) -> None:
+    """Raise CheckFailure unless the learner's `target` matches `ref` in output and all gradients.
+
+    `dtype`: what the learner's module is cast to; by default the first input's (give it when that
+    input holds token ids).
+    """
+    dtype = dtype or next(iter(inputs.values())).dtype
     expected = reference_run(ref, inputs, seed, kwargs)
     weights = {k: v.detach() for k, v in ref.state_dict().items()} if isinstance(ref, nn.Module) else None
     got = learner_run(ctx, target, inputs, expected["grad_out"], init=init, weights=weights, dtype=dtype, kwargs=kwargs)

@@ -40,8 +40,12 @@ class SnapshotCase:
     kwargs: dict[str, Any] = field(default_factory=dict)  # extra call kwargs (JSON values)
     seed: int = 0
     scale: float = 1.0
+    ids_below: int | None = None  # set: the inputs are int64 token ids in [0, ids_below), not floats
 
     def make_inputs(self) -> dict[str, torch.Tensor]:
+        if self.ids_below is not None:
+            return {k: torch.randint(0, self.ids_below, shape, generator=torch.Generator().manual_seed(self.seed + i))
+                    for i, (k, shape) in enumerate(self.inputs.items())}
         return {k: make_tensor(shape, self.seed + i, scale=self.scale) for i, (k, shape) in enumerate(self.inputs.items())}
 
 
