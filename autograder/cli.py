@@ -76,21 +76,33 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_stubs(args: argparse.Namespace) -> int:
+    from .notebooks import stale_notebooks, write_notebooks
     from .stubs import MarkerError, build, stale
     try:
         if args.check:
-            reasons = stale(Path(args.solutions), Path(args.out))
+            reasons = stale(Path(args.solutions), Path(args.out)) or stale_notebooks(Path(args.out),
+                                                                                   Path(args.notebooks))
             if reasons:
                 print(f"{args.out}/ is out of date with {args.solutions}/:", *reasons, sep="\n  ")
                 print("Run `scratchgrad stubs` to regenerate it.")
                 return 1
-            print(f"{args.out}/ is up to date with {args.solutions}/")
+            print(f"{args.out}/ and {args.notebooks}/ are up to date with {args.solutions}/")
             return 0
         for path in build(Path(args.solutions), Path(args.out)):
+            print(f"wrote {path}")
+        for path in write_notebooks(Path(args.out), Path(args.notebooks)):
             print(f"wrote {path}")
         return 0
     except (MarkerError, FileNotFoundError) as exc:
         raise UsageError(str(exc)) from None
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from .release import build_kit
+    files = build_kit(Path(args.out))
+    print(f"wrote the learner kit to {args.out} ({len(files)} files). Inside it: "
+          f"python -m pip install -e . && scratchgrad check")
+    return 0
 
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
@@ -143,7 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--check", action="store_true", help="exit 1 if assignments/ is out of date")
     s.add_argument("--solutions", default="solutions", help="default: ./solutions")
     s.add_argument("--out", default="assignments", help="default: ./assignments")
+    s.add_argument("--notebooks", default="notebooks", help="the stubs as notebooks (default: ./notebooks)")
     s.set_defaults(func=cmd_stubs)
+
+    r = sub.add_parser("release", help="(instructors) build the learner kit: stubs, notebooks, public checks")
+    r.add_argument("out", metavar="OUT", help="a new (or empty) folder")
+    r.set_defaults(func=cmd_release)
 
     n = sub.add_parser("snapshots", help="(instructors) store the reference's outputs for the public snapshot checks")
     n.add_argument("ids", nargs="*", metavar="ID", help="assignments (default: all)")

@@ -21,6 +21,7 @@ import torch
 from . import __version__
 from .assignments import UsageError, load_suite
 from .checks import Check, CheckResult, Executor, Suite, run_check
+from .notebooks import NotebookError, module_from_file
 from .program import Program
 from .report import AssignmentResult, Report
 from .scan import Finding, scan_file
@@ -36,6 +37,7 @@ class Submission:
     root: Path  # the folder that holds the aNN_*.py files
     files: dict[str, Path | None]
     _tmp: Path | None = None
+    problems: dict[str, str] = field(default_factory=dict)  # aid -> why its file is unusable (a notebook)
 
     def cleanup(self) -> None:
         if self._tmp is not None:
@@ -59,9 +61,9 @@ def _extract_zip(path: Path, dest: Path) -> None:
 
 def _find_root(folder: Path, ids: list[str]) -> Path:
     """The folder itself, or the one sub-folder holding the files (zips often wrap a folder)."""
-    if any((folder / f"{a}.py").is_file() for a in ids):
+    if any((folder / f"{a}{ext}").is_file() for a in ids for ext in (".py", ".ipynb")):
         return folder
-    for candidate in sorted(p.parent for a in ids for p in folder.rglob(f"{a}.py")):
+    for candidate in sorted(p.parent for a in ids for ext in (".py", ".ipynb") for p in folder.rglob(f"{a}{ext}")):
         if "__MACOSX" not in candidate.parts:
             return candidate
     return folder
@@ -81,8 +83,21 @@ def load_submission(path: Path, ids: list[str]) -> Submission:
     else:
         folder = path
     root = _find_root(folder.resolve(), ids)
+    problems: dict[str, str] = {}
+    notebooks = [nb for nb in sorted(root.glob("a[0-9][0-9]_*.ipynb")) if not nb.with_suffix(".py").is_file()]
+    if notebooks:  # notebooks become modules in a staging folder, beside the submission's .py files
+        if tmp is None:
+            tmp = Path(tempfile.mkdtemp(prefix="scratchgrad-sub-"))
+            for f in root.glob("a[0-9][0-9]_*.py"):
+                shutil.copy(f, tmp / f.name)
+            root = tmp
+        for nb in notebooks:
+            try:
+                (root / f"{nb.stem}.py").write_text(module_from_file(nb), encoding="utf-8")
+            except NotebookError as exc:
+                problems[nb.stem] = str(exc)
     files = {a: (root / f"{a}.py") if (root / f"{a}.py").is_file() else None for a in ids}
-    return Submission(name=path.name.removesuffix(".zip"), root=root, files=files, _tmp=tmp)
+    return Submission(name=path.name.removesuffix(".zip"), root=root, files=files, _tmp=tmp, problems=problems)
 
 
 # -- stage 2: static scan --------------------------------------------------------------------
@@ -97,8 +112,11 @@ class Scanned:
 def static_scan(sub: Submission, suites: dict[str, Suite]) -> Scanned:
     out = Scanned(sub, suites)
     for aid, path in sub.files.items():
+        if aid in sub.problems:
+            out.problems[aid] = sub.problems[aid]
+            continue
         if path is None:
-            out.problems[aid] = f"{aid}.py is not in the submission"
+            out.problems[aid] = f"{aid}.py (or {aid}.ipynb) is not in the submission"
             continue
         try:
             out.findings[aid] = scan_file(path, suites[aid].bans)

@@ -44,7 +44,7 @@ def test_missing_module_syntax_error_and_import_error_are_records_not_crashes(tm
     report = grade(sub, IMPLEMENTED)
     a03, a04 = report.assignments
     assert a03.score == 0 and "does not parse" in a03.error and "line" in a03.error
-    assert a04.score == 0 and a04.error == "a04_gpt_blocks.py is not in the submission"
+    assert a04.score == 0 and a04.error == "a04_gpt_blocks.py (or a04_gpt_blocks.ipynb) is not in the submission"
     sub2 = make_submission(tmp_path / "s2")
     (sub2 / "a03_attention.py").write_text("raise RuntimeError('boom at import')\n")
     (a03,) = grade(sub2, ["a03_attention"]).assignments

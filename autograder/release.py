@@ -1,0 +1,133 @@
+"""`scratchgrad release OUT`: the learner's kit, and nothing an instructor keeps to themselves.
+
+The kit holds the stubs (`assignments/`), their notebooks, the public engine with the public checks
+and their snapshot data, a learner README and its own packaging, so that inside it
+`pip install -e .` then `scratchgrad check` work. It never holds `reference/`, `solutions/`, the hidden
+suites or the instructor-only tooling (platform bundles, whole-class grading); `tests/test_release.py`
+proves that by content, not by file names.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from . import __version__
+from .assignments import UsageError, available
+from .launch import PROJECT_ROOT
+from .notebooks import write_notebooks
+from .stubs import stale
+
+PACKAGE = Path(__file__).resolve().parent
+# instructor-side modules of the engine: they bundle, or only make sense with, the hidden material
+INSTRUCTOR_ONLY = {"hidden", "release.py", "gradescope.py", "gradescope_files", "nbgrader_course.py", "batch.py",
+                   "classreport.py", "snapshots_build.py"}
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+
+PYPROJECT = """[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "scratchgrad"
+version = "{version}"
+description = "Build a GPT-style language model from scratch in PyTorch, with checks that tell you what is wrong"
+readme = "README.md"
+requires-python = ">=3.10"
+dependencies = ["torch>=2.4", "numpy>=1.24", "hypothesis>=6.100", "tiktoken>=0.7", "safetensors>=0.4"]
+
+[project.optional-dependencies]
+notebooks = ["jupyterlab>=4", "ipykernel>=6"]
+
+[project.scripts]
+scratchgrad = "autograder.cli:main"
+
+[tool.setuptools.packages.find]
+include = ["autograder*"]
+
+[tool.setuptools.package-data]
+autograder = ["suites/snapshots/*.safetensors", "suites/snapshots/*.json", "data/*.txt", "data/*.md"]
+"""
+
+README = """# Build a GPT from scratch: your kit
+
+{count} assignments, in teaching order: {ids}.
+
+Each one is a Python module in `assignments/` (and the same thing as a notebook in `notebooks/`)
+with the tasks marked `# YOUR CODE HERE`. You write the code; `scratchgrad check` runs the public
+checks on it and tells you what is wrong: which tensor, which element, the smallest input that
+fails, and a hint when your result matches a known mistake. The hidden checks your course may use
+compare every output and gradient with a reference implementation that is not in this kit.
+
+## Set up (once)
+
+```bash
+python -m pip install -e .          # on a CPU-only machine you may add: -c constraints.txt
+scratchgrad check
+```
+
+Every check fails with "not implemented yet" until you write the code: that is expected.
+
+## Work in Python files
+
+Open `assignments/a03_attention.py` (say), replace each `raise NotImplementedError(...)` with your
+code, then:
+
+```bash
+scratchgrad check a03            # or 03, attention, a03_attention; no ID checks everything
+scratchgrad check a03 --verbose  # every line of each failure
+```
+
+Later assignments import earlier ones (`from a03_attention import MultiHeadAttention`), so keep
+all your files in `assignments/`.
+
+## Or work in notebooks
+
+```bash
+python -m pip install -e ".[notebooks]"
+jupyter lab notebooks/
+```
+
+Each notebook's code cells make up the module; the last cell saves it as `aNN_name.py` next to the
+notebook and runs the same public checks. Keep the first line of every code cell
+(`# a03_attention.py, part 2 of 7`): it tells the checker which part of the module the cell holds.
+Run the check cell of a notebook before you start the next one: the next one imports the module it saves.
+
+## Submitting
+
+Your course tells you how: a folder or zip of your `aNN_*.py` files (or your notebooks), a
+Gradescope upload, or an nbgrader assignment. The same code gets the same score on every route.
+"""
+
+
+def build_kit(out: Path, *, root: Path = PROJECT_ROOT) -> list[Path]:
+    """Write the learner kit into `out` (which must not exist or be empty); return the files written.
+
+    Raises:
+        UsageError: `out` is a non-empty folder or a file, or `assignments/` is out of date with `solutions/`.
+    """
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"release OUT={str(out)!r} already exists and is not an empty folder")
+    problems = stale(root / "solutions", root / "assignments") if (root / "solutions").is_dir() else []
+    if problems:
+        raise UsageError("assignments/ is out of date with solutions/ (run `scratchgrad stubs` first): "
+                         + "; ".join(problems))
+    out.mkdir(parents=True, exist_ok=True)
+    ids = available()
+    shutil.copytree(root / "assignments", out / "assignments", ignore=IGNORE)
+    for extra in (out / "assignments").iterdir():  # only the modules of assignments that have checks
+        if extra.suffix == ".py" and extra.stem not in ids:
+            extra.unlink()
+    write_notebooks(out / "assignments", out / "notebooks", ids)
+    pkg = out / "autograder"
+    shutil.copytree(PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*", *INSTRUCTOR_ONLY))
+    for suite in (pkg / "suites").glob("a[0-9][0-9]_*.py"):
+        if suite.stem not in ids:
+            suite.unlink()
+    (out / "pyproject.toml").write_text(PYPROJECT.format(version=__version__), encoding="utf-8")
+    (out / "README.md").write_text(README.format(count=len(ids), ids=", ".join(f"`{a}`" for a in ids)),
+                                   encoding="utf-8")
+    if (root / "constraints.txt").is_file():
+        shutil.copy(root / "constraints.txt", out / "constraints.txt")
+    return sorted(p for p in out.rglob("*") if p.is_file())
