@@ -75,6 +75,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grade_all(args: argparse.Namespace) -> int:
+    from .batch import main as grade_all
+    return grade_all(args)
+
+
 def cmd_stubs(args: argparse.Namespace) -> int:
     from .notebooks import stale_notebooks, write_notebooks
     from .stubs import MarkerError, build, stale
@@ -102,6 +107,22 @@ def cmd_release(args: argparse.Namespace) -> int:
     files = build_kit(Path(args.out))
     print(f"wrote the learner kit to {args.out} ({len(files)} files). Inside it: "
           f"python -m pip install -e . && scratchgrad check")
+    return 0
+
+
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    from .gradescope import build
+    ids = resolve_all(args.only)
+    names = build(Path(args.out), ids)
+    print(f"wrote {args.out} ({len(names)} files; grades {', '.join(ids)}): upload it as the autograder of a "
+          f"Gradescope programming assignment (base image: Ubuntu 22.04 or newer)")
+    return 0
+
+
+def cmd_nbgrader(args: argparse.Namespace) -> int:
+    from .nbgrader_course import build_course
+    files = build_course(Path(args.course_dir), ids=resolve_all(args.only) if args.only else None)
+    print(f"wrote the nbgrader course to {args.course_dir} ({len(files)} files); see its README.md")
     return 0
 
 
@@ -151,6 +172,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="time limit per call into your code (default: each check's own, 10 s)")
     c.add_argument("--json", metavar="OUT", help="write the JSON report here")
 
+    b = sub.add_parser("grade-all", help="(instructors) grade a class: one sub-folder or .zip per student in DIR")
+    b.add_argument("dir", metavar="DIR", help="folder holding one sub-folder (or .zip) per student")
+    b.add_argument("--out", required=True, help="folder for the gradebook, feedback, reports and class report")
+    b.add_argument("--jobs", type=int, metavar="N", help="students graded at once (default: CPU count, at most 4)")
+    b.add_argument("--only", nargs="+", metavar="ID", help="grade only these assignments")
+    b.add_argument("--seed", type=int, default=0, help="grading seed (recorded in the reports; default 0)")
+    b.add_argument("--force", action="store_true", help="regrade every student, changed or not")
+    b.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
+                   help="time limit per call into a student's code (default: each check's own, 10 s)")
+    b.add_argument("--student-timeout", type=float, default=1800.0, metavar="SECONDS",
+                   help="stop grading one student after this long (default: 1800)")
+    b.set_defaults(func=cmd_grade_all)
+
     s = sub.add_parser("stubs", help="build assignments/ from the solution regions in solutions/")
     s.add_argument("--check", action="store_true", help="exit 1 if assignments/ is out of date")
     s.add_argument("--solutions", default="solutions", help="default: ./solutions")
@@ -161,6 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("release", help="(instructors) build the learner kit: stubs, notebooks, public checks")
     r.add_argument("out", metavar="OUT", help="a new (or empty) folder")
     r.set_defaults(func=cmd_release)
+
+    z = sub.add_parser("gradescope", help="(instructors) build the Gradescope autograder zip (public + hidden checks)")
+    z.add_argument("out", metavar="OUT.zip", help="the zip to write")
+    z.add_argument("--only", nargs="+", metavar="ID", help="grade only these assignments (default: all available)")
+    z.set_defaults(func=cmd_gradescope)
+
+    nb = sub.add_parser("nbgrader", help="(instructors) write an nbgrader course: one assignment per module")
+    nb.add_argument("course_dir", metavar="COURSE_DIR", help="a new folder for the course")
+    nb.add_argument("--only", nargs="+", metavar="ID", help="only these assignments")
+    nb.set_defaults(func=cmd_nbgrader)
 
     n = sub.add_parser("snapshots", help="(instructors) store the reference's outputs for the public snapshot checks")
     n.add_argument("ids", nargs="*", metavar="ID", help="assignments (default: all)")

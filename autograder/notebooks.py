@@ -151,6 +151,10 @@ def build_notebook(aid: str, source: str, *, final_cells: list[dict[str, Any]] |
                 f"{'that notebook' if len(deps) == 1 else 'those notebooks'} first (it saves the module next to "
                 f"it), and keep the notebooks in one folder.")
     cells.append(_cell("markdown", how, f"{aid}-how"))
+    if deps:
+        cells.append(_cell("code", f"# Makes your {', '.join(deps)} importable here: from this folder, or from "
+                                   f"the sibling assignment folder\nfrom autograder.notebooks import use_earlier\n\n"
+                                   f"use_earlier({deps!r})", f"{aid}-setup"))
     for i, part in enumerate(parts, 1):
         if part.heading:
             cells.append(_cell("markdown", part.heading, f"{aid}-md{i}"))
@@ -280,6 +284,33 @@ def _stage(aid: str, source: str, here: Path) -> Path:
     return folder
 
 
+def use_earlier(deps: list[str]) -> None:
+    """A notebook's setup cell: make the learner's earlier modules (`deps`, and what they import) importable.
+
+    An earlier module is taken from this folder (`a03_attention.py`, saved by that notebook's check
+    cell), else from the sibling assignment folder (`../a03_attention/`, as nbgrader lays out a
+    student's assignments), as a `.py` file or assembled from its notebook, and saved here.
+
+    Raises:
+        NotebookError: an earlier module is nowhere to be found (the message says what to do).
+    """
+    here = Path.cwd()
+    todo, seen = list(deps), set()
+    while todo:
+        dep = todo.pop(0)
+        if dep in seen:
+            continue
+        seen.add(dep)
+        found = _find_dependency(dep, here)
+        if found is None:
+            raise NotebookError(f"this assignment imports your {dep}, which is not here: run the check cell of "
+                                f"the {dep} notebook (it saves {dep}.py next to it), and keep the notebooks in "
+                                f"one folder")
+        if not (here / f"{dep}.py").is_file():
+            (here / f"{dep}.py").write_text(found, encoding="utf-8")
+        todo.extend(depends_on(found))
+
+
 class ChecksFailed(Exception):
     """Raised by a check cell when checks fail: IPython shows the message, not a traceback."""
 
@@ -346,7 +377,8 @@ def grade_cell(aid: str, visibility: str) -> float:
     source = module_from_kernel(aid)
     key = (aid, hashlib.sha256(source.encode()).hexdigest())
     if key not in _CACHE:
-        _CACHE[key] = _report(aid, source, "all")
+        from .assignments import hidden_available  # a learner kit has public checks only
+        _CACHE[key] = _report(aid, source, "all" if hidden_available() else "public")
     report = _CACHE[key]
     (result,) = report["assignments"]
     mine = [c for c in result["checks"] if c["visibility"] == visibility]
