@@ -14,9 +14,17 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Ban:
-    """`api` may not be used inside `scope` (a qualname like "softmax" or "LayerNorm"; None: anywhere)."""
+    """`api` may not be used inside `scope` (a qualname like "softmax" or "LayerNorm"; None: anywhere).
+
+    With `module=True`, `api` names a module (e.g. "tiktoken"): importing it or anything inside it,
+    and using any name it holds, is banned.
+    """
     api: str
     scope: str | None = None
+    module: bool = False
+
+    def matches(self, name: str) -> bool:
+        return name == self.api or (self.module and name.startswith(self.api + "."))
 
     def applies_to(self, qualname: str) -> bool:
         return self.scope is None or qualname == self.scope or qualname.startswith(self.scope + ".")
@@ -48,6 +56,7 @@ class _Visitor(ast.NodeVisitor):
 
     def visit_Import(self, node: ast.Import) -> None:
         for a in node.names:
+            self._flag(a.name, node.lineno)  # only a module ban can name a whole module
             if a.asname:
                 self.aliases[a.asname] = a.name
             else:
@@ -78,7 +87,7 @@ class _Visitor(ast.NodeVisitor):
 
     def _flag(self, api: str, line: int) -> None:
         for ban in self.bans:
-            if ban.api == api and ban.applies_to(self.qualname()):
+            if ban.matches(api) and ban.applies_to(self.qualname()):
                 self.findings.append(Finding(api, line, self.qualname()))
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
