@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -130,19 +131,22 @@ def as_windows(items: Any) -> Windows | None:
     return out
 
 
-def check_pair(item: Any, what: str, shape: str, dims: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """`item` must be (input_ids, target_ids): two int64 tensors with `dims` dims of the same shape."""
+def check_pair(item: Any, what: str, shape: str, shape_ok: Callable[[tuple[int, ...]], bool],
+               hint: Callable[[], str | None] = lambda: None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`item` must be (input_ids, target_ids): two int64 tensors of the same shape, `shape_ok`."""
     if not (isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(t, torch.Tensor) for t in item)):
         raise CheckFailure(f"{what} should be (input_ids, target_ids), two tensors of shape {shape}; got "
                            f"{describe(item)}")
-    for name, t in zip(("input_ids", "target_ids"), item):
+    x, y = item
+    if x.shape != y.shape or not shape_ok(tuple(x.shape)):
+        raise CheckFailure(f"{what}: input_ids and target_ids have shapes {tuple(x.shape)} and {tuple(y.shape)}, "
+                           f"expected {shape} each", hint=hint())
+    for name, t in (("input_ids", x), ("target_ids", y)):
         if t.dtype != torch.int64:
             raise CheckFailure(f"{what}: {name} has dtype {str(t.dtype).removeprefix('torch.')}, expected int64 "
                                f"(a LongTensor: token ids index the embedding table and the loss); "
                                f"torch.tensor(list_of_ints) makes one")
-        if t.dim() != dims:
-            raise CheckFailure(f"{what}: {name} has shape {tuple(t.shape)}, expected {shape}")
-    return item[0], item[1]
+    return x, y
 
 
 def check_items(res: dict[str, Any], text: str, max_length: int, stride: int, what: str, *,
@@ -160,10 +164,7 @@ def check_items(res: dict[str, Any], text: str, max_length: int, stride: int, wh
         raise CheckFailure(f"len({what}) is {res['length']}, expected {len(want)} = len(range(0, {len(ids)} - {L}, "
                            f"{s})) for {len(ids)} tokens, max_length={L}, stride={s}", hint=hint())
     for i, item in enumerate(got_items):
-        x, y = check_pair(item, f"{what}[{i}]", f"(max_length,) = ({L},)", 1)
-        if x.shape != (L,) or y.shape != (L,):
-            raise CheckFailure(f"{what}[{i}]: input_ids and target_ids have shapes {tuple(x.shape)} and "
-                               f"{tuple(y.shape)}, expected ({L},) each (max_length={L})", hint=hint())
+        check_pair(item, f"{what}[{i}]", f"(max_length,) = ({L},)", lambda shape: shape == (L,), hint)
     got = as_windows(got_items)
     assert got is not None
     for i, (g, w) in enumerate(zip(got, want)):
@@ -205,10 +206,8 @@ def batch_windows(batches: list[Any], max_length: int, what: str) -> list[Window
     """Each batch as its rows [(input_ids, target_ids), ...], after checking types and shapes."""
     out = []
     for i, batch in enumerate(batches):
-        x, y = check_pair(batch, f"{what}, batch {i}", f"(B, max_length) = (B, {max_length})", 2)
-        if x.shape != y.shape or x.shape[1] != max_length:
-            raise CheckFailure(f"{what}, batch {i}: input_ids and target_ids have shapes {tuple(x.shape)} and "
-                               f"{tuple(y.shape)}, expected (B, {max_length}) each (max_length={max_length})")
+        x, y = check_pair(batch, f"{what}, batch {i}", f"(B, max_length) = (B, {max_length})",
+                          lambda shape: len(shape) == 2 and shape[1] == max_length)
         out.append([(tuple(a), tuple(b)) for a, b in zip(x.tolist(), y.tolist())])
     return out
 
@@ -219,13 +218,16 @@ def batch_sizes(n: int, batch_size: int, drop_last: bool) -> list[int]:
 
 
 def sizes_hint(got: list[int], n: int, batch_size: int, drop_last: bool) -> str | None:
+    """Every known mistake that explains these batch sizes (a small example may fit two of them)."""
+    found = []
     if got == batch_sizes(n, batch_size, not drop_last):
-        return (f"drop_last={drop_last} was not honoured: pass drop_last to the DataLoader "
-                f"({'drop' if drop_last else 'keep'} the last, incomplete batch)")
+        found.append(f"drop_last={drop_last} was not honoured: pass drop_last to the DataLoader "
+                     f"({'drop' if drop_last else 'keep'} the last, incomplete batch)")
     for b, why in ((1, "DataLoader's default batch_size is 1"), (4, "4 is only the default")):
         if b != batch_size and got in (batch_sizes(n, b, drop_last), batch_sizes(n, b, not drop_last)):
-            return f"your batches hold {b} windows, not batch_size={batch_size}: pass batch_size to the DataLoader ({why})"
-    return None
+            found.append(f"your batches hold {b} windows, not batch_size={batch_size}: pass batch_size to the "
+                         f"DataLoader ({why})")
+    return "; or ".join(found) or None
 
 
 def check_batches_in_order(batches: list[Any], want: Windows, batch_size: int, drop_last: bool, max_length: int,
@@ -275,7 +277,7 @@ def _fresh_snapshot_inputs() -> dict[str, list[dict[str, Any]]]:
             {"name": "one_window", "txt": "tiny!", "max_length": 4, "stride": 2},
         ],
         "loaders": [
-            {"name": "keep_last", "txt": across, "batch_size": 3, "max_length": 6, "stride": 5, "drop_last": False},
+            {"name": "keep_last", "txt": across, "batch_size": 4, "max_length": 6, "stride": 5, "drop_last": False},
             {"name": "drop_last", "txt": UNICODE_TEXT, "batch_size": 4, "max_length": 5, "stride": 4,
              "drop_last": True},
         ],
