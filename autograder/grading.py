@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -55,8 +56,9 @@ def _extract_zip(path: Path, dest: Path) -> None:
                 if not str(target).startswith(str(dest.resolve()) + os.sep):
                     raise UsageError(f"{path}: member {info.filename!r} would land outside the folder")
             zf.extractall(dest)
-    except zipfile.BadZipFile as exc:
-        raise UsageError(f"{path}: not a readable zip file ({exc})") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        # corrupt or truncated data, an unsupported compression method, an encrypted member
+        raise UsageError(f"{path}: not a readable zip file ({type(exc).__name__}: {exc})") from None
 
 
 def _find_root(folder: Path, ids: list[str]) -> Path:
