@@ -1,0 +1,288 @@
+"""`scratchgrad grade-all`: a small class graded end to end, reruns, broken submissions, the class report."""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from autograder import batch
+from autograder.classreport import Row, gradebook_csv, render_html
+from tests.banks.a03_attention import MUTANTS
+from tests.conftest import ASSIGNMENTS, ROOT, SOLUTIONS, make_submission
+
+A03 = "a03_attention"
+WEIRD = "eve <b>&amp; co<b>"  # a folder name is learner-provided text too
+
+
+def scratchgrad(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=600, check=False)
+
+
+def zip_folder(folder: Path, dest: Path, wrap: str | None = None) -> Path:
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(folder.glob("a[0-9][0-9]_*.py")):
+            zf.write(f, f"{wrap}/{f.name}" if wrap else f.name)
+    return dest
+
+
+def gradebook(out: Path) -> dict[str, dict[str, str]]:
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+class Balanced(HTMLParser):
+    """Fails on a closing tag that does not close the innermost open element."""
+
+    VOID = frozenset({"meta", "br", "hr", "img", "input", "link", "line", "rect"})  # rect/line: self-closed in the SVGs
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.tags.append(tag)
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list) -> None:
+        self.tags.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.VOID and (not self.stack or self.stack[-1] != tag):
+            return
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1] if self.stack else None}>"
+        self.stack.pop()
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """Seven students, each a different kind of submission, graded once through the CLI on a03."""
+    root = tmp_path_factory.mktemp("class")
+    cls, out = root / "submissions", root / "out"
+    cls.mkdir()
+    zip_folder(SOLUTIONS, cls / "alice.zip", wrap="alice")  # full marks, zipped with a folder inside
+    make_submission(cls / "bob", source=ASSIGNMENTS)  # untouched stubs
+    (mutant,) = [m for m in MUTANTS if m.name == "mha_no_causal_mask"]
+    make_submission(cls / "carol", A03, mutant)
+    dave = make_submission(cls / "dave", source=ASSIGNMENTS)
+    (dave / f"{A03}.py").write_text("def softmax(x:\n", encoding="utf-8")  # syntax error
+    (cls / WEIRD).mkdir()  # empty folder
+    (cls / "frank.zip").write_bytes(b"PK\x03\x04 this is not a zip file")
+    (cls / "notes.txt").write_text("not a submission", encoding="utf-8")
+    run = scratchgrad("grade-all", str(cls), "--out", str(out), "--only", "a03", "--jobs", "2")
+    return cls, out, run
+
+
+def test_gradebook_rows_and_scores(graded_class: tuple[Path, Path, subprocess.CompletedProcess]) -> None:
+    cls, out, run = graded_class
+    assert run.returncode == 0, run.stderr
+    book = gradebook(out)
+    assert list(book) == ["(max)", "alice", "bob", "carol", "dave", WEIRD, "frank"]  # max first, then by student
+    top = float(book["(max)"][A03])
+    assert top > 0 and book["(max)"]["total"] == book["(max)"][A03]
+    assert float(book["alice"][A03]) == top and book["alice"]["status"] == "ok"
+    assert float(book["bob"][A03]) == 0 and book["bob"]["status"] == "ok"
+    assert 0 < float(book["carol"][A03]) < top
+    assert float(book["dave"][A03]) == 0 and "does not parse" in book["dave"]["reason"]
+    assert float(book[WEIRD][A03]) == 0 and "is not in the submission" in book[WEIRD]["reason"]
+    assert book["frank"]["status"] == "error" and book["frank"][A03] == ""
+    assert "frank.zip: not a readable zip file" in book["frank"]["reason"]
+    assert str(cls) not in (out / "gradebook.csv").read_text()  # no machine-specific path in the gradebook
+    assert "6 students: 5 graded, 0 skipped" in run.stdout and "frank: error:" in run.stdout
+    assert "ignored 1 entries that are neither folders nor .zip files: notes.txt" in run.stdout
+
+
+def test_per_student_files(graded_class: tuple[Path, Path, subprocess.CompletedProcess]) -> None:
+    _, out, _ = graded_class
+    report = json.loads((out / "reports" / "carol.json").read_text())
+    assert report["submission"] == "carol" and report["assignments"][0]["id"] == A03
+    assert (out / "feedback" / "carol.md").read_text().startswith("# Feedback for carol")
+    assert (out / "feedback" / f"{WEIRD}.md").is_file()
+    assert not (out / "reports" / "frank.json").exists()
+    assert "could not be graded: frank.zip: not a readable zip file" in (out / "feedback" / "frank.md").read_text()
+
+
+def test_class_report(graded_class: tuple[Path, Path, subprocess.CompletedProcess]) -> None:
+    _, out, _ = graded_class
+    page = (out / "report.html").read_text(encoding="utf-8")
+    parser = Balanced()
+    parser.feed(page)
+    parser.close()
+    assert parser.stack == [], f"unclosed elements: {parser.stack}"
+    assert "script" not in parser.tags and "img" not in parser.tags  # no JS, no external assets
+    assert "src=" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    svgs = [s + "</svg>" for s in page.split("</svg>")[:-1]]
+    assert len(svgs) == 2  # total histogram (one assignment: no per-assignment copies) and failure rates
+    for svg in svgs:
+        ElementTree.fromstring(svg[svg.index("<svg"):])  # each plot is well-formed XML on its own
+    assert "Per-check failure rate" in page and "(hidden)" in page and 'class="hidden"' in page
+    carol = json.loads((out / "reports" / "carol.json").read_text())
+    hints = {c["hint"] for c in carol["assignments"][0]["checks"] if c["hint"] and c["status"] != "passed"}
+    assert any("also attend to later tokens" in h for h in hints)
+    for hint in hints:
+        assert html.escape(hint, quote=True) in page
+    assert WEIRD not in page and html.escape(WEIRD) in page  # the folder name arrives escaped
+
+
+def test_rerun_skips_unchanged_and_regrades_edited(graded_class: tuple[Path, Path, subprocess.CompletedProcess],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    cls, out, _ = graded_class
+    before = (out / "gradebook.csv").read_bytes()
+    manifest = json.loads((out / batch.MANIFEST).read_text())
+    # pin the grader: other engineers may edit engine files in this working tree while the test runs
+    pinned = manifest["students"]["alice"]["grader"]
+    monkeypatch.setattr(batch, "grader_fingerprint", lambda *args: pinned)
+
+    again = batch.grade_all(cls, out, [A03], jobs=2)
+    assert again.graded == [] and len(again.skipped) == 6  # frank's unreadable zip is remembered too
+    assert (out / "gradebook.csv").read_bytes() == before
+
+    os.utime(cls / "bob" / f"{A03}.py")  # a new mtime, same bytes: still unchanged
+    with open(cls / "dave" / f"{A03}.py", "a", encoding="utf-8") as f:
+        f.write("# edited\n")
+    third = batch.grade_all(cls, out, [A03], jobs=2)
+    assert third.graded == ["dave"] and "bob" in third.skipped
+    assert (out / "gradebook.csv").read_bytes() == before  # same scores, no timestamps: byte-identical
+
+
+def test_slow_submission_is_stopped_and_the_batch_goes_on(tmp_path: Path) -> None:
+    cls = tmp_path / "class"
+    (cls / "a_loop").mkdir(parents=True)
+    (cls / "a_loop" / f"{A03}.py").write_text("while True:\n    pass\n", encoding="utf-8")
+    b = make_submission(cls / "b_syntax", source=ASSIGNMENTS)
+    (b / f"{A03}.py").write_text("def softmax(x:\n", encoding="utf-8")
+    run = scratchgrad("grade-all", str(cls), "--out", str(tmp_path / "out"), "--only", "a03", "--jobs", "1",
+                      "--student-timeout", "5")
+    assert run.returncode == 3, run.stdout + run.stderr  # the grader gave up on a student: not a clean run
+    book = gradebook(tmp_path / "out")
+    assert book["a_loop"]["status"] == "error" and "did not finish within 5 s" in book["a_loop"]["reason"]
+    assert book["b_syntax"]["status"] == "ok" and "does not parse" in book["b_syntax"]["reason"]
+    assert _processes_mentioning(str(cls)) == []  # the stopped grader took its worker down with it
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if text.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the worker process through /proc")
+def test_grader_process_crash_costs_one_row(tmp_path: Path) -> None:
+    cls = tmp_path / "class"
+    (cls / "a_sleep").mkdir(parents=True)
+    (cls / "a_sleep" / f"{A03}.py").write_text("import time\ntime.sleep(60)\n", encoding="utf-8")
+    b = make_submission(cls / "b_syntax", source=ASSIGNMENTS)
+    (b / f"{A03}.py").write_text("def softmax(x:\n", encoding="utf-8")
+    students, _, _ = batch.discover(cls, tmp_path / "out")
+    pool = batch.Pool(1, tmp_path / "grader.log")
+    outcomes: list[batch.Outcome] = []
+
+    def crash_when_busy() -> None:  # SIGKILL the grader process mid-student, as the OOM killer would
+        deadline = time.monotonic() + 60
+        while pool.slots[0].task is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)
+        os.kill(pool.slots[0].proc.pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=crash_when_busy)
+    killer.start()
+    try:
+        pool.run(students, [A03], 0, None, 120.0, outcomes.append)
+    finally:
+        killer.join()
+        pool.close()
+        for pid in _processes_mentioning(str(cls / "a_sleep")):  # the orphaned worker, asleep in the import
+            os.kill(pid, signal.SIGKILL)
+    by = {o.student: o for o in outcomes}
+    assert by["a_sleep"].status == "error" and by["a_sleep"].cause == "grader"
+    assert "grader process died while grading this submission (killed by signal SIGKILL)" in by["a_sleep"].reason
+    assert by["b_syntax"].status == "ok"  # graded by the replacement process
+
+
+# -- no grading needed ------------------------------------------------------------------------
+def test_discover_names_clashes_and_skips_out(tmp_path: Path) -> None:
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice.zip").write_bytes(b"")
+    (tmp_path / "bob").mkdir()
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "__MACOSX").mkdir()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "README.md").write_text("x")
+    students, clashes, ignored = batch.discover(tmp_path, tmp_path / "results")
+    assert [s.id for s in students] == ["bob"]
+    assert [(c.student, c.reason) for c in clashes] == [("alice", "two submissions for alice: alice/ and alice.zip (keep one)")]
+    assert ignored == ["README.md"]
+
+
+def test_submission_hash_is_about_content(tmp_path: Path) -> None:
+    sub = make_submission(tmp_path / "s", source=ASSIGNMENTS)
+    first = batch.submission_hash(sub)
+    (sub / "__pycache__").mkdir()
+    (sub / "__pycache__" / "a03_attention.cpython-311.pyc").write_bytes(b"\0")
+    os.utime(sub / f"{A03}.py", (0, 0))
+    assert batch.submission_hash(sub) == first
+    (sub / "helper.py").write_text("X = 1\n")
+    assert batch.submission_hash(sub) != first
+
+
+def test_grader_fingerprint_follows_the_grading_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pkg = tmp_path / "autograder"
+    for rel in ("checks.py", "cli.py", "suites/a03_attention.py", "suites/a08_decoding.py"):
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text("# v1\n")
+    monkeypatch.setattr(batch, "PACKAGE_DIR", pkg)
+    base = batch.grader_fingerprint([A03], 0, None)
+    assert batch.grader_fingerprint([A03], 1, None) != base  # the seed
+    assert batch.grader_fingerprint([A03, "a04_gpt_blocks"], 0, None) != base  # the assignments
+    for rel, changes in (("cli.py", False), ("suites/a08_decoding.py", False),
+                         ("suites/a03_attention.py", True), ("checks.py", True)):
+        (pkg / rel).write_text("# v2\n")
+        now = batch.grader_fingerprint([A03], 0, None)
+        assert (now != base) is changes, rel
+        base = now
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    run = scratchgrad("grade-all", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
+    assert run.returncode == 2 and "does not exist" in run.stderr
+    run = scratchgrad("grade-all", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert run.returncode == 2 and "holds no student sub-folder or .zip file" in run.stderr
+    (tmp_path / "alice").mkdir()
+    run = scratchgrad("grade-all", str(tmp_path), "--out", str(tmp_path / "o"), "--jobs", "0")
+    assert run.returncode == 2 and "--jobs=0 must be at least 1" in run.stderr
+    run = scratchgrad("grade-all", str(tmp_path), "--out", str(tmp_path / "o"), "--only", "a99")
+    assert run.returncode == 2 and "unknown assignment 'a99'" in run.stderr
+
+
+def test_report_and_gradebook_escape_and_stay_stable() -> None:
+    check = {"name": "mha_is_causal", "status": "failed", "score": 0.0, "max_score": 2.0, "visibility": "hidden",
+             "hint": 'matches <script>alert("x")</script> & co', "message": ""}
+    report = {"submission": "x", "score": 0.0, "max_score": 2.0,
+              "assignments": [{"id": A03, "score": 0.0, "max_score": 2.0, "checks": [check]}]}
+    rows = [Row("<img src=x onerror=alert(1)>", "ok", "", report), Row("zed", "error", "bad\nzip <b>", None)]
+    page = render_html(rows, [A03])
+    assert "<script>" not in page and "<img" not in page and "<b>" not in page
+    assert html.escape(check["hint"]) in page and "100% (1/1)" in page
+    book = gradebook_csv(rows, [A03])
+    assert book.splitlines()[1:] == ["(max),2,2,,", "<img src=x onerror=alert(1)>,0,0,ok,", "zed,,,error,bad zip <b>"]
+    assert render_html(rows, [A03]) == page and gradebook_csv(rows, [A03]) == book
