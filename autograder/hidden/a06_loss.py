@@ -133,7 +133,7 @@ def calc_loss_batch_matches_reference(ctx: Context) -> None:
         try:
             assert_close(got, want.detach(), name=name, tol=FLOAT64)
         except CheckFailure as failure:
-            failure.hint = batch_hint(float(got), res["own"], float(want), table, inputs, targets)
+            failure.hint = batch_hint(float(got), res["own"], want.item(), table, inputs, targets)
             raise
         if isinstance(res["backward"], Raised):
             raise CheckFailure(f"back-propagating through calc_loss_batch failed: {res['backward']}")
