@@ -1,0 +1,129 @@
+"""Real nbgrader on the course `scratchgrad nbgrader` writes: generate_assignment, autograde, generate_feedback, export.
+
+Three students hand in a03_attention: a solution (whose code also writes to stderr and warns while
+it is graded: that must cost nothing), the untouched release (a stub) and a mutant (no causal mask).
+The exported CSV must give full marks, zero and partial credit, and the same scores as
+`scratchgrad grade` on the same notebooks (the parity of the two routes).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.grading import grade
+from autograder.nbgrader_course import build_course, source_notebook
+from tests.banks.a03_attention import MUTANTS
+from tests.banks.edits import Edit, Variant, apply
+from tests.conftest import ROOT
+
+AID = "a03_attention"
+nbgrader_missing = shutil.which("nbgrader") is None
+pytestmark = pytest.mark.skipif(nbgrader_missing, reason="nbgrader is not installed (pip install -e '.[dev]')")
+
+# a correct solution that is noisy (inside a solution cell: nbgrader restores the read-only cells):
+# it writes to stderr and warns on every forward, in the notebook's kernel and in the grader's worker
+NOISY = Variant("noisy_solution", "correct, but writes to stderr and warns", [
+    Edit(old="        return self.out_proj(context)  # (B, T, d_out)",
+         new="        import sys\n        import warnings\n\n"
+             "        print('noise from my attention', file=sys.stderr)\n"
+             "        warnings.warn('a torch-style UserWarning from the learner')\n"
+             "        return self.out_proj(context)  # (B, T, d_out)"),
+])
+
+
+def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    run = subprocess.run(["nbgrader", *args], cwd=course, capture_output=True, text=True, timeout=900,
+                         env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert run.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    return run
+
+
+def hand_in(course: Path, student: str, solution_source: str | None) -> Path:
+    """The released notebook, its solution cells filled from `solution_source` (None: untouched)."""
+    released = json.loads((course / "release" / AID / f"{AID}.ipynb").read_text(encoding="utf-8"))
+    if solution_source is not None:
+        full = {c["metadata"]["nbgrader"]["grade_id"]: c for c in source_notebook(AID, solution_source)["cells"]}
+        for cell in released["cells"]:
+            meta = cell["metadata"].get("nbgrader", {})
+            if meta.get("solution"):
+                cell["source"] = full[meta["grade_id"]]["source"]
+    dest = course / "submitted" / student / AID / f"{AID}.ipynb"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(released), encoding="utf-8")
+    return dest
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    course = tmp_path_factory.mktemp("nbgrader") / "course"
+    build_course(course, ids=[AID])
+    nbgrader(course, "generate_assignment", AID, "--force")
+    solution = (ROOT / "solutions" / f"{AID}.py").read_text(encoding="utf-8")
+    (mutant,) = [v for v in MUTANTS if v.name == "mha_no_causal_mask"]
+    subs = {"alice": hand_in(course, "alice", apply(solution, NOISY)),
+            "bob": hand_in(course, "bob", None),
+            "carol": hand_in(course, "carol", apply(solution, mutant))}
+    nbgrader(course, "autograde", AID)
+    nbgrader(course, "generate_feedback", AID)
+    nbgrader(course, "export")
+    with open(course / "grades.csv", newline="", encoding="utf-8") as f:
+        grades = {row["student_id"]: row for row in csv.DictReader(f)}
+    return {"dir": course, "grades": grades, "subs": subs}
+
+
+def test_release_has_no_solutions_or_hidden_tests(course: dict) -> None:
+    released = (course["dir"] / "release" / AID / f"{AID}.ipynb").read_text(encoding="utf-8")
+    source = (course["dir"] / "source" / AID / f"{AID}.ipynb").read_text(encoding="utf-8")
+    assert "BEGIN SOLUTION" in source and "BEGIN HIDDEN TESTS" in source
+    assert "BEGIN SOLUTION" not in released and "HIDDEN TESTS" not in released
+    assert 'grade_cell(\'a03_attention\', \\"hidden\\")' not in released
+    assert "torch.triu" not in released  # the solution's causal mask
+
+
+def test_exported_csv_has_partial_credit(course: dict) -> None:
+    g = course["grades"]
+    assert float(g["alice"]["max_score"]) == 44.0
+    assert float(g["alice"]["score"]) == 44.0, "a correct solution (noisy on stderr) must get full marks"
+    assert float(g["bob"]["score"]) == 0.0
+    assert 0.0 < float(g["carol"]["score"]) < 44.0
+
+
+def test_each_test_cell_gets_partial_credit(course: dict) -> None:
+    nb = json.loads((course["dir"] / "autograded" / "carol" / AID / f"{AID}.ipynb").read_text(encoding="utf-8"))
+    cells = {c["metadata"]["nbgrader"]["grade_id"]: c for c in nb["cells"] if c["metadata"].get("nbgrader")}
+    for grade_id in (f"{AID}_public_checks", f"{AID}_hidden_checks"):
+        outputs = cells[grade_id]["outputs"]
+        assert not [o for o in outputs if o["output_type"] == "error" or o.get("name") == "stderr"], outputs
+        (value,) = [o for o in outputs if o["output_type"] == "execute_result"]
+        points = float("".join(value["data"]["text/plain"]))
+        assert 0 < points < cells[grade_id]["metadata"]["nbgrader"]["points"]
+    assert "causal mask" in "".join(cells[f"{AID}_hidden_checks"]["outputs"][0]["text"])
+
+
+def test_feedback_is_written(course: dict) -> None:
+    html = (course["dir"] / "feedback" / "carol" / AID / f"{AID}.html").read_text(encoding="utf-8")
+    assert "mha_is_causal" in html
+
+
+def test_same_score_as_scratchgrad_grade(course: dict, tmp_path: Path) -> None:
+    """Route parity: `scratchgrad grade` on each submitted notebook gives nbgrader's score."""
+    for student, notebook in course["subs"].items():
+        folder = tmp_path / student
+        folder.mkdir()
+        shutil.copy(notebook, folder / notebook.name)
+        report = grade(folder, [AID])
+        assert report.score == float(course["grades"][student]["score"]), student
+
+
+def test_scratchgrad_nbgrader_refuses_an_existing_course(course: dict) -> None:
+    run = subprocess.run([sys.executable, "-m", "autograder", "nbgrader", str(course["dir"])], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 2 and "already holds a course" in run.stderr
