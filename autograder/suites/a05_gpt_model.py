@@ -145,6 +145,10 @@ def _shape_problem(got: dict[str, list[int]], want: dict[str, list[int]], cfg: d
         hint = "pos_emb has one row per token id; it needs one per position: nn.Embedding(context_length, emb_dim)"
     elif "final_norm.scale" in missing:
         hint = "no final_norm: final_norm = LayerNorm(emb_dim), your a04 LayerNorm"
+    elif missing and not extra and all(k.startswith("trf_blocks.") and not k.startswith("trf_blocks.0.")
+                                       for k in missing):
+        hint = ("trf_blocks.0's parameters are there but later blocks' are not: one TransformerBlock repeated "
+                "n_layers times shares its weights; create a new TransformerBlock(cfg) for each layer")
     elif any(k.startswith("trf_blocks.") for k in missing + extra) and not reshaped:
         hint = f"trf_blocks should hold n_layers={cfg['n_layers']} TransformerBlocks, named trf_blocks.0, trf_blocks.1, ..."
     return CheckFailure(message, hint=hint)
@@ -244,7 +248,7 @@ def _forward_hint(ctx: Context, cfg: dict[str, Any], w: dict[str, torch.Tensor],
                 None)
 
 
-@check(points=4, visibility="public", kind="property", targets=(MODEL,), uses=USES, max_examples=8,
+@check(points=4, visibility="public", kind="property", targets=(MODEL,), uses=USES, max_examples=6,
        description="GPTModel (eval): logits = out_head(final_norm(trf_blocks(tok_emb(ids) + pos_emb(0..T-1)))), "
                    "compared with your own blocks, final_norm and out_head called one by one")
 def forward_composes_the_pieces(ctx: Context) -> None:
@@ -272,7 +276,7 @@ def forward_composes_the_pieces(ctx: Context) -> None:
             raise
 
 
-@check(points=2, visibility="public", kind="property", targets=(MODEL,), uses=USES, max_examples=8,
+@check(points=1, visibility="public", kind="property", targets=(MODEL,), uses=USES, max_examples=6,
        description="GPTModel: changing a later token never changes the logits at earlier positions")
 def forward_is_causal(ctx: Context) -> None:
     @ctx.given(cfg=sg.gpt_configs(), data=st.data())
@@ -300,6 +304,8 @@ HINT_NO_DROP = "drop_emb is never applied: x = self.drop_emb(tok_embeds + pos_em
 HINT_UNSCALED = "kept elements are not scaled by 1/(1-p) (nn.Dropout does it for you)"
 HINT_AFTER_BLOCKS = "matches dropout after the transformer blocks: apply drop_emb to tok + pos, before trf_blocks"
 HINT_AFTER_NORM = "matches dropout after final_norm (or on the logits): apply drop_emb to tok + pos, before the blocks"
+HINT_EVAL_DROPOUT = ("dropout is still on in eval mode: use the nn.Dropout module (self.drop_emb), which follows "
+                     "train()/eval(); F.dropout(x, p) is always on unless you pass training=self.training")
 HINT_TOK_ONLY = ("matches dropout on the token embeddings only: apply drop_emb to the sum tok_emb(ids) + "
                  "pos_emb(positions)")
 
@@ -348,14 +354,21 @@ def drop_emb_on_summed_embeddings(ctx: Context) -> None:
     res = ctx.run(p.returns(train=train, eval=p.call(m, idx, no_grad=True),
                             base=p.call(m, x + c, method="final_norm", no_grad=True), **normed))
     base = tensor_like(res["base"], x, "final_norm(x)")
-    assert_close(res["eval"], base, tol=FLOAT64,
-                 name="logits of GPTModel in eval mode, its block adding a constant c and out_head the identity "
-                      "(expected final_norm(tok_emb(ids) + pos_emb(positions) + c); no dropout in eval mode)")
+    right = tensor_like(res["right"], masks.expand(-1, B, T, E), "final_norm of a batch")
+    try:
+        assert_close(res["eval"], base, tol=FLOAT64,
+                     name="logits of GPTModel in eval mode, its block adding a constant c and out_head the identity "
+                          "(expected final_norm(tok_emb(ids) + pos_emb(positions) + c); no dropout in eval mode)")
+    except CheckFailure as failure:
+        got = res["eval"]
+        if isinstance(got, torch.Tensor) and got.shape == x.shape and _matching_masks(got, right) is not None:
+            failure.hint = HINT_EVAL_DROPOUT
+        raise
     out = tensor_like(res["train"], x, "logits of GPTModel in train mode")
     name = f"logits of GPTModel in train mode (drop_rate={p_drop}), only drop_emb active"
     if is_close(out, base, FLOAT64):
         raise CheckFailure(f"{name}: nothing was dropped", hint=HINT_NO_DROP)
-    chosen = _matching_masks(out, tensor_like(res["right"], masks.expand(-1, B, T, E), "final_norm of a batch"))
+    chosen = _matching_masks(out, right)
     if chosen is None:
         others = {k: res[k] for k in pre_norm if k != "right"}
         others["after_norm"] = masks * base * s
@@ -376,7 +389,8 @@ def drop_emb_on_summed_embeddings(ctx: Context) -> None:
        description="GPTModel: in eval mode it is deterministic and equals the same weights with drop_rate=0; "
                    "with drop_rate=0 train mode equals eval mode")
 def eval_is_deterministic(ctx: Context) -> None:
-    @ctx.given(cfg=sg.gpt_configs(), seed=sg.seeds())
+    # emb_dim >= 4: final_norm maps every 1-element vector to `shift`, which would hide dropout
+    @ctx.given(cfg=sg.gpt_configs().filter(lambda c: c["cfg"]["emb_dim"] >= 4), seed=sg.seeds())
     def _(cfg: dict[str, Any], seed: int) -> None:
         c, B, T = cfg["cfg"], cfg["B"], cfg["T"]
         w = gpt_weights(c, seed)
@@ -395,11 +409,13 @@ def eval_is_deterministic(ctx: Context) -> None:
         if not (isinstance(b, torch.Tensor) and b.shape == a.shape
                 and torch.allclose(a, b, rtol=0, atol=0, equal_nan=True)):
             raise CheckFailure("GPTModel (drop_rate=0.5) in eval mode: two calls gave different logits; dropout "
-                               "must be off after .eval()",
-                               hint="use the nn.Dropout module (self.drop_emb), which follows train()/eval(); "
-                                    "F.dropout(x, p) is always on unless you pass training=self.training")
-        assert_close(a, res["plain"], tol=FLOAT64, name="logits of GPTModel (drop_rate=0.5) in eval mode compared "
-                                                         "with the same weights and drop_rate=0")
+                               "must be off after .eval()", hint=HINT_EVAL_DROPOUT)
+        try:
+            assert_close(a, res["plain"], tol=FLOAT64, name="logits of GPTModel (drop_rate=0.5) in eval mode "
+                                                             "compared with the same weights and drop_rate=0")
+        except CheckFailure as failure:
+            failure.hint = HINT_EVAL_DROPOUT
+            raise
         assert_close(res["plain_train"], res["plain"], tol=FLOAT64,
                      name="logits of GPTModel (drop_rate=0) in train mode compared with eval mode")
 
@@ -418,30 +434,6 @@ def rejects_too_long_input(ctx: Context) -> None:
     tensor_like(res["full"], logits_like(1, 5, 11), "logits of GPTModel for T = context_length = 5")
     check_raised(ctx, res["long"], "GPTModel(context_length=5) called on in_idx of shape (1, 8)", ("ValueError",),
                  ("8", "5"))
-
-
-@check(points=1, visibility="public", kind="integrity", targets=(MODEL,), uses=USES,
-       description="GPTModel: float32 weights give float32 logits, model.to(torch.float64) float64 logits, "
-                   "of shape (B, T, vocab_size); the ids are not modified")
-def keeps_dtype(ctx: Context) -> None:
-    cfg = gpt_cfg(9, 6, 4, 2, 1)
-    idx = token_ids((2, 3), 9, 3)
-    for dtype in (torch.float32, torch.float64):
-        ctx.example(shapes={"in_idx": [2, 3]}, config={**cfg, "dtype": str(dtype)})
-        p = ctx.program()
-        m = p.new(MODEL, cfg)
-        if dtype != torch.float32:
-            p.to(m, dtype)
-        p.train(m, False)
-        ids = p.tensor("ids", idx)
-        res = ctx.run(p.returns(out=p.call(m, ids, no_grad=True), ids_after=ids))
-        out = res["out"]
-        if not isinstance(out, torch.Tensor) or out.dtype != dtype or out.shape != (2, 3, 9):
-            raise CheckFailure(f"logits of GPTModel with {str(dtype).removeprefix('torch.')} weights on in_idx of "
-                               f"shape (2, 3): expected {str(dtype).removeprefix('torch.')} of shape (2, 3, 9), got "
-                               f"{describe(out)}")
-        if not torch.equal(res["ids_after"], idx):
-            raise CheckFailure("GPTModel modified in_idx in place")
 
 
 # -- generate_text_simple ----------------------------------------------------------------------
@@ -560,20 +552,19 @@ def generate_without_gradients(ctx: Context) -> None:
     ids_like(res["out"], idx, 0, "generate_text_simple(max_new_tokens=0)")
 
 
-@check(points=2, visibility="public", kind="property", targets=(MODEL, GEN), uses=USES, max_examples=4,
+# (cfg, batch, prompt length, max_new_tokens, context_size): the sequence always outgrows context_length
+GPT_GENERATE_CASES = [(gpt_cfg(11, 4, 4, 2, 1), 2, 3, 4, 4), (gpt_cfg(9, 5, 6, 3, 2, qkv_bias=True), 1, 6, 3, 3),
+                      (gpt_cfg(13, 3, 4, 1, 1), 3, 1, 5, 2)]
+
+
+@check(points=2, visibility="public", kind="property", targets=(MODEL, GEN), uses=USES,
        description="generate_text_simple with your GPTModel (eval): past context_length tokens, each new id is "
                    "the argmax of your model's last logits on the last context_size tokens")
 def generate_with_your_gpt(ctx: Context) -> None:
-    @ctx.given(cfg=sg.gpt_configs(max_layers=1), data=st.data())
-    def _(cfg: dict[str, Any], data: st.DataObject) -> None:
-        c, B = cfg["cfg"], cfg["B"]
-        C = c["context_length"]
-        cs = data.draw(st.integers(1, C), label="context_size")
-        T0 = data.draw(st.integers(1, C + 2), label="prompt_length")
-        n = C + 2 - T0 + 1  # the sequence always outgrows the context
-        seed = data.draw(st.integers(0, 2**16), label="seed")
+    for seed, (c, B, T0, n, cs) in enumerate(GPT_GENERATE_CASES):
         w, idx = gpt_weights(c, seed), token_ids((B, T0), c["vocab_size"], seed + 1)
-        ctx.example(shapes={"idx": [B, T0]}, config={**c, "max_new_tokens": n, "context_size": cs})
+        ctx.example(shapes={"idx": [B, T0]}, config={**c, "max_new_tokens": n, "context_size": cs},
+                    values={"idx": idx})
         p = ctx.program()
         m = new_model(p, c, w)
         got = ids_like(ctx.run(p.returns(out=p.call(GEN, m, idx, n, cs)))["out"], idx, n,
