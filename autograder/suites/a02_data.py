@@ -74,8 +74,9 @@ def byte_ids(text: str, *, allowed: bool = True) -> list[int]:
 Windows = list[tuple[tuple[int, ...], tuple[int, ...]]]  # [(input_ids, target_ids), ...]
 
 
-def slide(ids: list[int], starts: range, width: int, shift: int = 1) -> Windows:
-    return [(tuple(ids[i:i + width]), tuple(ids[i + shift:i + shift + width])) for i in starts]
+def slide(ids: list[int], starts: range, width: int) -> Windows:
+    """Windows of `width` tokens at `starts`, each with its target one token later."""
+    return [(tuple(ids[i:i + width]), tuple(ids[i + 1:i + 1 + width])) for i in starts]
 
 
 def windows(ids: list[int], max_length: int, stride: int) -> Windows:
@@ -119,13 +120,17 @@ def _short(values: Any, n: int = 12) -> str:
 
 
 def as_windows(items: Any) -> Windows | None:
-    """A learner's items as int tuples, or None if they are not all pairs of 1-D tensors."""
+    """A learner's items as int tuples, or None if they are not all pairs of 1-D tensors of finite numbers.
+
+    Float tensors count too (an empty target made by torch.tensor([]) is float32): the hints look at values.
+    """
     if not isinstance(items, list):
         return None
     out = []
     for item in items:
         if not (isinstance(item, (tuple, list)) and len(item) == 2
-                and all(isinstance(t, torch.Tensor) and t.dim() == 1 for t in item)):
+                and all(isinstance(t, torch.Tensor) and t.dim() == 1 and not t.is_complex()
+                        and bool(torch.isfinite(t).all()) for t in item)):
             return None
         out.append((tuple(int(v) for v in item[0].tolist()), tuple(int(v) for v in item[1].tolist())))
     return out
