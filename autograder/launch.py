@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import atexit
 import os
+import pwd
+import resource  # here, not in _limits: a child that dropped to another user may not read lib-dynload
 import shutil
 import signal
 import subprocess
@@ -24,6 +26,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 # distributions and top-level packages of this project: never visible to learner code
 PRIVATE_NAMES = ("autograder", "reference", "solutions", "scratchgrad", "__editable__")
+# where the grader runs as root (Gradescope), learner code runs as this account (see worker_account)
+WORKER_USER_ENV = "SCRATCHGRAD_WORKER_USER"
 MEMORY_LIMIT_MB = 6144  # address space; importing torch alone reserves ~650 MB here
 FILE_SIZE_LIMIT_MB = 512
 
@@ -50,6 +54,7 @@ def _view_of(entry: str) -> str:
     """A folder of symlinks to `entry`'s items, minus this project's packages (cached)."""
     if entry not in _VIEWS:
         view = Path(tempfile.mkdtemp(prefix="scratchgrad-view-"))
+        os.chmod(view, 0o755)  # only symlinks to public packages: a worker running as another user reads it
         atexit.register(shutil.rmtree, view, True)
         for item in os.scandir(entry):
             if not _is_private(item):
@@ -78,7 +83,6 @@ def build_sys_path(base: Path, submission: Path) -> list[str]:
 
 
 def _limits(memory_mb: int) -> None:  # runs in the child between fork and exec
-    import resource
     for limit, value in ((resource.RLIMIT_CORE, 0), (resource.RLIMIT_AS, memory_mb << 20),
                          (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT_MB << 20)):
         try:
@@ -104,19 +108,64 @@ class Launched:
     boot_err: IO[bytes]
 
 
-def spawn(submission: Path, *, memory_mb: int = MEMORY_LIMIT_MB) -> Launched:
-    """Start an isolated worker for `submission` (a folder of learner modules)."""
+def worker_account(user: str | None = None) -> pwd.struct_passwd | None:
+    """The unprivileged account the worker runs as: `user`, else $SCRATCHGRAD_WORKER_USER; None to stay as is.
+
+    Only root can switch users, so this is None for any other grader. Raises RuntimeError when the
+    account named does not exist: grading on as root would expose the instructor files.
+    """
+    name = user or os.environ.get(WORKER_USER_ENV)
+    if not name or os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        raise RuntimeError(f"the worker user {name!r} (from {'the user argument' if user else '$' + WORKER_USER_ENV}) "
+                           f"does not exist: create it (useradd --system {name}) or unset {WORKER_USER_ENV}") from None
+
+
+def _hand_over(tmp: Path, submission: Path, account: pwd.struct_passwd) -> Path:
+    """Make the sandbox the worker account's, with a world-readable copy of the submission in it."""
+    copy = tmp / "submission"
+    # symlinks stay links: copying through them as root could expose files the account may not read
+    shutil.copytree(submission, copy, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    for folder, dirs, files in os.walk(copy):
+        os.chmod(folder, 0o755)
+        for name in files:
+            if not os.path.islink(os.path.join(folder, name)):
+                os.chmod(os.path.join(folder, name), 0o644)
+    for path in (tmp, tmp / "home"):
+        os.chown(path, account.pw_uid, account.pw_gid)
+    return copy
+
+
+def spawn(submission: Path, *, memory_mb: int = MEMORY_LIMIT_MB, user: str | None = None) -> Launched:
+    """Start an isolated worker for `submission` (a folder of learner modules).
+
+    With a worker account (`user`, or $SCRATCHGRAD_WORKER_USER, when the grader is root) the process
+    drops to it before running anything, and reads a copy of the submission inside its sandbox.
+    """
+    account = worker_account(user)
     submission = Path(submission).resolve()
     tmp = Path(tempfile.mkdtemp(prefix="scratchgrad-worker-"))
     home = tmp / "home"
     home.mkdir()
+    if account is not None:
+        submission = _hand_over(tmp, submission, account)
     sys_path = build_sys_path(tmp, submission)
     boot = "import sys; sys.path[:] = " + repr(sys_path) + "; from _sg_runtime.worker import main; main()"
     boot_err = open(tmp / "boot.err", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-I", "-S", "-c", boot, str(submission)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=boot_err,
-        cwd=home, env=_worker_env(home), start_new_session=True, preexec_fn=lambda: _limits(memory_mb))
+    drop = {} if account is None else {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", boot, str(submission)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=boot_err,
+            cwd=home, env=_worker_env(home), start_new_session=True, preexec_fn=lambda: _limits(memory_mb),
+            **drop)  # the child drops to the account before preexec_fn and exec
+    except (OSError, subprocess.SubprocessError):  # e.g. the account may not execute this Python
+        boot_err.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return Launched(proc, tmp, boot_err)
 
 

@@ -54,9 +54,10 @@ class Response:
 class Worker:
     """A persistent, isolated worker process for one submission."""
 
-    def __init__(self, submission: Path, *, memory_mb: int = MEMORY_LIMIT_MB) -> None:
+    def __init__(self, submission: Path, *, memory_mb: int = MEMORY_LIMIT_MB, user: str | None = None) -> None:
         self.submission = Path(submission).resolve()
         self.memory_mb = memory_mb
+        self.user = user  # run learner code as this account (root graders only; see launch.worker_account)
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self._tmp: Path | None = None
@@ -67,7 +68,8 @@ class Worker:
         """Spawn the process (returns at once; the torch import overlaps the grader's work)."""
         if self.proc is not None:
             return
-        launched = take_prestarted(self.submission) or spawn(self.submission, memory_mb=self.memory_mb)
+        prestarted = take_prestarted(self.submission) if self.user is None else None
+        launched = prestarted or spawn(self.submission, memory_mb=self.memory_mb, user=self.user)
         self.proc, self._tmp, self._boot_err = launched.proc, launched.tmp, launched.boot_err
         self.starts += 1
         self._ready = False

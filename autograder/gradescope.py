@@ -1,0 +1,373 @@
+"""The Gradescope route: build the autograder zip, and grade one submission inside Gradescope's image.
+
+`build(out, ids)` writes the zip Gradescope asks for: `setup.sh` (run once, as root, when the image
+is built: Python, CPU torch pinned by constraints.txt, this grader installed with pip, and the
+unprivileged account `sgworker` that runs learner code), `run_autograder` (run per submission) and
+the grader's source (`scratchgrad/`: engine, public and hidden suites, reference).
+
+`run(root, ids)` is what `run_autograder` calls: it finds the learner's `aNN_*.py` files anywhere in
+`<root>/submission` (top level, a folder, a .zip), grades them with public and hidden checks, and
+writes `<root>/results/results.json` in Gradescope's schema. Whatever happens (no files, a syntax
+error, a crash, a fault in the grader) it writes a valid results.json with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .assignments import UsageError, resolve_all
+from .launch import PROJECT_ROOT, WORKER_USER_ENV, worker_account
+
+ROOT_ENV = "SCRATCHGRAD_GRADESCOPE_ROOT"
+DEFAULT_ROOT = "/autograder"
+WORKER_USER = "sgworker"  # created by setup.sh
+PREFIX = "/opt/scratchgrad"  # setup.sh's virtualenv and the GPT-2 vocab cache, readable by the worker account
+BUNDLE_DIR = "scratchgrad"  # the grader source inside the zip, so /autograder/source/scratchgrad on Gradescope
+BUNDLE_FILES = ("pyproject.toml", "constraints.txt", "README.md")
+BUNDLE_PACKAGES = ("autograder", "reference")
+MAX_TEST_OUTPUT = 6000  # characters per test box; a failure's first lines say what matters
+
+SETUP_SH = r"""#!/usr/bin/env bash
+# scratchgrad @VERSION@: Gradescope runs this once, as root, while it builds the autograder image.
+# Installs Python, the CPU build of torch (pinned by constraints.txt) and this grader (with pip, into a
+# virtualenv under @PREFIX@), and creates the unprivileged account that runs learner code.
+set -euxo pipefail
+SRC=/autograder/source/@BUNDLE@
+PREFIX=@PREFIX@
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends python3 python3-venv python3-pip
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    echo "scratchgrad needs Python >= 3.10: choose an Ubuntu 22.04 (or newer) base image" >&2
+    exit 1
+fi
+python3 -m venv "$PREFIX/venv"
+PY="$PREFIX/venv/bin/python"
+"$PY" -m pip install --upgrade pip
+# PyPI's default Linux torch wheel pulls in several GB of CUDA libraries: take the CPU build
+"$PY" -m pip install -c "$SRC/constraints.txt" --index-url https://download.pytorch.org/whl/cpu torch
+# editable: the code stays in $SRC, which run_autograder makes unreadable to the worker account
+"$PY" -m pip install -c "$SRC/constraints.txt" -e "$SRC"
+id @USER@ >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin @USER@
+# GPT-2's BPE files (tokenizer assignments), in a cache the worker account can read
+mkdir -p "$PREFIX/cache"
+SCRATCHGRAD_CACHE="$PREFIX/cache" "$PY" -c "from autograder import gpt2_vocab; gpt2_vocab.ensure()" \
+    || echo "warning: GPT-2's vocabulary files could not be fetched; tokenizer checks will fail" >&2
+chmod -R a+rX "$PREFIX"
+"$PY" -c "from autograder.assignments import available; print('scratchgrad assignments:', available())"
+"""
+
+RUN_AUTOGRADER = r"""#!/usr/bin/env bash
+# scratchgrad @VERSION@ on Gradescope, once per submission, as root: grades <root>/submission with the
+# public and hidden checks of @IDS@ and writes <root>/results/results.json.
+# <root> is /autograder, or $@ROOT_ENV@ (tests run this against a fake tree).
+ROOT="${@ROOT_ENV@:-@DEFAULT_ROOT@}"
+PY="${SCRATCHGRAD_PYTHON:-@PREFIX@/venv/bin/python}"
+[ -x "$PY" ] || PY="$(command -v python3)"
+mkdir -p "$ROOT/results"
+rm -f "$ROOT/results/results.json"
+if [ "$(id -u)" = 0 ]; then
+    # learner code runs as the worker account: the grader source, reference and hidden checks, and the
+    # submission metadata (earlier results) must be unreadable to it
+    chmod 700 "$ROOT/source" "$ROOT/results"
+    [ -e "$ROOT/submission_metadata.json" ] && chmod 600 "$ROOT/submission_metadata.json"
+    if [ -z "${@WORKER_ENV@+set}" ] && id @USER@ >/dev/null 2>&1; then
+        export @WORKER_ENV@=@USER@
+    fi
+fi
+export SCRATCHGRAD_CACHE="${SCRATCHGRAD_CACHE:-@PREFIX@/cache}"
+export PYTHONPATH="$ROOT/source/@BUNDLE@${PYTHONPATH:+:$PYTHONPATH}"
+cd "$ROOT" || exit 1
+"$PY" -m autograder.gradescope --root "$ROOT" --only @IDS@
+status=$?
+if [ ! -s "$ROOT/results/results.json" ]; then
+    # the grader could not even start: Gradescope still gets a valid result that says so
+    cat > "$ROOT/results/results.json" <<EOF
+{"score": 0.0, "execution_time": $SECONDS,
+ "output": "The autograder failed to start (exit status $status): a problem with its setup, not with your code. Your instructor can see the log.",
+ "stdout_visibility": "hidden",
+ "tests": [{"name": "autograder", "score": 0.0, "max_score": 0.0, "status": "failed", "visibility": "visible",
+            "output": "the grader exited with status $status before writing results.json"}]}
+EOF
+fi
+exit 0
+"""
+
+
+# -- building the zip ------------------------------------------------------------------------
+def _fill(template: str, ids: list[str]) -> str:
+    for key, value in (("VERSION", __version__), ("PREFIX", PREFIX), ("BUNDLE", BUNDLE_DIR), ("USER", WORKER_USER),
+                       ("ROOT_ENV", ROOT_ENV), ("DEFAULT_ROOT", DEFAULT_ROOT), ("WORKER_ENV", WORKER_USER_ENV),
+                       ("IDS", " ".join(ids))):
+        template = template.replace(f"@{key}@", value)
+    return template
+
+
+def _source_files(project: Path) -> list[Path]:
+    files = [project / name for name in BUNDLE_FILES]
+    for package in BUNDLE_PACKAGES:
+        for folder, dirs, names in os.walk(project / package):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
+            files += [Path(folder) / n for n in sorted(names) if not n.endswith(".pyc") and not n.startswith(".")]
+    return files
+
+
+def build(out: Path, ids: list[str], *, project: Path = PROJECT_ROOT) -> list[str]:
+    """Write the autograder zip for `ids` to `out`; return the names it holds (byte-identical on rebuilds)."""
+    out = Path(out)
+    if out.suffix != ".zip":
+        raise UsageError(f"OUT {str(out)!r} must be a .zip file name (e.g. autograder.zip)")
+    missing = [p for p in (*BUNDLE_FILES, *BUNDLE_PACKAGES, "autograder/hidden") if not (project / p).exists()]
+    if missing:
+        raise UsageError(f"the Gradescope bundle needs the grader's source checkout (with the reference and hidden "
+                         f"checks); {project} lacks {', '.join(missing)}")
+    entries = [("setup.sh", _fill(SETUP_SH, ids).encode(), 0o755),
+               ("run_autograder", _fill(RUN_AUTOGRADER, ids).encode(), 0o755)]
+    for path in _source_files(project):
+        mode = 0o755 if os.access(path, os.X_OK) else 0o644
+        entries.append((f"{BUNDLE_DIR}/{path.relative_to(project).as_posix()}", path.read_bytes(), mode))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data, mode in entries:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = (0o100000 | mode) << 16  # a regular file with these permission bits
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    tmp.replace(out)
+    return [name for name, _, _ in entries]
+
+
+# -- finding the learner's files -------------------------------------------------------------
+# `a03_attention.py`, and the names browsers and uploads give copies: `a03_attention (1).py`, `A03_Attention-2.py`
+_COPY_SUFFIX = r"(?: ?\(\d+\)|-\d+)?"
+
+
+@dataclass
+class Collected:
+    files: dict[str, str | None]  # assignment -> where in the submission its file came from
+    notes: list[str] = field(default_factory=list)  # what the learner should know about their upload
+
+
+def _skip(rel: Path) -> bool:
+    return any(part.startswith(".") or part in ("__MACOSX", "__pycache__") for part in rel.parts)
+
+
+def _candidates(folder: Path, label: str, notes: list[str], unpack: Path | None) -> list[tuple[Path, str]]:
+    """Every regular file under `folder` as (path, name shown to the learner); zips unpacked one level deep."""
+    found = []
+    for dirpath, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(dirpath) / name
+            rel = path.relative_to(folder)
+            shown = f"{label}{rel.as_posix()}"
+            if _skip(rel):
+                continue
+            if path.is_symlink():
+                notes.append(f"`{shown}` is a symbolic link and was ignored: upload the file itself")
+                continue
+            if unpack is not None and name.lower().endswith(".zip"):
+                dest = Path(tempfile.mkdtemp(prefix="zip-", dir=unpack))
+                try:
+                    _extract(path, dest)
+                except UsageError as exc:
+                    notes.append(f"`{shown}` could not be unpacked: {exc}")
+                    continue
+                found += _candidates(dest, f"{shown}/", notes, None)
+            else:
+                found.append((path, shown))
+    return found
+
+
+def _extract(path: Path, dest: Path) -> None:
+    from .grading import _extract_zip  # the engine's size and path-traversal checks
+    _extract_zip(path, dest)
+
+
+def collect(submission: Path, ids: list[str], dest: Path) -> Collected:
+    """Copy the best match for each `aNN_*.py` (else `.ipynb`) of `ids` in `submission` into `dest`.
+
+    Exact names beat renamed copies, and shallower files beat deeper ones; the choice is reported
+    when more than one file could be the assignment.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    out = Collected(files={aid: None for aid in ids})
+    if not submission.is_dir():
+        out.notes.append("the submission is empty: Gradescope passed no files")
+        return out
+    unpack = Path(tempfile.mkdtemp(prefix="unzipped-", dir=dest.parent))
+    try:
+        candidates = _candidates(submission, "", out.notes, unpack)
+        for aid in ids:
+            for ext in (".py", ".ipynb"):  # the engine turns a notebook into the module; a .py file wins
+                pattern = re.compile(re.escape(aid) + _COPY_SUFFIX + re.escape(ext), re.IGNORECASE)
+                matches = sorted((path.name != f"{aid}{ext}", shown.count("/"), shown, path)
+                                 for path, shown in candidates if pattern.fullmatch(path.name))
+                if matches:
+                    *_, shown, path = matches[0]
+                    shutil.copyfile(path, dest / f"{aid}{ext}")
+                    out.files[aid] = shown
+                    if len(matches) > 1:
+                        others = ", ".join(f"`{m[2]}`" for m in matches[1:4])
+                        out.notes.append(f"graded `{shown}` as {aid}{ext}; also found {others}")
+                    break
+        if not any(out.files.values()):
+            names = ", ".join(f"{a}.py" for a in ids) + " (or .ipynb)"
+            seen = ", ".join(f"`{s}`" for _, s in candidates[:8]) or "no files"
+            out.notes.append(f"no assignment file found (looked for {names} at the top level, in folders and in "
+                             f".zip files; the submission holds {seen})")
+    finally:
+        shutil.rmtree(unpack, ignore_errors=True)
+    return out
+
+
+# -- results.json ----------------------------------------------------------------------------
+def _pts(x: float) -> str:
+    return f"{x:g}"
+
+
+def _test_output(c: Any) -> str:
+    from .report import failure_lines
+    lines = [c.description]
+    if c.status != "passed":
+        lines += ["", f"{c.status}:" if c.status != "failed" else "failed:", *failure_lines(c)]
+    text = "\n".join(lines)
+    return text if len(text) <= MAX_TEST_OUTPUT else text[:MAX_TEST_OUTPUT] + "\n... (cut)"
+
+
+def _problems(report: Any) -> list[str]:
+    """Per-assignment reasons that explain every lost point (missing file, syntax, import error)."""
+    out = []
+    for a in report.assignments:
+        messages = {(c.message.splitlines() or [""])[0] for c in a.checks if c.name != "no_banned_apis"}
+        if a.error:
+            out.append(a.error)
+        elif len(messages) == 1 and next(iter(messages)).startswith("importing "):
+            out.append(next(iter(messages)))
+    return out
+
+
+def _summary(report: Any, collected: Collected) -> str:
+    """What every learner sees at once: public checks only (the total would reveal the hidden results)."""
+    public = [c for a in report.assignments for c in a.checks if c.visibility == "public"]
+    hidden = [c for a in report.assignments for c in a.checks if c.visibility != "public"]
+    lines = [(f"**scratchgrad {__version__}**: public checks **{_pts(sum(c.score for c in public))} / "
+              f"{_pts(sum(c.max_score for c in public))}** points.")]
+    if hidden:
+        lines.append(f"Hidden checks ({len(hidden)}, worth {_pts(sum(c.max_score for c in hidden))} points) were run "
+                     "too; their results appear when your instructor publishes the grades.")
+    lines += ["", "| assignment | file graded | public checks | hidden checks |", "|---|---|---|---|"]
+    for a in report.assignments:
+        pub = [c for c in a.checks if c.visibility == "public"]
+        hid = [c for c in a.checks if c.visibility != "public"]
+        shown = f"`{collected.files[a.id]}`" if collected.files.get(a.id) else "missing"
+        lines.append(f"| {a.id} | {shown} | {_pts(sum(c.score for c in pub))} / {_pts(sum(c.max_score for c in pub))} "
+                     f"| {len(hid)} checks, {_pts(sum(c.max_score for c in hid))} points |")
+    problems = _problems(report) + collected.notes
+    if problems:
+        lines += ["", "**About your submission**", "", *(f"- {p}" for p in problems)]
+    faults = [f"{a.id}: {c.name}" for a in report.assignments for c in a.checks if c.grader_fault]
+    if faults:
+        lines += ["", (f"**The grader itself failed on {len(faults)} check(s)** ({', '.join(faults[:6])}): an "
+                       "internal error, not your code. Those checks score 0 for now; your instructor can see the "
+                       "details and regrade.")]
+    return "\n".join(lines)
+
+
+def to_results(report: Any, collected: Collected, *, elapsed_s: float, worker_user: str | None) -> dict[str, Any]:
+    """Gradescope's results.json for a graded report: one test per check; hidden ones shown once published."""
+    tests = []
+    for i, a in enumerate(report.assignments, 1):
+        for j, c in enumerate(a.checks, 1):
+            tests.append({
+                "name": f"{a.id}: {c.name}", "number": f"{i}.{j}", "score": c.score, "max_score": c.max_score,
+                "status": "passed" if c.status == "passed" else "failed", "output": _test_output(c),
+                "tags": [a.id, c.kind], "visibility": "visible" if c.visibility == "public" else "after_published"})
+    return {
+        "score": report.score, "execution_time": round(elapsed_s), "output": _summary(report, collected),
+        "output_format": "md", "test_output_format": "text", "test_name_format": "text",
+        "stdout_visibility": "hidden", "tests": tests,
+        "extra_data": {"scratchgrad": __version__, "seed": report.grader.get("seed"), "max_score": report.max_score,
+                       "grader_faults": report.grader_faults, "files": collected.files, "worker_user": worker_user}}
+
+
+def fault_results(ids: list[str], reason: str, *, elapsed_s: float) -> dict[str, Any]:
+    """results.json when grading could not run at all: score 0, the reason, one entry per assignment."""
+    text = (f"**The autograder could not grade this submission**: {reason}\n\nThis is a fault in the grader or its "
+            "setup, not in your code; your instructor can see the details.")
+    tests = [{"name": f"{aid}: not graded", "score": 0.0, "max_score": 0.0, "status": "failed", "output": reason,
+              "visibility": "visible"} for aid in ids or ["autograder"]]
+    return {"score": 0.0, "execution_time": round(elapsed_s), "output": text, "output_format": "md",
+            "stdout_visibility": "hidden", "tests": tests,
+            "extra_data": {"scratchgrad": __version__, "grader_fault": reason}}
+
+
+# -- one submission, inside Gradescope's image -----------------------------------------------
+def _grade(root: Path, ids: list[str], seed: int, t0: float, work: Path) -> dict[str, Any]:
+    account = worker_account()  # fails closed, before the slow imports: a configured account must exist
+    from .grading import grade
+    from .report import render_terminal
+    if account is not None:
+        print(f"learner code runs as {account.pw_name} (uid {account.pw_uid})")
+    elif os.geteuid() == 0:
+        print(f"warning: grading as root with no worker account (setup.sh creates {WORKER_USER}; or set "
+              f"{WORKER_USER_ENV}): learner code can read the grader's files")
+    collected = collect(root / "submission", ids, work / "submission")
+    for note in collected.notes:
+        print(f"note: {note}")
+    report = grade(work / "submission", ids, visibility="all", seed=seed)
+    print(render_terminal(report, title=f"scratchgrad {__version__} on Gradescope", verbose=True))
+    return to_results(report, collected, elapsed_s=time.monotonic() - t0,
+                      worker_user=account.pw_name if account else None)
+
+
+def run(root: Path, ids: list[str] | None, *, seed: int = 0) -> dict[str, Any]:
+    """Grade `<root>/submission`, write `<root>/results/results.json`, and return what was written."""
+    t0 = time.monotonic()
+    results_path = Path(root) / "results" / "results.json"
+    work = Path(tempfile.mkdtemp(prefix="scratchgrad-gradescope-"))
+    wanted: list[str] = list(ids or [])
+    try:
+        wanted = resolve_all(ids)
+        results = _grade(Path(root), wanted, seed, t0, work)
+    except Exception as exc:  # noqa: BLE001 -- a grader or setup fault still gets a results.json with the reason
+        traceback.print_exc(file=sys.stdout)
+        results = fault_results(wanted, f"{type(exc).__name__}: {exc}", elapsed_s=time.monotonic() - t0)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = results_path.with_name("results.json.part")
+    tmp.write_text(json.dumps(results, indent=2, allow_nan=False, default=str), encoding="utf-8")
+    tmp.replace(results_path)
+    print(f"wrote {results_path}: {results['score']:g} points")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m autograder.gradescope",
+                                description="Grade a Gradescope submission (what run_autograder calls).")
+    p.add_argument("--root", default=os.environ.get(ROOT_ENV) or DEFAULT_ROOT,
+                   help=f"Gradescope's folder (default: ${ROOT_ENV}, else {DEFAULT_ROOT})")
+    p.add_argument("--only", nargs="+", metavar="ID", help="assignments to grade (default: all available)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    run(Path(args.root), args.only, seed=args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
