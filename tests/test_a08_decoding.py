@@ -88,7 +88,7 @@ def test_gof_power_and_hints(case) -> None:
 
 @pytest.mark.parametrize("name,hint", [("temperature_multiplies", "fit softmax(logits * T)"),
                                        ("temperature_ignored", "the temperature is ignored"),
-                                       ("top_k_not_applied", "top_k_filter(logits, top_k)"),
+                                       ("top_k_not_applied", "outside the top-k set"),
                                        ("softmax_over_batch_dim", None)])
 def test_gof_check_fails_the_banks_sampling_mistakes(name: str, hint: str | None) -> None:
     """The real check on the bank's sampling mistakes (the bank only requires some check to fail)."""
