@@ -29,7 +29,7 @@ from typing import Any
 
 from . import __version__
 from .assignments import UsageError, resolve_all
-from .launch import PROJECT_ROOT, WORKER_USER_ENV, worker_account
+from .launch import PROJECT_ROOT, WORKER_USER_ENV, prestart, worker_account
 
 ROOT_ENV = "SCRATCHGRAD_GRADESCOPE_ROOT"
 DEFAULT_ROOT = "/autograder"
@@ -88,7 +88,9 @@ if [ "$(id -u)" = 0 ]; then
         export @WORKER_ENV@=@USER@
     fi
 fi
-export SCRATCHGRAD_CACHE="${SCRATCHGRAD_CACHE:-@PREFIX@/cache}"
+if [ -z "${SCRATCHGRAD_CACHE:-}" ] && [ -d @PREFIX@/cache ]; then
+    export SCRATCHGRAD_CACHE=@PREFIX@/cache  # setup.sh's copy of GPT-2's vocabulary, readable by the worker
+fi
 export PYTHONPATH="$ROOT/source/@BUNDLE@${PYTHONPATH:+:$PYTHONPATH}"
 cd "$ROOT" || exit 1
 "$PY" -m autograder.gradescope --root "$ROOT" --only @IDS@
@@ -319,17 +321,20 @@ def fault_results(ids: list[str], reason: str, *, elapsed_s: float) -> dict[str,
 # -- one submission, inside Gradescope's image -----------------------------------------------
 def _grade(root: Path, ids: list[str], seed: int, t0: float, work: Path) -> dict[str, Any]:
     account = worker_account()  # fails closed, before the slow imports: a configured account must exist
-    from .grading import grade
-    from .report import render_terminal
     if account is not None:
         print(f"learner code runs as {account.pw_name} (uid {account.pw_uid})")
     elif os.geteuid() == 0:
         print(f"warning: grading as root with no worker account (setup.sh creates {WORKER_USER}; or set "
               f"{WORKER_USER_ENV}): learner code can read the grader's files")
-    collected = collect(root / "submission", ids, work / "submission")
+    staged = work / "submission"
+    collected = collect(root / "submission", ids, staged)
     for note in collected.notes:
         print(f"note: {note}")
-    report = grade(work / "submission", ids, visibility="all", seed=seed)
+    if any(staged.glob("*.py")) and not any(staged.glob("*.ipynb")):  # notebooks are graded from another folder
+        prestart(staged)  # the worker imports torch while this process does (~2 s)
+    from .grading import grade
+    from .report import render_terminal
+    report = grade(staged, ids, visibility="all", seed=seed)
     print(render_terminal(report, title=f"scratchgrad {__version__} on Gradescope", verbose=True))
     return to_results(report, collected, elapsed_s=time.monotonic() - t0,
                       worker_user=account.pw_name if account else None)

@@ -22,9 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder.gradescope import ROOT_ENV, build
+from autograder.checks import CheckResult
+from autograder.gradescope import ROOT_ENV, Collected, build, collect, to_results
 from autograder.launch import WORKER_USER_ENV, spawn
 from autograder.program import Program
+from autograder.report import AssignmentResult, Report
 from autograder.worker import Worker
 from tests.banks.a03_attention import MUTANTS
 from tests.banks.edits import apply
@@ -267,6 +269,50 @@ def test_python_that_cannot_start_still_yields_results(bundle: Path, tmp_path: P
     root = fake_root(tmp_path, bundle)
     doc, _ = run_autograder(root, SCRATCHGRAD_PYTHON="/bin/false")
     assert doc["score"] == 0 and "failed to start (exit status 1)" in doc["output"]
+
+
+def test_results_show_public_points_now_and_name_grader_faults() -> None:
+    checks = [CheckResult("rows_sum_to_one", "passed", 2.0, 2.0, "public", "property", "rows sum to 1"),
+              CheckResult("is_causal", "failed", 0.0, 3.0, "public", "property", "no peeking", message="peeked",
+                          hint="matches attention without the causal mask"),
+              CheckResult("matches_reference", "passed", 0.5, 0.5, "hidden", "differential", "same as reference"),
+              CheckResult("grads_match", "error", 0.0, 4.0, "hidden", "differential", "same gradients",
+                          message="internal grader error (not your fault): KeyError: 'x'", grader_fault=True)]
+    report = Report("submission", [AssignmentResult("a03_attention", checks)], grader={"seed": 0})
+    doc = to_results(report, Collected({"a03_attention": "hw/a03_attention.py"}), elapsed_s=2.4, worker_user=None)
+    assert schema_problems(doc) == [] and doc["score"] == 2.5 and doc["execution_time"] == 2
+    assert [t["visibility"] for t in doc["tests"]] == ["visible", "visible", "after_published", "after_published"]
+    assert [t["status"] for t in doc["tests"]] == ["passed", "failed", "passed", "failed"]
+    assert "peeked" in doc["tests"][1]["output"] and "hint: matches attention without" in doc["tests"][1]["output"]
+    assert "public checks **2 / 5**" in doc["output"] and "2.5" not in doc["output"]  # no total before publishing
+    assert "grader itself failed on 1 check(s)** (a03_attention: grads_match)" in doc["output"]
+    assert doc["extra_data"]["grader_faults"] == 1
+
+
+def test_collect_finds_files_where_students_put_them(tmp_path: Path) -> None:
+    sub, dest = tmp_path / "submission", tmp_path / "work" / "staged"
+    (sub / "deep" / "deeper").mkdir(parents=True)
+    (sub / "deep" / "deeper" / "a03_attention.py").write_text("# deeper")
+    (sub / "A03_Attention (2).py").write_text("# renamed copy at the top")
+    (sub / "deep" / "a03_attention.py").write_text("# exact name, shallowest")
+    (sub / ".hidden").mkdir()
+    (sub / ".hidden" / "a04_gpt_blocks.py").write_text("# editor backup")
+    secret = tmp_path / "instructor_only.py"
+    secret.write_text("SECRET = 1")
+    (sub / "a04_gpt_blocks.py").symlink_to(secret)  # copying through it as root would leak the target
+    with zipfile.ZipFile(sub / "upload.zip", "w") as zf:
+        zf.writestr("hw/a01_tokenizer.ipynb", "{}")
+        zf.writestr("__MACOSX/hw/._a02_data.py", "fork")
+    got = collect(sub, ["a01_tokenizer", "a02_data", "a03_attention", "a04_gpt_blocks"], dest)
+    assert got.files == {"a01_tokenizer": "upload.zip/hw/a01_tokenizer.ipynb", "a02_data": None,
+                         "a03_attention": "deep/a03_attention.py", "a04_gpt_blocks": None}
+    assert sorted(p.name for p in dest.iterdir()) == ["a01_tokenizer.ipynb", "a03_attention.py"]
+    assert (dest / "a03_attention.py").read_text() == "# exact name, shallowest"
+    notes = "\n".join(got.notes)
+    assert "`a04_gpt_blocks.py` is a symbolic link and was ignored" in notes
+    assert ("graded `deep/a03_attention.py` as a03_attention.py; also found `deep/deeper/a03_attention.py`, "
+            "`A03_Attention (2).py`") in notes  # exact names first, then the shallowest
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["staged"]  # the unpacked zip is gone
 
 
 # -- the trust boundary: as root, learner code runs as an unprivileged account ---------------
