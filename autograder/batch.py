@@ -288,18 +288,27 @@ class Pool:
             for slot in self.slots:
                 if slot.ready and slot.task is None and pending:
                     st = pending.popleft()
-                    slot.conn.send((st.id, str(st.path), ids, seed, call_timeout_s))
+                    try:
+                        slot.conn.send((st.id, str(st.path), ids, seed, call_timeout_s))
+                    except OSError:  # the process just died; it is replaced below and the student waits
+                        pending.appendleft(st)
+                        continue
                     slot.task, slot.deadline = st, time.monotonic() + student_timeout_s
             busy = [s.deadline for s in self.slots if s.task]
             timeout = max(0.0, min(busy) - time.monotonic()) if busy else None
             wait([s.conn for s in self.slots] + [s.proc.sentinel for s in self.slots], timeout)
-            for i, slot in enumerate(self.slots):
+            live = []
+            for slot in self.slots:
                 outcome, replace = self._poll(slot, student_timeout_s)
                 if outcome is not None:
                     on_result(outcome)
-                if replace:
-                    self._stop(slot)
-                    self.slots[i] = self._start()
+                if not replace:
+                    live.append(slot)
+                    continue
+                self._stop(slot)
+                if pending:  # a replacement only when there is work left for it
+                    live.append(self._start())
+            self.slots = live
 
     def _poll(self, slot: _Slot, student_timeout_s: float) -> tuple[Outcome | None, bool]:
         """What happened in one slot: (an outcome to record or None, whether the process must be replaced)."""
@@ -435,7 +444,7 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
     summary = Summary(students=len(students) + len(clashes), ignored=ignored,
                       skipped=[s for s, o in results.items() if o.skipped])
     bar = Progress(len(students) + len(clashes), progress)
-    bar.start(len(results))
+    bar.start(len(summary.skipped))
 
     def record(o: Outcome) -> None:
         """Write one student's files, then the manifest: a crash after this line loses nothing."""
@@ -458,6 +467,7 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
     for o in clashes:
         bar.step(o)
     if todo:
+        (out / ".grader.log").write_text("", encoding="utf-8")  # this run's grader warnings and tracebacks
         pool = Pool(min(jobs or default_jobs(), len(todo)), out / ".grader.log")
         try:
             pool.run(todo, ids, seed, call_timeout_s, student_timeout_s, record)
@@ -507,7 +517,8 @@ def _reuse(out: Path, sid: str, entry: dict[str, Any] | None, digest: str, finge
 # -- the command ------------------------------------------------------------------------------
 def summary_text(s: Summary, out: Path, jobs: int) -> str:
     lines = [(f"{s.students} students: {len(s.graded)} graded, {len(s.skipped)} skipped (unchanged since the last "
-             f"run; --force regrades them), {len(s.errors)} errors ({s.elapsed_s:.1f} s, {jobs} jobs)")]
+             f"run; --force regrades them), {len(s.errors)} error{'s' if len(s.errors) != 1 else ''} "
+             f"({s.elapsed_s:.1f} s, {jobs} job{'s' if jobs != 1 else ''})")]
     lines += [f"  {o.student}: error: {one_line(o.reason, 200)}" for o in s.errors]
     if s.ignored:
         lines.append(f"  ignored {len(s.ignored)} entries that are neither folders nor .zip files: "
