@@ -523,8 +523,8 @@ def generate_sampling_matches_softmax(ctx: Context) -> None:
         stat, df, pval = chi_square_p(counts, probs)
         if pval >= GOF_ALPHA:
             continue
-        table = "\n".join(f"  token {j}: drawn {int(counts[j])}, expected {float(probs[j]) * GOF_ROWS:.0f}"
-                          for j in range(8))
+        table = (f"tokens 0..7 drawn    {[int(c) for c in counts]}\n"
+                 f"tokens 0..7 expected {[round(float(q) * GOF_ROWS) for q in probs]}")
         case = f"temperature={T}" + (f", top_k={k}" if k else "")
         hint = gof_hint(counts, gof_variants(logits, T, k))
         if math.isinf(stat):
