@@ -22,7 +22,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import strategies as sg
-from autograder.checks import CheckAbort, Context, Suite
+from autograder.checks import CheckAbort, Context, LearnerError, Suite
 from autograder.compare import FLOAT64, CheckFailure, assert_close, describe, is_close, tensor_like
 from autograder.program import Program, Ref
 from autograder.properties import RATE_Z_LIMIT, check_raised
@@ -206,6 +206,8 @@ HINT_SCALED_TOK = ("your logits match token embeddings multiplied by sqrt(emb_di
                    "pos_emb unscaled")
 HINT_NO_BLOCKS = "your logits match a model that skips trf_blocks"
 HINT_NO_FINAL_NORM = "your logits match a model that skips final_norm: out_head(final_norm(x)) after the blocks"
+HINT_INDEX = ("an embedding lookup went past its table: tok_emb has a row per token id (0..vocab_size-1), pos_emb "
+              "a row per position (0..context_length-1); look positions up with torch.arange(T)")
 HINT_SOFTMAX = ("your output matches the softmax of the logits: return the raw logits; the loss (a06) and "
                 "decoding apply softmax themselves")
 
@@ -248,6 +250,18 @@ def _forward_hint(ctx: Context, cfg: dict[str, Any], w: dict[str, torch.Tensor],
                 None)
 
 
+def _raise_for(ctx: Context, got: Any, when: str) -> None:
+    """A caught exception from the learner's forward: abort for a stub, explain an embedding out of range."""
+    if not isinstance(got, Raised):
+        return
+    if got.type == "NotImplementedError":
+        ctx.aborted = CheckAbort("failed", f"not implemented yet: {got.message}")
+        raise ctx.aborted
+    if got.type == "IndexError" and "out of range" in got.message:
+        raise CheckFailure(f"{when}: your code raised {got}", hint=HINT_INDEX)
+    raise LearnerError(got, "call")
+
+
 @check(points=4, visibility="public", kind="property", targets=(MODEL,), uses=USES, max_examples=6,
        description="GPTModel (eval): logits = out_head(final_norm(trf_blocks(tok_emb(ids) + pos_emb(0..T-1)))), "
                    "compared with your own blocks, final_norm and out_head called one by one")
@@ -261,9 +275,11 @@ def forward_composes_the_pieces(ctx: Context) -> None:
         ctx.example(shapes={"in_idx": [B, T]}, config=c, values={"in_idx": idx})
         p = ctx.program()
         m = new_model(p, c, w)
-        full = p.call(m, idx, no_grad=True)
+        full = p.call(m, idx, no_grad=True, catch=True)
         _, _, pieces = _chain(p, m, x, c["n_layers"])
         res = ctx.run(p.returns(full=full, pieces=pieces))
+        _raise_for(ctx, res["full"], f"GPTModel (vocab_size={c['vocab_size']}, context_length={c['context_length']}) "
+                                     f"on in_idx of shape ({B}, {T})")
         logits = tensor_like(res["pieces"], logits_like(B, T, c["vocab_size"]),
                              "out_head(final_norm(trf_blocks(x))) with your modules")
         try:
@@ -375,7 +391,8 @@ def drop_emb_on_summed_embeddings(ctx: Context) -> None:
         hint = next((hints[k] for k, v in others.items() if isinstance(v, torch.Tensor)
                      and v.shape == (len(masks), B, T, E) and _matching_masks(out, v) is not None), None)
         raise CheckFailure(f"{name}: the logits are not final_norm(m * (tok + pos) / (1 - p) + c) for any 0/1 "
-                           f"dropout mask m: drop_emb should drop elements of tok_emb(ids) + pos_emb(positions)",
+                           f"dropout mask m: drop_emb should drop elements of tok_emb(ids) + pos_emb(positions), "
+                           f"at p = cfg['drop_rate']",
                            hint=hint)
     kept = masks[chosen.flatten(), 0, 0]  # (B * T, E)
     n, k = kept.numel(), int((kept == 0).sum())
@@ -416,8 +433,12 @@ def eval_is_deterministic(ctx: Context) -> None:
         except CheckFailure as failure:
             failure.hint = HINT_EVAL_DROPOUT
             raise
-        assert_close(res["plain_train"], res["plain"], tol=FLOAT64,
-                     name="logits of GPTModel (drop_rate=0) in train mode compared with eval mode")
+        try:
+            assert_close(res["plain_train"], res["plain"], tol=FLOAT64,
+                         name="logits of GPTModel (drop_rate=0) in train mode compared with eval mode")
+        except CheckFailure as failure:
+            failure.hint = "with drop_rate=0 nothing may be dropped: give nn.Dropout the rate cfg['drop_rate']"
+            raise
 
 
 @check(points=1, visibility="public", kind="property", targets=(MODEL,), uses=USES,
@@ -432,8 +453,13 @@ def rejects_too_long_input(ctx: Context) -> None:
     long = p.call(m, token_ids((1, 8), 11, 1), no_grad=True, catch=True)
     res = ctx.run(p.returns(full=full, long=long))
     tensor_like(res["full"], logits_like(1, 5, 11), "logits of GPTModel for T = context_length = 5")
-    check_raised(ctx, res["long"], "GPTModel(context_length=5) called on in_idx of shape (1, 8)", ("ValueError",),
-                 ("8", "5"))
+    try:
+        check_raised(ctx, res["long"], "GPTModel(context_length=5) called on in_idx of shape (1, 8)",
+                     ("ValueError",), ("8", "5"))
+    except CheckFailure as failure:
+        failure.hint = ("compare T = in_idx.shape[1] with context_length first thing in forward, and raise "
+                        "ValueError(f\"... T={T} ... context_length={...}\") before any lookup")
+        raise
 
 
 # -- generate_text_simple ----------------------------------------------------------------------

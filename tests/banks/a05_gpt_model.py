@@ -26,11 +26,13 @@ MUTANTS = [
         name="pos_emb_by_token_ids",
         why="pos_emb indexed by the token ids instead of the positions 0..T-1",
         edits=[Edit(old=_POS, new="pos_embeds = self.pos_emb(in_idx)  # (B, T, E)")],
+        hint="torch.arange(T)",
     ),
     Variant(
         name="positions_start_at_one",
         why="positions 1..T instead of 0..T-1 (fails outright at T = context_length)",
         edits=[Edit(old=_POS, new="pos_embeds = self.pos_emb(torch.arange(1, T + 1, device=in_idx.device))  # (T, E)")],
+        hint="torch.arange(T)",
     ),
     Variant(
         name="token_embeddings_scaled",
@@ -98,7 +100,7 @@ MUTANTS = [
         name="no_error_for_long_input",
         why="no T > context_length check: pos_emb fails with a bare IndexError",
         edits=[Edit(old=_TOO_LONG, new="")],
-        hint="expected a ValueError",
+        hint="compare T = in_idx.shape[1] with context_length",
     ),
     Variant(
         name="generate_without_cropping",
