@@ -88,7 +88,8 @@ def gpt_matches_reference(ctx: Context) -> None:
        description="GPTModel: in float32 too, logits and all gradients match the exact answer to within float32 "
                    "rounding")
 def gpt_float32_matches_reference(ctx: Context) -> None:
-    # emb_dim >= 3, as in a04: LayerNorm of two nearly equal float32 values is ill-conditioned
+    # FLOAT32 as in a04, and emb_dim >= 3 for the same reason (LayerNorm of two nearly equal float32 values is
+    # ill-conditioned). Over 400 such examples the solution's logits and gradients stay under 0.35x FLOAT32.
     @ctx.given(cfg=sg.gpt_configs().filter(lambda c: c["cfg"]["emb_dim"] >= 3), seed=st.integers(0, 2**16))
     def _(cfg: dict[str, Any], seed: int) -> None:
         _model_check(ctx, cfg, seed, FLOAT32, torch.float32)
