@@ -24,7 +24,7 @@ import pytest
 
 from autograder.checks import CheckResult
 from autograder.gradescope import ROOT_ENV, Collected, build, collect, to_results
-from autograder.launch import WORKER_USER_ENV, spawn
+from autograder.launch import WORKER_USER_ENV, _discard, spawn
 from autograder.program import Program
 from autograder.report import AssignmentResult, Report
 from autograder.worker import Worker
@@ -329,7 +329,7 @@ def worker_user() -> Iterator[str]:
     try:
         yield name
     finally:
-        subprocess.run(["userdel", name], check=False)
+        subprocess.run(["userdel", "--force", name], check=False)
 
 
 def _blocked_by(user: str) -> Path | None:
@@ -390,7 +390,7 @@ def test_spawn_drops_to_the_worker_user(worker_user: str, tmp_path: Path) -> Non
         sandboxes = Path(tempfile.gettempdir())
         before = set(sandboxes.glob("scratchgrad-worker-*"))
         with pytest.raises(PermissionError):
-            spawn(sub, user=worker_user)
+            _discard(spawn(sub, user=worker_user))  # stops the worker if the switch to the account did not happen
         assert set(sandboxes.glob("scratchgrad-worker-*")) <= before  # its sandbox is removed
     if reason is not None:
         pytest.skip(reason)
