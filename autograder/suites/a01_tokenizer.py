@@ -1,0 +1,532 @@
+"""Public checks for a01_tokenizer: properties, hand-worked examples and JSON snapshots, no reference needed.
+
+Most properties here hold for any correct BPE tokenizer whatever it learned, so they need no
+reference: decode(encode(s)) == s; encode(a + special + b) == encode(a) + [id] + encode(b); every
+learned token lies inside one pre-token of the training text; training stops only when the
+vocabulary is full or every pre-token is one token; a vocabulary with other ids only renames them.
+The hand-worked examples (ties, frequencies, merge order) are small enough to check on paper, and
+the JSON snapshot holds what the reference learned from and encoded for fixed texts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import regex
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from autograder import snapshots
+from autograder.checks import Context, Suite
+from autograder.compare import CheckFailure
+from autograder.program import Program, Ref
+from autograder.properties import check_raised
+from autograder.runtime.values import Opaque, Raised
+from autograder.scan import Ban
+
+TOK = "BPETokenizer"
+EOT = "<|endoftext|>"
+PAD = "<|pad|>"
+# The curriculum's pre-tokenizer (the learner's module holds the same string; tests keep them equal).
+GPT2_SPLIT_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+PRETOKENIZER = regex.compile(GPT2_SPLIT_PATTERN)
+
+# Libraries that would tokenize (and train) for the learner.
+SUITE = Suite("a01_tokenizer", bans=[Ban("tiktoken", module=True), Ban("tokenizers", module=True),
+                                     Ban("sentencepiece", module=True), Ban("transformers", module=True)])
+check = SUITE.check
+
+# -- strategies ------------------------------------------------------------------------------
+# Training texts repeat a few pieces, so that many pairs tie and merges build on merges.
+TRAIN_PIECES = ["the", " the", " cat", " sat", "at", "a", "aa", "ab", "b", "c", " ", "  ", "\n", "\n\n", ",", ".",
+                "!?", "'s", "'ll", "1", "12", " 345", "é", " café", "日本", "🙂", "\t", "x"]
+# Text to encode: any Unicode (assigned code points; tiktoken's Rust regex may know fewer unassigned
+# ones than Python's `regex`), plus pieces where tokenizers go wrong.
+TRICKY = [" ", "   ", "\n", "\r\n", "\t", " \n ", "\u00a0", "\u3000", "'s", "'S", "'ll", "don't", "e\u0301",
+          "🙂", "👍🏽", "日本語", "١٢٣", "Ⅻ", "x²", "  hello", "\x00", "\ufffd", "12345", " !!", "é", EOT]
+CHARS = st.characters(exclude_categories=("Cs", "Cn"))
+
+
+def training_texts(*, specials: tuple[str, ...] = (EOT,), min_pieces: int = 0,
+                   max_pieces: int = 40) -> st.SearchStrategy[str]:
+    return st.lists(st.sampled_from(TRAIN_PIECES + list(specials)), min_size=min_pieces,
+                    max_size=max_pieces).map("".join)
+
+
+def any_texts(*, max_parts: int = 8) -> st.SearchStrategy[str]:
+    part = st.one_of(st.text(CHARS, max_size=6), st.sampled_from(TRICKY), st.sampled_from(TRAIN_PIECES))
+    return st.lists(part, max_size=max_parts).map("".join)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def hexed(merges: list[tuple[bytes, bytes]]) -> list[list[str]]:
+    return [[a.hex(), b.hex()] for a, b in merges]
+
+
+def unhexed(merges: list[list[str]]) -> list[tuple[bytes, bytes]]:
+    return [(bytes.fromhex(a), bytes.fromhex(b)) for a, b in merges]
+
+
+def pretokens(text: str, special_tokens: list[str]) -> list[str]:
+    """The pre-tokens of `text` outside its special tokens (grader-side, for the properties)."""
+    pieces = [text]
+    if special_tokens:
+        alternatives = "|".join(regex.escape(s) for s in sorted(special_tokens, key=len, reverse=True))
+        pieces = regex.split(alternatives, text)
+    return [w for piece in pieces for w in PRETOKENIZER.findall(piece)]
+
+
+def new_tokenizer(p: Program, *, merges: list[tuple[bytes, bytes]] | None = None,
+                  vocab: dict[int, bytes] | None = None, special_tokens: list[str] | None = None) -> Ref:
+    kwargs: dict[str, Any] = {}
+    if vocab is not None:
+        kwargs["vocab"] = vocab
+    if merges is not None:
+        kwargs["merges"] = [tuple(m) for m in merges]
+    if special_tokens is not None:
+        kwargs["special_tokens"] = list(special_tokens)
+    return p.new(TOK, **kwargs)
+
+
+def call_text(kwargs: dict[str, Any]) -> str:
+    return f"{TOK}({', '.join(f'{k}=...' if k in ('vocab', 'merges') else f'{k}={v!r}' for k, v in kwargs.items())})"
+
+
+def as_merges(value: Any, where: str) -> list[tuple[bytes, bytes]]:
+    """The learner's `merges` attribute as a list of (bytes, bytes), or a failure saying what it is."""
+    if isinstance(value, (Raised, Opaque)) or not isinstance(value, list):
+        raise CheckFailure(f"{where}: `merges` should be a list of (bytes, bytes) pairs, got {_describe(value)}")
+    out = []
+    for m in value:
+        if not (isinstance(m, (tuple, list)) and len(m) == 2 and all(isinstance(x, bytes) for x in m)):
+            raise CheckFailure(f"{where}: every item of `merges` should be a (bytes, bytes) pair, got {m!r}")
+        out.append((m[0], m[1]))
+    return out
+
+
+def as_vocab(value: Any, where: str) -> dict[int, bytes]:
+    if not (isinstance(value, dict) and all(isinstance(k, int) and isinstance(v, bytes) for k, v in value.items())):
+        raise CheckFailure(f"{where}: `vocab` should be a dict of int id -> bytes, got {_describe(value)}")
+    return value
+
+
+def as_ids(value: Any, what: str) -> list[int]:
+    if not (isinstance(value, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in value)):
+        raise CheckFailure(f"{what}: expected a list of int ids, got {_describe(value)}")
+    return value
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Opaque):
+        return f"a {value.type} ({value.repr[:80]})"
+    if isinstance(value, Raised):
+        return f"an exception {value}"
+    return f"a {type(value).__name__} ({str(value)[:80]})"
+
+
+def merge_difference(got: list[tuple[bytes, bytes]], expected: list[tuple[bytes, bytes]]) -> str | None:
+    """None when equal; else where the two merge lists part."""
+    if got == expected:
+        return None
+    k = next((i for i, (g, e) in enumerate(zip(got, expected)) if g != e), min(len(got), len(expected)))
+    agree = f"the {k} before it agree" if k else "the very first merge"
+    if k < len(got) and k < len(expected):
+        return (f"merge #{k} is {got[k]!r}, expected {expected[k]!r} ({agree}; {len(got)} merges learned, "
+                f"{len(expected)} expected)")
+    return (f"{len(got)} merges learned, expected {len(expected)} (the first {k} agree"
+            + (f"; the next expected one is {expected[k]!r})" if k < len(expected) else
+               f"; your next one is {got[k]!r})"))
+
+
+def id_difference(got: list[int], expected: list[int]) -> str | None:
+    if got == expected:
+        return None
+    k = next((i for i, (g, e) in enumerate(zip(got, expected)) if g != e), min(len(got), len(expected)))
+    return (f"got {len(got)} ids, expected {len(expected)}; first difference at position {k}: "
+            f"got {got[k:k + 6]}, expected {expected[k:k + 6]}")
+
+
+def train_in_worker(ctx: Context, text: str, vocab_size: int, special_tokens: list[str],
+                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train a fresh learner tokenizer; return its merges, vocab and `extra` calls' results."""
+    p = ctx.program()
+    tok = p.new(TOK)
+    p.call(tok, text, vocab_size=vocab_size, special_tokens=list(special_tokens), method="train")
+    calls = {k: p.call(tok, *args, method=m, catch=True) for k, (m, args) in (extra or {}).items()}
+    return ctx.run(p.returns(merges=p.get(tok, "merges"), vocab=p.get(tok, "vocab"), **calls))
+
+
+def snapshot_data() -> dict[str, Any]:
+    return snapshots.load_json("a01_tokenizer")
+
+
+def stored_merges() -> tuple[list[tuple[bytes, bytes]], list[str]]:
+    enc = snapshot_data()["encode"]
+    return unhexed(enc["merges"]), enc["special_tokens"]
+
+
+# -- JSON snapshots (written by `scratchgrad snapshots` from reference/) ------------------------
+SNAPSHOT_TEXT = (
+    "The keeper's lamp was lit at dusk, and the keeper's log was kept at dawn. She'll say it's 12 "
+    "minutes past six; he'd say 12:06. Nobody's wrong!\n\n  Indented lines, tabs\tand   runs of spaces "
+    "stay.<|endoftext|>A second document: café, naïve, 日本語, 🙂🙂 -- and the lamp, the lamp, the lamp."
+    "<|endoftext|>Numbers 1234567 and 3.14159; contractions we've, they're, I'm, it'd.\n"
+)
+SNAPSHOT_TRAIN_CASES = [(SNAPSHOT_TEXT, 256 + 60 + 1, [EOT]), (SNAPSHOT_TEXT, 256 + 40 + 2, [EOT, PAD]),
+                        (SNAPSHOT_TEXT, 256 + 30, [])]
+SNAPSHOT_ENCODE_TEXTS = [
+    "the lamp, the keeper's log", "  runs   of\tspaces\n\n", "café naïve 日本語 🙂", "12:06 and 1234567",
+    f"one{EOT}two {EOT} three{EOT}", "it's, they're, I'm", "", "👍🏽 x² \u00a0 e\u0301", "<|endoftext", PAD,
+]
+
+
+def JSON_SNAPSHOTS(ref: Any) -> dict[str, Any]:
+    train = []
+    for text, vocab_size, specials in SNAPSHOT_TRAIN_CASES:
+        tok = ref.BPETokenizer()
+        tok.train(text, vocab_size, specials)
+        train.append({"text": text, "vocab_size": vocab_size, "special_tokens": specials,
+                      "merges": hexed(tok.merges)})
+    merges = unhexed(train[0]["merges"])
+    tok = ref.BPETokenizer(merges=merges, special_tokens=[EOT])
+    encode = {"merges": hexed(merges), "special_tokens": [EOT],
+              "cases": [{"text": t, "ids": tok.encode(t)} for t in SNAPSHOT_ENCODE_TEXTS]}
+    return {"train": train, "encode": encode}
+
+
+@check(points=2, visibility="public", kind="snapshot", targets=(TOK,),
+       description="train: the merges learned from a stored text equal the reference's (with 0, 1 and 2 special "
+                   "tokens)")
+def train_snapshot(ctx: Context) -> None:
+    for case in snapshot_data()["train"]:
+        vocab_size, specials = case["vocab_size"], case["special_tokens"]
+        ctx.example(config={"vocab_size": vocab_size, "special_tokens": specials}, values={"text": case["text"]})
+        res = train_in_worker(ctx, case["text"], vocab_size, specials)
+        where = f"train(text, vocab_size={vocab_size}, special_tokens={specials}) on the stored text"
+        problem = merge_difference(as_merges(res["merges"], where), unhexed(case["merges"]))
+        if problem:
+            raise CheckFailure(f"{where}: {problem}")
+
+
+@check(points=2, visibility="public", kind="snapshot", targets=(TOK,),
+       description="encode: ids for stored texts, with stored merges and <|endoftext|>, equal the reference's")
+def encode_snapshot(ctx: Context) -> None:
+    enc = snapshot_data()["encode"]
+    merges, specials = unhexed(enc["merges"]), enc["special_tokens"]
+    ctx.example(config={"merges": f"{len(merges)} stored merges", "special_tokens": specials})
+    p = ctx.program()
+    tok = new_tokenizer(p, merges=merges, special_tokens=specials)
+    got = ctx.run(p.returns(ids=[p.call(tok, c["text"], method="encode") for c in enc["cases"]]))["ids"]
+    for case, ids in zip(enc["cases"], got):
+        what = f"encode({case['text']!r}) with {len(merges)} stored merges"
+        problem = id_difference(as_ids(ids, what), case["ids"])
+        if problem:
+            ctx.example(config={"merges": f"{len(merges)} stored merges", "special_tokens": specials},
+                        values={"text": case["text"]})
+            raise CheckFailure(f"{what}: {problem}")
+
+
+# -- before training -------------------------------------------------------------------------
+@check(points=1, visibility="public", kind="property", targets=(TOK,), max_examples=10,
+       description="BPETokenizer() with no merges encodes text to its UTF-8 bytes and decodes them back; a special "
+                   "token gets id 256")
+def byte_level_before_training(ctx: Context) -> None:
+    @ctx.given(text=any_texts())
+    def _(text: str) -> None:
+        ctx.example(values={"text": text})
+        p = ctx.program()
+        plain, special = new_tokenizer(p), new_tokenizer(p, special_tokens=[EOT])
+        ids = p.call(plain, text, method="encode")
+        res = ctx.run(p.returns(ids=ids, back=p.call(plain, ids, method="decode"),
+                                eot=p.call(special, f"a{EOT}", method="encode")))
+        expected = list(text.encode("utf-8"))
+        problem = id_difference(as_ids(res["ids"], f"BPETokenizer().encode({text!r})"), expected)
+        if problem:
+            raise CheckFailure(f"BPETokenizer().encode({text!r}) should be the UTF-8 bytes: {problem}")
+        if res["back"] != text:
+            raise CheckFailure(f"BPETokenizer().decode(its UTF-8 bytes) gave {res['back']!r}, expected {text!r}")
+        if res["eot"] != [97, 256]:
+            raise CheckFailure(f"BPETokenizer(special_tokens=[{EOT!r}]).encode('a{EOT}') gave {res['eot']!r}, "
+                               f"expected [97, 256] (ids 0..255 are the bytes, special tokens come next)")
+
+
+# -- training --------------------------------------------------------------------------------
+@check(points=2, visibility="public", kind="property", targets=(TOK,), max_examples=12,
+       description="train: vocab holds vocab_size tokens: ids 0..255 the bytes, 256 + i the i-th merge "
+                   "(left + right, both earlier tokens), then the special tokens, which encode to their own id")
+def train_vocab_layout(ctx: Context) -> None:
+    @ctx.given(text=training_texts(specials=(EOT, PAD)), n_special=st.integers(0, 2), extra=st.integers(0, 30))
+    def _(text: str, n_special: int, extra: int) -> None:
+        specials = [EOT, PAD][:n_special]
+        vocab_size = 256 + n_special + extra
+        ctx.example(config={"vocab_size": vocab_size, "special_tokens": specials}, values={"text": text})
+        res = train_in_worker(ctx, text, vocab_size, specials, {f"s{j}": ("encode", [s]) for j, s in enumerate(specials)})
+        where = f"after train(text, vocab_size={vocab_size}, special_tokens={specials})"
+        merges, vocab = as_merges(res["merges"], where), as_vocab(res["vocab"], where)
+        if len(merges) > extra:
+            raise CheckFailure(f"{where}: {len(merges)} merges learned, at most vocab_size - 256 - "
+                               f"len(special_tokens) = {extra} allowed (vocab_size counts the special tokens too)")
+        want_size = 256 + len(merges) + n_special
+        if len(vocab) != want_size or sorted(vocab) != list(range(want_size)):
+            raise CheckFailure(f"{where}: vocab has {len(vocab)} ids ({min(vocab, default=None)}.."
+                               f"{max(vocab, default=None)}), expected ids 0..{want_size - 1}: 256 bytes, "
+                               f"{len(merges)} merges, {n_special} special tokens")
+        known = {bytes([b]) for b in range(256)}
+        for b in range(256):
+            if vocab[b] != bytes([b]):
+                raise CheckFailure(f"{where}: vocab[{b}] is {vocab[b]!r}, expected {bytes([b])!r}")
+        for i, (left, right) in enumerate(merges):
+            if left not in known or right not in known:
+                raise CheckFailure(f"{where}: merge #{i} {(left, right)!r} joins a token that is neither a byte "
+                                   f"nor made by an earlier merge")
+            if vocab[256 + i] != left + right:
+                raise CheckFailure(f"{where}: vocab[{256 + i}] is {vocab[256 + i]!r}, expected merge #{i}'s "
+                                   f"left + right = {left + right!r} (merge i gets id 256 + i)")
+            known.add(left + right)
+        for j, s in enumerate(specials):
+            sid = 256 + len(merges) + j
+            if vocab[sid] != s.encode("utf-8") or res[f"s{j}"] != [sid]:
+                raise CheckFailure(f"{where}: special token {s!r} should have id {sid} (after the bytes and the "
+                                   f"merges) with bytes {s.encode()!r}; vocab[{sid}] = {vocab[sid]!r}, "
+                                   f"encode({s!r}) = {res[f's{j}']!r}")
+
+
+@check(points=1, visibility="public", kind="property", targets=(TOK,), max_examples=10,
+       description="train: with a large vocab_size, training stops when every pre-token is a single token "
+                   "(and learns nothing from an empty text)")
+def train_stops_when_no_pair_is_left(ctx: Context) -> None:
+    @ctx.given(text=training_texts(max_pieces=12))
+    def _(text: str) -> None:
+        vocab_size = 256 + 1 + 1000
+        words = sorted(set(pretokens(text, [EOT])))
+        ctx.example(config={"vocab_size": vocab_size, "special_tokens": [EOT]}, values={"text": text})
+        res = train_in_worker(ctx, text, vocab_size, [EOT], {f"w{i}": ("encode", [w]) for i, w in enumerate(words)})
+        where = f"train(text, vocab_size={vocab_size}, special_tokens=[{EOT!r}])"
+        merges = as_merges(res["merges"], where)
+        if not words and merges:
+            raise CheckFailure(f"{where} on a text with no pre-tokens learned {len(merges)} merges, expected none")
+        for i, w in enumerate(words):
+            ids = res[f"w{i}"]
+            if isinstance(ids, Raised):
+                raise CheckFailure(f"after {where}: encode({w!r}) raised {ids}")
+            if len(ids) != 1:
+                raise CheckFailure(f"after {where}: the pre-token {w!r} of the training text still encodes to "
+                                   f"{len(ids)} tokens {ids}: training must go on while any pair is left "
+                                   f"(it stopped after {len(merges)} merges, short of {vocab_size - 257})")
+        if len(res["vocab"]) != 256 + len(merges) + 1:
+            raise CheckFailure(f"{where}: stopped after {len(merges)} merges but vocab has {len(res['vocab'])} "
+                               f"entries, expected {256 + len(merges) + 1}")
+
+
+@check(points=2, visibility="public", kind="property", targets=(TOK,), max_examples=12,
+       description="train: every learned token lies inside one pre-token of the training text: merges never "
+                   "cross pre-token boundaries or special tokens")
+def merges_stay_inside_pretokens(ctx: Context) -> None:
+    @ctx.given(text=training_texts(max_pieces=50), extra=st.integers(5, 40))
+    def _(text: str, extra: int) -> None:
+        vocab_size = 256 + 1 + extra
+        ctx.example(config={"vocab_size": vocab_size, "special_tokens": [EOT]}, values={"text": text})
+        res = train_in_worker(ctx, text, vocab_size, [EOT])
+        where = f"train(text, vocab_size={vocab_size}, special_tokens=[{EOT!r}])"
+        words = [w.encode("utf-8") for w in set(pretokens(text, [EOT]))]
+        for i, (left, right) in enumerate(as_merges(res["merges"], where)):
+            if not any(left + right in w for w in words):
+                raise CheckFailure(f"{where}: merge #{i} makes {left + right!r}, which is inside no pre-token of the "
+                                   f"text (pre-tokens: {sorted(set(pretokens(text, [EOT])))[:12]}...); count pairs "
+                                   f"only inside each match of GPT2_SPLIT_PATTERN, after splitting off special tokens")
+
+
+# (text, vocab_size, special_tokens, expected merges, the rule it shows)
+HAND_TRAIN_CASES = [
+    ("ab cd", 259, [], [(b"c", b"d"), (b"a", b"b"), (b" ", b"cd")],
+     ("all pairs occur once, so ties decide: (b'c', b'd') is the greatest pair; then (b'a', b'b') > (b' ', b'cd') "
+     "because b'a' > b' '")),
+    ("ab ac", 259, [], [(b"a", b"c"), (b"a", b"b"), (b" ", b"ac")],
+     "the left tokens tie (b'a'), so the right ones decide: (b'a', b'c') > (b'a', b'b')"),
+    ("aa aa aa aax bc", 262, [EOT], [(b"a", b"a"), (b" ", b"aa"), (b"b", b"c"), (b" aa", b"x"), (b" ", b"bc")],
+     "ties compare bytes, not ids: (b'b', b'c') > (b' aa', b'x') although b' aa' has the larger id (257)"),
+    ("ab ab ab ab cd ce cf", 258, [], [(b"a", b"b"), (b" ", b"c")],
+     ("pairs are weighted by how often their pre-token occurs: (b'a', b'b') occurs 4 times (in 'ab' once and "
+     "' ab' three times), (b' ', b'c') 3 times; counting each distinct pre-token once would pick (b' ', b'c')")),
+    (f"aaaa aaa{EOT}aaa", 300, [EOT], [(b"a", b"a"), (b"aa", b"a"), (b"aa", b"aa"), (b" ", b"aaa")],
+     ("'aaaa' is 3 pairs (a, a), counted with overlaps, but merges left to right to [aa, aa]; 'aaa' becomes "
+     "[aa, a]; the special token is split off and never merged")),
+    ("ab ab", 1000, [EOT], [(b"a", b"b"), (b" ", b"ab")],
+     "a pair that occurs once is still merged; training stops when no pair is left"),
+]
+
+
+@check(points=3, visibility="public", kind="property", targets=(TOK,),
+       description="train: hand-worked examples: ties go to the greatest (bytes, bytes) pair, pairs are weighted "
+                   "by pre-token frequency, overlapping pairs merge left to right")
+def train_hand_worked_examples(ctx: Context) -> None:
+    for text, vocab_size, specials, expected, rule in HAND_TRAIN_CASES:
+        ctx.example(config={"vocab_size": vocab_size, "special_tokens": specials}, values={"text": text})
+        res = train_in_worker(ctx, text, vocab_size, specials)
+        where = f"train({text!r}, vocab_size={vocab_size}, special_tokens={specials})"
+        got = as_merges(res["merges"], where)
+        problem = merge_difference(got, expected)
+        if problem:
+            raise CheckFailure(f"{where}: {problem}; expected merges {expected}", hint=f"in this example {rule}")
+
+
+@check(points=1, visibility="public", kind="property", targets=(TOK,),
+       description="train raises ValueError naming vocab_size when vocab_size < 256 + len(special_tokens); decode "
+                   "rejects an unknown id")
+def rejects_bad_input(ctx: Context) -> None:
+    ctx.example(config={"vocab_size": "256 and 255", "special_tokens": f"[{EOT!r}] and []"})
+    p = ctx.program()
+    ok = p.new(TOK)
+    p.call(ok, "ab ab", vocab_size=256, special_tokens=[], method="train")  # 256 with no special token is fine
+    small, smaller = p.new(TOK), p.new(TOK)
+    outcomes = {"eot": p.call(small, "ab ab", vocab_size=256, special_tokens=[EOT], method="train", catch=True),
+                "none": p.call(smaller, "ab ab", vocab_size=255, special_tokens=[], method="train", catch=True),
+                "decode": p.call(ok, [97, 5000], method="decode", catch=True)}
+    res = ctx.run(p.returns(merges=p.get(ok, "merges"), **outcomes))
+    if as_merges(res["merges"], "train('ab ab', vocab_size=256, special_tokens=[])") != []:
+        raise CheckFailure(f"train('ab ab', vocab_size=256, special_tokens=[]) learned merges {res['merges']}, "
+                           f"expected none (256 = the bytes alone)")
+    check_raised(ctx, res["eot"], f"train('ab ab', vocab_size=256, special_tokens=[{EOT!r}])", ("ValueError",),
+                 ("vocab_size", "256"))
+    check_raised(ctx, res["none"], "train('ab ab', vocab_size=255, special_tokens=[])", ("ValueError",),
+                 ("vocab_size", "255"))
+    check_raised(ctx, res["decode"], "decode([97, 5000]) with 256 ids", ("ValueError", "KeyError"), ("5000",))
+
+
+# -- encoding and decoding -------------------------------------------------------------------
+# (merges, special tokens, text, expected ids, the rule it shows); merge i has id 256 + i.
+HAND_ENCODE_CASES = [
+    ([(b"b", b"c"), (b"a", b"b")], [], "abc", [97, 256],
+     "(b'b', b'c') was learned first, so it merges first; (b'a', b'bc') is no merge"),
+    ([(b"a", b"b"), (b"b", b"c")], [], "abcbc", [256, 99, 257],
+     "merges apply in the order they were learned, not by how often a pair occurs in the text"),
+    ([(b"a", b"a"), (b"aa", b"aa")], [], "aaa aaaaa", [256, 97, 32, 257, 97],
+     "repeated pairs merge from the left: 'aaa' -> [aa, a]; ' ' and 'aaaaa' are separate pre-tokens"),
+    ([(b" ", b"a"), (b"a", b"b"), (b" a", b"b")], [EOT], f"ab ab{EOT}ab", [257, 258, 259, 257],
+     "' ab' is one pre-token: ' a' merges first, then (b' a', b'b'); the special token is one id, 259"),
+    ([(b"t", b"h"), (b"th", b"e"), (b" ", b"the")], [], "the  the", [257, 32, 258],
+     "of the two spaces, the last one starts the pre-token ' the' (GPT2_SPLIT_PATTERN's \\s+(?!\\S))"),
+]
+
+
+@check(points=2, visibility="public", kind="property", targets=(TOK,),
+       description="encode with given merges: pre-tokens first, then merges in the order they were learned "
+                   "(hand-worked examples)")
+def encode_follows_merge_order(ctx: Context) -> None:
+    p = ctx.program()
+    calls = [p.call(new_tokenizer(p, merges=m, special_tokens=s), text, method="encode")
+             for m, s, text, _, _ in HAND_ENCODE_CASES]
+    ctx.example(config={"cases": len(HAND_ENCODE_CASES)})
+    got = ctx.run(p.returns(ids=calls))["ids"]
+    for (merges, specials, text, expected, rule), ids in zip(HAND_ENCODE_CASES, got):
+        if ids != expected:
+            ctx.example(config={"merges": merges, "special_tokens": specials}, values={"text": text})
+            raise CheckFailure(f"BPETokenizer(merges={merges}, special_tokens={specials}).encode({text!r}) gave "
+                               f"{ids!r}, expected {expected}", hint=f"in this example {rule}")
+
+
+@check(points=2, visibility="public", kind="property", targets=(TOK,), max_examples=15,
+       description="decode(encode(s)) == s for any Unicode text, special tokens included (stored merges, and a "
+                   "tokenizer you trained)")
+def roundtrip(ctx: Context) -> None:
+    merges, specials = stored_merges()
+
+    @ctx.given(text=any_texts())
+    def _(text: str) -> None:
+        ctx.example(config={"merges": f"{len(merges)} stored merges", "special_tokens": specials},
+                    values={"text": text})
+        p = ctx.program()
+        stored = new_tokenizer(p, merges=merges, special_tokens=specials)
+        trained = p.new(TOK)
+        p.call(trained, SNAPSHOT_TEXT, vocab_size=256 + 30 + 2, special_tokens=[EOT, PAD], method="train")
+        outs = {}
+        for name, tok in (("stored", stored), ("trained", trained)):
+            ids = p.call(tok, text, method="encode")
+            outs[name] = p.call(tok, ids, method="decode")
+            outs[f"{name}_ids"] = ids
+        res = ctx.run(p.returns(**outs))
+        for name, what in (("stored", f"{len(merges)} stored merges"), ("trained", "a tokenizer you trained")):
+            if res[name] != text:
+                raise CheckFailure(f"decode(encode(text)) with {what}: got {res[name]!r}, expected {text!r} "
+                                   f"(ids {res[f'{name}_ids']!r})")
+
+
+@check(points=2, visibility="public", kind="property", targets=(TOK,), max_examples=12,
+       description="special tokens are atomic: encode(a + special + b) == encode(a) + [its id] + encode(b)")
+def special_tokens_are_atomic(ctx: Context) -> None:
+    merges, _ = stored_merges()
+    specials = [EOT, PAD]
+
+    @ctx.given(a=any_texts(max_parts=4), b=any_texts(max_parts=4), special=st.sampled_from(specials))
+    def _(a: str, b: str, special: str) -> None:
+        # the property needs the special token to be found exactly where it was put
+        assume(not any(s in a + special[:-1] or s in special[1:] + b for s in specials))
+        ctx.example(config={"merges": f"{len(merges)} stored merges", "special_tokens": specials},
+                    values={"a": a, "special": special, "b": b})
+        p = ctx.program()
+        tok = new_tokenizer(p, merges=merges, special_tokens=specials)
+        res = ctx.run(p.returns(**{k: p.call(tok, t, method="encode")
+                                   for k, t in (("whole", a + special + b), ("a", a), ("b", b), ("s", special))}))
+        sid = 256 + len(merges) + specials.index(special)
+        if res["s"] != [sid]:
+            raise CheckFailure(f"encode({special!r}) gave {res['s']!r}, expected [{sid}]: the special token is one "
+                               f"id, after the {len(merges)} merges")
+        expected = as_ids(res["a"], f"encode({a!r})") + [sid] + as_ids(res["b"], f"encode({b!r})")
+        problem = id_difference(as_ids(res["whole"], "encode(a + special + b)"), expected)
+        if problem:
+            raise CheckFailure(f"encode(a + {special!r} + b) is not encode(a) + [{sid}] + encode(b): {problem} "
+                               f"(split the text on special tokens before pre-tokenizing)")
+
+
+def _permuted_vocab(merges: list[tuple[bytes, bytes]]) -> tuple[dict[int, bytes], dict[int, int]]:
+    """The standard layout's tokens under other ids (bytes not in byte order, GPT-2-like), plus EOT."""
+    tokens = [bytes([b]) for b in range(256)] + [a + b for a, b in merges]
+    n = len(tokens)
+    new_id = {i: (i * 37 + 11) % n + 3 for i in range(n)}  # 37 is coprime to n below (checked by the test)
+    vocab = {new_id[i]: tok for i, tok in enumerate(tokens)}
+    vocab[1] = EOT.encode("utf-8")  # like GPT-2's <|endoftext|> = 50256: a special token already in vocab
+    return vocab, new_id
+
+
+@check(points=2, visibility="public", kind="property", targets=(TOK,), max_examples=10,
+       description="with a given vocab (ids in another order, <|endoftext|> already in it), encode and decode use "
+                   "the vocab's ids; a special token missing from vocab gets max id + 1")
+def encode_uses_the_given_vocab(ctx: Context) -> None:
+    merges, _ = stored_merges()
+    vocab, new_id = _permuted_vocab(merges)
+    pad_id = max(vocab) + 1
+    new_id.update({256 + len(merges): 1, 256 + len(merges) + 1: pad_id})
+
+    @ctx.given(text=any_texts())
+    def _(text: str) -> None:
+        ctx.example(config={"merges": f"{len(merges)} stored merges", "vocab": "stored tokens under other ids",
+                            "special_tokens": [EOT, PAD]}, values={"text": text})
+        p = ctx.program()
+        plain = new_tokenizer(p, merges=merges, special_tokens=[EOT, PAD])
+        given = new_tokenizer(p, merges=merges, vocab=vocab, special_tokens=[EOT, PAD])
+        ids = p.call(given, text, method="encode")
+        res = ctx.run(p.returns(plain=p.call(plain, text, method="encode"), given=ids,
+                                back=p.call(given, ids, method="decode")))
+        std = as_ids(res["plain"], f"encode({text!r}) without vocab")
+        expected = [new_id.get(i, -1) for i in std]
+        problem = id_difference(as_ids(res["given"], f"encode({text!r}) with vocab"), expected)
+        if problem:
+            raise CheckFailure(f"encode({text!r}) with the given vocab should give the same tokens as without it, "
+                               f"under the vocab's ids ({EOT!r} is {1}, {PAD!r} gets max id + 1 = {pad_id}): "
+                               f"{problem}")
+        if res["back"] != text:
+            raise CheckFailure(f"decode(encode({text!r})) with the given vocab gave {res['back']!r}")
+
+
+@check(points=1, visibility="public", kind="property", targets=(TOK,), max_examples=15,
+       description="decode joins the tokens' bytes before decoding UTF-8; invalid UTF-8 becomes U+FFFD "
+                   "(bytes.decode('utf-8', errors='replace'))")
+def decode_replaces_invalid_utf8(ctx: Context) -> None:
+    @ctx.given(data=st.binary(max_size=12) | st.sampled_from([b"\xff", b"\xe2\x82", "é🙂".encode(), b"a\xc3"]))
+    def _(data: bytes) -> None:
+        ctx.example(values={"ids": list(data)})
+        p = ctx.program()
+        got = ctx.run(p.returns(text=p.call(new_tokenizer(p), list(data), method="decode")))["text"]
+        expected = data.decode("utf-8", errors="replace")
+        if got != expected:
+            raise CheckFailure(f"BPETokenizer().decode({list(data)}) gave {got!r}, expected {expected!r}")
