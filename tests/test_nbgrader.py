@@ -127,3 +127,18 @@ def test_scratchgrad_nbgrader_refuses_an_existing_course(course: dict) -> None:
     run = subprocess.run([sys.executable, "-m", "autograder", "nbgrader", str(course["dir"])], capture_output=True,
                          text=True, timeout=120)
     assert run.returncode == 2 and "already holds a course" in run.stderr
+
+
+def test_same_score_on_all_three_routes(course: dict, tmp_path: Path) -> None:
+    """One submission, one score: nbgrader's export, `scratchgrad grade` and Gradescope's results.json agree."""
+    from tests.test_gradescope import fake_root, run_autograder
+    bundle = tmp_path / "autograder.zip"
+    built = subprocess.run([sys.executable, "-m", "autograder", "gradescope", str(bundle), "--only", AID],
+                           capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert built.returncode == 0, built.stderr
+    for student, notebook in course["subs"].items():
+        root = fake_root(tmp_path / student, bundle)
+        shutil.copy(notebook, root / "submission" / notebook.name)
+        doc, _log = run_autograder(root)
+        cli = grade(root / "submission", [AID]).score
+        assert doc["score"] == cli == float(course["grades"][student]["score"]), student
