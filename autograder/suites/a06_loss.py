@@ -6,6 +6,10 @@ loss = logsumexp(x) - x_y with gradient softmax(x) - onehot(y), averaged over th
 The model behind calc_loss_batch and calc_loss_loader is the runtime's TableLM, a bigram table
 whose logits are table[idx], so a06 is graded without the learner's GPT.
 
+Decisions the contract leaves open: the bans hold inside `cross_entropy` only (calc_loss_batch may call
+F.cross_entropy, as the book does) and include torch.logsumexp, since log-sum-exp is the task; every
+position ignored gives nan, as in PyTorch (its gradient is not graded: 0 in PyTorch, nan for sum/count).
+
 The snapshot data that is not tensor-in/tensor-out (integer targets, tables, batches) lives in
 `snapshots/a06_loss.json`, built by `JSON_SNAPSHOTS` (see autograder/snapshots.py).
 """
@@ -47,8 +51,6 @@ LARGE = 1e4  # logits of this size overflow exp in float32 and float64 alike
 # only that rounding is left): the solution stays under 0.001 such ulps, logsumexp = m + log(sum(exp(x - m)))
 # followed by - x_y (which cancels) under 1. The mistakes are off by O(1) or inf.
 F32_ULPS = 8
-
-
 # float32 gradients are softmax - onehot, in [-1, 1]: a few roundings of 2**-24 each
 FLOAT32_GRAD = Tolerance(rtol=1e-4, atol=1e-6)
 
