@@ -267,20 +267,26 @@ def _find_dependency(dep: str, here: Path) -> str | None:
     return None
 
 
+def earlier_modules(deps: list[str], here: Path) -> dict[str, str | None]:
+    """The sources of `deps` and of what they import in turn (None where one is nowhere to be found)."""
+    found: dict[str, str | None] = {}
+    todo = list(deps)
+    while todo:
+        dep = todo.pop(0)
+        if dep in found:
+            continue
+        found[dep] = _find_dependency(dep, here)
+        todo.extend(depends_on(found[dep] or ""))
+    return found
+
+
 def _stage(aid: str, source: str, here: Path) -> Path:
     """A fresh folder holding the module and the earlier modules it imports, for the grader process."""
     folder = Path(tempfile.mkdtemp(prefix=f"scratchgrad-nb-{aid}-"))
     (folder / f"{aid}.py").write_text(source, encoding="utf-8")
-    todo, seen = depends_on(source), {aid}
-    while todo:
-        dep = todo.pop(0)
-        if dep in seen:
-            continue
-        seen.add(dep)
-        dep_source = _find_dependency(dep, here)
-        if dep_source is not None:
+    for dep, dep_source in earlier_modules(depends_on(source), here).items():
+        if dep_source is not None and dep != aid:  # a missing one shows up as the learner's import error
             (folder / f"{dep}.py").write_text(dep_source, encoding="utf-8")
-            todo.extend(depends_on(dep_source))
     return folder
 
 
@@ -295,20 +301,13 @@ def use_earlier(deps: list[str]) -> None:
         NotebookError: an earlier module is nowhere to be found (the message says what to do).
     """
     here = Path.cwd()
-    todo, seen = list(deps), set()
-    while todo:
-        dep = todo.pop(0)
-        if dep in seen:
-            continue
-        seen.add(dep)
-        found = _find_dependency(dep, here)
+    for dep, found in earlier_modules(deps, here).items():
         if found is None:
             raise NotebookError(f"this assignment imports your {dep}, which is not here: run the check cell of "
                                 f"the {dep} notebook (it saves {dep}.py next to it), and keep the notebooks in "
                                 f"one folder")
         if not (here / f"{dep}.py").is_file():
             (here / f"{dep}.py").write_text(found, encoding="utf-8")
-        todo.extend(depends_on(found))
 
 
 class ChecksFailed(Exception):

@@ -16,6 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 ASSIGNMENTS = ROOT / "assignments"
 IMPLEMENTED = available()  # every assignment with a suite
+# the start of a `python -c` program that runs like a learner's machine: instructor code cannot be imported
+KIT_BLOCKER = ("import sys, importlib.abc\n"
+               "class Block(importlib.abc.MetaPathFinder):\n"
+               "    def find_spec(self, name, path=None, target=None):\n"
+               "        if name.split('.')[0] in ('reference', 'solutions') or name.startswith('autograder.hidden'):\n"
+               "            raise ImportError(f'{name} is not in a learner kit')\n"
+               "sys.meta_path.insert(0, Block())\n")
 
 
 def make_submission(dest: Path, aid: str | None = None, variant: Variant | None = None,

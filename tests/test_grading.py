@@ -60,7 +60,8 @@ def test_zip_submission_wrapped_in_a_folder(tmp_path: Path, solutions_report) ->
         zf.writestr("__MACOSX/alice-hw/._a03_attention.py", "junk")
     report = grade(archive, ["a03_attention"])
     assert report.submission == "alice"
-    assert report.assignments[0].score == solutions_report.assignments[0].score
+    (full,) = [a for a in solutions_report.assignments if a.id == "a03_attention"]
+    assert report.assignments[0].score == full.score == full.max_score
 
 
 def test_grading_twice_gives_identical_results(tmp_path: Path) -> None:
@@ -139,15 +140,9 @@ def test_public_checks_run_without_reference_or_hidden_suites(tmp_path: Path) ->
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
-    blocker = ("import sys, importlib.abc\n"
-               "class Block(importlib.abc.MetaPathFinder):\n"
-               "    def find_spec(self, name, path=None, target=None):\n"
-               "        if name.split('.')[0] in ('reference', 'solutions') or name.startswith('autograder.hidden'):\n"
-               "            raise ImportError(f'{name} is not in a learner kit')\n"
-               "sys.meta_path.insert(0, Block())\n"
-               "from autograder.cli import main\n"
-               "raise SystemExit(main(['check', '--path', sys.argv[1]]))\n")
+    from tests.conftest import KIT_BLOCKER, ROOT
+    blocker = KIT_BLOCKER + ("from autograder.cli import main\n"
+                             "raise SystemExit(main(['check', '--path', sys.argv[1]]))\n")
     run = subprocess.run([sys.executable, "-c", blocker, str(ROOT / "solutions")], capture_output=True, text=True,
                          cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stderr

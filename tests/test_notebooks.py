@@ -15,8 +15,16 @@ from pathlib import Path
 import pytest
 
 from autograder.assignments import available
-from autograder.notebooks import (MARKER, NotebookError, assemble, build_notebook, dumps, module_from_file,
-                                  split_module, stale_notebooks)
+from autograder.notebooks import (
+    MARKER,
+    NotebookError,
+    assemble,
+    build_notebook,
+    dumps,
+    module_from_file,
+    split_module,
+    stale_notebooks,
+)
 from tests.conftest import ASSIGNMENTS, ROOT, SOLUTIONS
 
 nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed (pip install -e '.[dev]')")
@@ -101,7 +109,7 @@ def test_stub_notebook_fails_cleanly_with_the_learner_message(tmp_path: Path) ->
     errors = [o for o in check_cell.outputs if o.output_type == "error"]
     assert errors and errors[0].ename == "ChecksFailed"
     # the learner sees the summary, not a traceback through the grader
-    assert errors[0].traceback == [f"a03_attention: 0 / 25 public points (15 not implemented yet); see the report above"]
+    assert errors[0].traceback == ["a03_attention: 0 / 25 public points (15 not implemented yet); see the report above"]
     assert "not implemented yet: a03: softmax" in "".join(o.get("text", "") for o in check_cell.outputs)
     assert info.value.ename == "ChecksFailed"
     # every cell before the check ran without error: defining stubs is fine

@@ -18,7 +18,7 @@ import pytest
 
 from autograder.release import build_kit
 from autograder.stubs import BEGIN, END
-from tests.conftest import ROOT
+from tests.conftest import KIT_BLOCKER, ROOT
 
 RUN = 3  # consecutive significant lines that count as "the same code"
 
@@ -142,31 +142,24 @@ def test_kit_installs_and_checks_on_its_own(kit: Path, tmp_path: Path) -> None:
                           "--target", str(target), str(kit)], capture_output=True, text=True, timeout=300)
     assert pip.returncode == 0, pip.stderr
     assert not (target / "reference").exists() and not (target / "autograder" / "hidden").exists()
-    # the kit's package, first on the path; importing instructor code fails as on a learner's machine
-    blocker = ("import sys, importlib.abc\n"
-               "class Block(importlib.abc.MetaPathFinder):\n"
-               "    def find_spec(self, name, path=None, target=None):\n"
-               "        if name.split('.')[0] in ('reference', 'solutions') or name.startswith('autograder.hidden'):\n"
-               "            raise ImportError(f'{name} is not in a learner kit')\n"
-               "sys.meta_path.insert(0, Block())\n"
-               "import autograder\n"
+    # the installed kit's package (-P: not the current folder's copy); instructor code cannot be imported
+    blocker = (KIT_BLOCKER + "import autograder\n"
                f"assert autograder.__file__.startswith({str(target)!r}), autograder.__file__\n"
-               "from autograder.cli import main\n"
-               "raise SystemExit(main(sys.argv[1:]))\n")
+               "from autograder.cli import main\nraise SystemExit(main(sys.argv[1:]))\n")
     env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}
-    stubs = subprocess.run([sys.executable, "-c", blocker, "check", "a03"], cwd=kit, capture_output=True,
+    stubs = subprocess.run([sys.executable, "-P", "-c", blocker, "check", "a03"], cwd=kit, capture_output=True,
                            text=True, timeout=300, env=env)
     assert stubs.returncode == 0, stubs.stderr
     assert "Total 0 / " in stubs.stdout and "not implemented yet" in stubs.stdout
     shutil.copy(ROOT / "solutions" / "a03_attention.py", kit / "assignments" / "a03_attention.py")
     try:
-        full = subprocess.run([sys.executable, "-c", blocker, "check", "a03"], cwd=kit, capture_output=True,
+        full = subprocess.run([sys.executable, "-P", "-c", blocker, "check", "a03"], cwd=kit, capture_output=True,
                               text=True, timeout=300, env=env)
     finally:
         shutil.copy(ROOT / "assignments" / "a03_attention.py", kit / "assignments" / "a03_attention.py")
     total = [line for line in full.stdout.splitlines() if line.startswith("Total")][0]
     got, _, most = total.removeprefix("Total ").partition(" / ")
     assert got == most, full.stdout
-    hidden = subprocess.run([sys.executable, "-c", blocker, "grade", "assignments", "--only", "a03"], cwd=kit,
+    hidden = subprocess.run([sys.executable, "-P", "-c", blocker, "grade", "assignments", "--only", "a03"], cwd=kit,
                             capture_output=True, text=True, timeout=300, env=env)
     assert hidden.returncode == 2 and "hidden checks are not installed" in hidden.stderr

@@ -139,9 +139,9 @@ def follow(table: torch.Tensor, idx: torch.Tensor, n: int, context_size: int, *,
         seen = {"last": out[:, -context_size:], "first": out[:, :context_size]}[crop]
         logits = table[seen[:, position]]  # (B, V)
         nxt = logits.argmax(-1) if pick == "argmax" else logits.argmin(-1)
-        if eos_id is not None:
-            nxt = torch.where(done, torch.full_like(nxt, eos_id), nxt)
-            done = done | (nxt == eos_id)
+        if eos_id is not None:  # finished rows repeat eos; a row finishes when it emits eos
+            nxt[done] = eos_id
+            done |= nxt.eq(eos_id)
         out = torch.cat([out, nxt[:, None]], dim=1)
     return out
 
