@@ -22,6 +22,7 @@ import json
 import multiprocessing as mp
 import os
 import re
+import shutil
 import signal
 import sys
 import time
@@ -213,14 +214,17 @@ def _grade_one(path: str, ids: list[str], seed: int, call_timeout_s: float | Non
             "faults": report.grader_faults}
 
 
-def _serve(conn: Connection, log_path: str) -> None:
+def _serve(conn: Connection, log_path: str, ids: list[str]) -> None:
     """A grader process: import the engine once, then grade whatever the parent sends until told to stop."""
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)  # learner-free, but the engine's warnings must not scribble over the progress bar
     os.dup2(fd, 2)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us with SIGTERM
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds grade(), whose cleanup kills the worker
-    from . import grading  # noqa: F401 - the torch import, once per process
+    from . import grading  # noqa: F401 - imported here once, not per student
+    from .assignments import load_suite
+    for aid in ids:  # torch, the suites and the reference, once per process: no student's time limit pays for it
+        load_suite(aid, hidden=True)
     conn.send(("ready",))
     while True:
         try:
@@ -249,14 +253,14 @@ class _Slot:
 class Pool:
     """Long-lived grader processes; one student per process at a time, replaced when one dies or hangs."""
 
-    def __init__(self, size: int, log_path: Path) -> None:
+    def __init__(self, size: int, log_path: Path, ids: list[str]) -> None:
         self.ctx = mp.get_context("spawn")  # a fresh interpreter: no state inherited from the caller
-        self.log_path = log_path
+        self.log_path, self.ids = log_path, ids
         self.slots = [self._start() for _ in range(size)]
 
     def _start(self) -> _Slot:
         parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_serve, args=(child, str(self.log_path)), daemon=True)
+        proc = self.ctx.Process(target=_serve, args=(child, str(self.log_path), self.ids), daemon=True)
         proc.start()
         child.close()
         return _Slot(proc, parent)
@@ -281,15 +285,15 @@ class Pool:
                 slot.proc.join(GRACE_S)
             self._stop(slot)
 
-    def run(self, todo: list[Student], ids: list[str], seed: int, call_timeout_s: float | None,
-            student_timeout_s: float, on_result: Callable[[Outcome], None]) -> None:
+    def run(self, todo: list[Student], seed: int, call_timeout_s: float | None, student_timeout_s: float,
+            on_result: Callable[[Outcome], None]) -> None:
         pending = deque(todo)
         while pending or any(s.task for s in self.slots):
             for slot in self.slots:
                 if slot.ready and slot.task is None and pending:
                     st = pending.popleft()
                     try:
-                        slot.conn.send((st.id, str(st.path), ids, seed, call_timeout_s))
+                        slot.conn.send((st.id, str(st.path), self.ids, seed, call_timeout_s))
                     except OSError:  # the process just died; it is replaced below and the student waits
                         pending.appendleft(st)
                         continue
@@ -386,6 +390,7 @@ class Progress:
 
     def _line(self, text: str) -> None:
         assert self.stream is not None
+        text = text[: shutil.get_terminal_size().columns - 1]  # a wrapped line could not be rewritten in place
         self.stream.write("\r" + text.ljust(self.width))
         self.width = len(text)
         self.stream.flush()
@@ -468,9 +473,9 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
         bar.step(o)
     if todo:
         (out / ".grader.log").write_text("", encoding="utf-8")  # this run's grader warnings and tracebacks
-        pool = Pool(min(jobs or default_jobs(), len(todo)), out / ".grader.log")
+        pool = Pool(min(jobs or default_jobs(), len(todo)), out / ".grader.log", ids)
         try:
-            pool.run(todo, ids, seed, call_timeout_s, student_timeout_s, record)
+            pool.run(todo, seed, call_timeout_s, student_timeout_s, record)
         finally:
             pool.close()
             bar.finish()
@@ -535,8 +540,10 @@ def summary_text(s: Summary, out: Path, jobs: int) -> str:
 
 def main(args: Any) -> int:
     """`scratchgrad grade-all`: 0 when every submission got a record, 3 if the grader failed on any."""
-    from .assignments import resolve_all
+    from .assignments import hidden_available, resolve_all
     ids = resolve_all(args.only)
+    if not hidden_available():
+        raise UsageError("the hidden checks are not installed here (a learner kit has public checks only)")
     out, jobs = Path(args.out), default_jobs() if args.jobs is None else args.jobs
     if not args.student_timeout > 0:
         raise UsageError(f"--student-timeout={args.student_timeout!r} must be greater than 0")

@@ -69,6 +69,11 @@ def one_line(text: str, limit: int = REASON_CHARS) -> str:
 
 
 # -- gradebook --------------------------------------------------------------------------------
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (a folder name is learner-provided)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def gradebook_csv(rows: list[Row], ids: list[str]) -> str:
     """student, one column per assignment, total, status, reason; a '(max)' row first."""
     buf = io.StringIO()
@@ -78,7 +83,8 @@ def gradebook_csv(rows: list[Row], ids: list[str]) -> str:
     if top is not None:
         w.writerow([MAX_ROW, *(num(top[a]) for a in ids), num(top["total"]), "", ""])
     for r in rows:
-        w.writerow([r.student, *(num(r.score(a)) for a in ids), num(r.total), r.status, one_line(r.reason)])
+        w.writerow([_cell(r.student), *(num(r.score(a)) for a in ids), num(r.total), r.status,
+                    _cell(one_line(r.reason))])
     return buf.getvalue()
 
 

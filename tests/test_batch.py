@@ -69,10 +69,21 @@ class Balanced(HTMLParser):
         self.stack.pop()
 
 
-@pytest.fixture(scope="module")
-def graded_class(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess]:
-    """Seven students, each a different kind of submission, graded once through the CLI on a03."""
-    root = tmp_path_factory.mktemp("class")
+def test_a_class_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One grading of a class through the CLI, then what a user checks, then reruns.
+
+    One test rather than a module fixture shared by several: under `pytest -n auto` each xdist
+    worker would grade the class again.
+    """
+    cls, out, run = grade_class(tmp_path)
+    check_gradebook(cls, out, run)
+    check_student_files(out)
+    check_class_report(out)
+    check_reruns(cls, out, monkeypatch)
+
+
+def grade_class(root: Path) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """Six students, each a different kind of submission, and a stray file, graded on a03."""
     cls, out = root / "submissions", root / "out"
     cls.mkdir()
     zip_folder(SOLUTIONS, cls / "alice.zip", wrap="alice")  # full marks, zipped with a folder inside
@@ -88,8 +99,7 @@ def graded_class(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, 
     return cls, out, run
 
 
-def test_gradebook_rows_and_scores(graded_class: tuple[Path, Path, subprocess.CompletedProcess]) -> None:
-    cls, out, run = graded_class
+def check_gradebook(cls: Path, out: Path, run: subprocess.CompletedProcess) -> None:
     assert run.returncode == 0, run.stderr
     book = gradebook(out)
     assert list(book) == ["(max)", "alice", "bob", "carol", "dave", WEIRD, "frank"]  # max first, then by student
@@ -107,8 +117,7 @@ def test_gradebook_rows_and_scores(graded_class: tuple[Path, Path, subprocess.Co
     assert "ignored 1 entries that are neither folders nor .zip files: notes.txt" in run.stdout
 
 
-def test_per_student_files(graded_class: tuple[Path, Path, subprocess.CompletedProcess]) -> None:
-    _, out, _ = graded_class
+def check_student_files(out: Path) -> None:
     report = json.loads((out / "reports" / "carol.json").read_text())
     assert report["submission"] == "carol" and report["assignments"][0]["id"] == A03
     assert (out / "feedback" / "carol.md").read_text().startswith("# Feedback for carol")
@@ -117,8 +126,7 @@ def test_per_student_files(graded_class: tuple[Path, Path, subprocess.CompletedP
     assert "could not be graded: frank.zip: not a readable zip file" in (out / "feedback" / "frank.md").read_text()
 
 
-def test_class_report(graded_class: tuple[Path, Path, subprocess.CompletedProcess]) -> None:
-    _, out, _ = graded_class
+def check_class_report(out: Path) -> None:
     page = (out / "report.html").read_text(encoding="utf-8")
     parser = Balanced()
     parser.feed(page)
@@ -139,9 +147,8 @@ def test_class_report(graded_class: tuple[Path, Path, subprocess.CompletedProces
     assert WEIRD not in page and html.escape(WEIRD) in page  # the folder name arrives escaped
 
 
-def test_rerun_skips_unchanged_and_regrades_edited(graded_class: tuple[Path, Path, subprocess.CompletedProcess],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    cls, out, _ = graded_class
+def check_reruns(cls: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unchanged submissions are skipped; an edited one alone is regraded; the gradebook stays byte-identical."""
     before = (out / "gradebook.csv").read_bytes()
     manifest = json.loads((out / batch.MANIFEST).read_text())
     # pin the grader: other engineers may edit engine files in this working tree while the test runs
@@ -194,7 +201,7 @@ def test_grader_process_crash_costs_one_row(tmp_path: Path) -> None:
     b = make_submission(cls / "b_syntax", source=ASSIGNMENTS)
     (b / f"{A03}.py").write_text("def softmax(x:\n", encoding="utf-8")
     students, _, _ = batch.discover(cls, tmp_path / "out")
-    pool = batch.Pool(1, tmp_path / "grader.log")
+    pool = batch.Pool(1, tmp_path / "grader.log", [A03])
     outcomes: list[batch.Outcome] = []
 
     def crash_when_busy() -> None:  # SIGKILL the grader process mid-student, as the OOM killer would
@@ -207,7 +214,7 @@ def test_grader_process_crash_costs_one_row(tmp_path: Path) -> None:
     killer = threading.Thread(target=crash_when_busy)
     killer.start()
     try:
-        pool.run(students, [A03], 0, None, 120.0, outcomes.append)
+        pool.run(students, 0, None, 120.0, outcomes.append)
     finally:
         killer.join()
         pool.close()
@@ -279,10 +286,12 @@ def test_report_and_gradebook_escape_and_stay_stable() -> None:
              "hint": 'matches <script>alert("x")</script> & co', "message": ""}
     report = {"submission": "x", "score": 0.0, "max_score": 2.0,
               "assignments": [{"id": A03, "score": 0.0, "max_score": 2.0, "checks": [check]}]}
-    rows = [Row("<img src=x onerror=alert(1)>", "ok", "", report), Row("zed", "error", "bad\nzip <b>", None)]
+    rows = [Row("<img src=x onerror=alert(1)>", "ok", "", report), Row("zed", "error", "bad\nzip <b>", None),
+            Row("=HYPERLINK(1)", "error", "", None)]
     page = render_html(rows, [A03])
     assert "<script>" not in page and "<img" not in page and "<b>" not in page
     assert html.escape(check["hint"]) in page and "100% (1/1)" in page
     book = gradebook_csv(rows, [A03])
-    assert book.splitlines()[1:] == ["(max),2,2,,", "<img src=x onerror=alert(1)>,0,0,ok,", "zed,,,error,bad zip <b>"]
+    assert book.splitlines()[1:] == ["(max),2,2,,", "<img src=x onerror=alert(1)>,0,0,ok,", "zed,,,error,bad zip <b>",
+                                     "'=HYPERLINK(1),,,error,"]  # no spreadsheet formula from a folder name
     assert render_html(rows, [A03]) == page and gradebook_csv(rows, [A03]) == book
