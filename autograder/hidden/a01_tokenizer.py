@@ -35,6 +35,7 @@ from autograder.suites.a01_tokenizer import (
     TRICKY,
     as_ids,
     as_merges,
+    decode_hint,
     id_difference,
     merge_difference,
     new_tokenizer,
@@ -317,7 +318,8 @@ def encode_matches_tiktoken(ctx: Context) -> None:
                                f"texts differ)", lambda: encode_hint(got, merges, specials, text))
             if res["decoded"] != reference.decode(ids):
                 raise CheckFailure(f"decode of {len(ids)} ids with {len(merges)} merges: got {res['decoded']!r}, "
-                                   f"expected {reference.decode(ids)!r}")
+                                   f"expected {reference.decode(ids)!r}",
+                                   hint=decode_hint(res["decoded"], [reference.vocab[i] for i in ids]))
 
 
 # -- GPT-2 -----------------------------------------------------------------------------------
@@ -381,12 +383,15 @@ def encode_matches_gpt2(ctx: Context) -> None:
         text, got, want = min(failing, key=lambda f: len(f[0]))
         hint = None
         files_here = gpt2_files()
-        if not isinstance(files_here, str) and got == ref.BPETokenizer(merges=files_here[1],
-                                                                        special_tokens=[EOT]).encode(text):
+        if got == gpt2.encode_ordinary(text):
+            hint = "your ids match <|endoftext|> encoded as ordinary text: a special token is one id, 50256"
+        elif not isinstance(files_here, str) and got == ref.BPETokenizer(merges=files_here[1],
+                                                                          special_tokens=[EOT]).encode(text):
             hint = ("your ids are 256 + merge index (the layout without a vocab): when a vocab is given, every token's "
                     "id is the vocab's id for its bytes, and <|endoftext|> keeps GPT-2's id 50256")
         raise CheckFailure(f"encode({text!r}) with GPT-2's vocab and merges: {id_difference(got, want)} "
                            f"({len(failing)} of {len(texts)} texts differ)", hint=hint)
-    for text, back in zip(texts, res["decoded"]):
+    for text, ids, back in zip(texts, expected, res["decoded"]):
         if back != text:
-            raise CheckFailure(f"decode(tiktoken's GPT-2 ids for {text!r}) gave {back!r}")
+            raise CheckFailure(f"decode(tiktoken's GPT-2 ids for {text!r}) gave {back!r}",
+                               hint=decode_hint(back, [gpt2.decode_single_token_bytes(i) for i in ids]))

@@ -116,6 +116,17 @@ def as_ids(value: Any, what: str) -> list[int]:
     return value
 
 
+def decode_hint(got: Any, token_bytes: list[bytes]) -> str | None:
+    """Name the decode misconception that gives `got` for tokens with these bytes."""
+    joined = b"".join(token_bytes)
+    if got == "".join(t.decode("utf-8", errors="replace") for t in token_bytes):
+        return ("your text matches decoding each token on its own: join all the tokens' bytes first, then decode "
+                "once (one character can be split across two tokens)")
+    if got == joined.decode("utf-8", errors="ignore"):
+        return "invalid bytes were dropped: replace them with U+FFFD, bytes.decode('utf-8', errors='replace')"
+    return None
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, Opaque):
         return f"a {value.type} ({value.repr[:80]})"
@@ -124,18 +135,23 @@ def _describe(value: Any) -> str:
     return f"a {type(value).__name__} ({str(value)[:80]})"
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def merge_difference(got: list[tuple[bytes, bytes]], expected: list[tuple[bytes, bytes]]) -> str | None:
     """None when equal; else where the two merge lists part."""
     if got == expected:
         return None
     k = next((i for i, (g, e) in enumerate(zip(got, expected)) if g != e), min(len(got), len(expected)))
-    agree = f"the {k} before it agree" if k else "the very first merge"
+    counts = f"{plural(len(got), 'merge')} learned, {len(expected)} expected"
     if k < len(got) and k < len(expected):
-        return (f"merge #{k} is {got[k]!r}, expected {expected[k]!r} ({agree}; {len(got)} merges learned, "
-                f"{len(expected)} expected)")
-    return (f"{len(got)} merges learned, expected {len(expected)} (the first {k} agree"
-            + (f"; the next expected one is {expected[k]!r})" if k < len(expected) else
-               f"; your next one is {got[k]!r})"))
+        before = ("the very first merge" if k == 0 else "the merge before it agrees" if k == 1 else
+                  f"the {k} merges before it agree")
+        return f"merge #{k} is {got[k]!r}, expected {expected[k]!r} ({before}; {counts})"
+    if k < len(expected):
+        return f"{counts}: the first {k} agree, then {expected[k]!r} was expected"
+    return f"{counts}: the first {k} agree, then you learned {got[k]!r}"
 
 
 def id_difference(got: list[int], expected: list[int]) -> str | None:
@@ -244,7 +260,8 @@ def byte_level_before_training(ctx: Context) -> None:
         if problem:
             raise CheckFailure(f"BPETokenizer().encode({text!r}) should be the UTF-8 bytes: {problem}")
         if res["back"] != text:
-            raise CheckFailure(f"BPETokenizer().decode(its UTF-8 bytes) gave {res['back']!r}, expected {text!r}")
+            raise CheckFailure(f"BPETokenizer().decode(its UTF-8 bytes) gave {res['back']!r}, expected {text!r}",
+                               hint=decode_hint(res["back"], [bytes([b]) for b in expected]))
         if res["eot"] != [97, 256]:
             raise CheckFailure(f"BPETokenizer(special_tokens=[{EOT!r}]).encode('a{EOT}') gave {res['eot']!r}, "
                                f"expected [97, 256] (ids 0..255 are the bytes, special tokens come next)")
@@ -305,6 +322,11 @@ def train_stops_when_no_pair_is_left(ctx: Context) -> None:
         merges = as_merges(res["merges"], where)
         if not words and merges:
             raise CheckFailure(f"{where} on a text with no pre-tokens learned {len(merges)} merges, expected none")
+        at_most = sum(len(w.encode("utf-8")) - 1 for w in words)  # each merge shrinks some pre-token by one
+        if len(merges) > at_most:
+            raise CheckFailure(f"{where}: learned {plural(len(merges), 'merge')}, but the text's distinct pre-tokens "
+                               f"{words[:8]} allow at most {at_most}: once every pre-token is one token, no pair is "
+                               f"left and training must stop")
         for i, w in enumerate(words):
             ids = res[f"w{i}"]
             if isinstance(ids, Raised):
@@ -312,7 +334,8 @@ def train_stops_when_no_pair_is_left(ctx: Context) -> None:
             if len(ids) != 1:
                 raise CheckFailure(f"after {where}: the pre-token {w!r} of the training text still encodes to "
                                    f"{len(ids)} tokens {ids}: training must go on while any pair is left "
-                                   f"(it stopped after {len(merges)} merges, short of {vocab_size - 257})")
+                                   f"(it ended after {plural(len(merges), 'merge')}; {vocab_size - 257} were "
+                                   f"allowed)")
         if len(res["vocab"]) != 256 + len(merges) + 1:
             raise CheckFailure(f"{where}: stopped after {len(merges)} merges but vocab has {len(res['vocab'])} "
                                f"entries, expected {256 + len(merges) + 1}")
@@ -367,7 +390,7 @@ def train_hand_worked_examples(ctx: Context) -> None:
         got = as_merges(res["merges"], where)
         problem = merge_difference(got, expected)
         if problem:
-            raise CheckFailure(f"{where}: {problem}; expected merges {expected}", hint=f"in this example {rule}")
+            raise CheckFailure(f"{where}: {problem}; expected merges {expected}. What this example shows: {rule}")
 
 
 @check(points=1, visibility="public", kind="property", targets=(TOK,),
@@ -422,7 +445,7 @@ def encode_follows_merge_order(ctx: Context) -> None:
         if ids != expected:
             ctx.example(config={"merges": merges, "special_tokens": specials}, values={"text": text})
             raise CheckFailure(f"BPETokenizer(merges={merges}, special_tokens={specials}).encode({text!r}) gave "
-                               f"{ids!r}, expected {expected}", hint=f"in this example {rule}")
+                               f"{ids!r}, expected {expected}. What this example shows: {rule}")
 
 
 @check(points=2, visibility="public", kind="property", targets=(TOK,), max_examples=15,
@@ -430,6 +453,8 @@ def encode_follows_merge_order(ctx: Context) -> None:
                    "tokenizer you trained)")
 def roundtrip(ctx: Context) -> None:
     merges, specials = stored_merges()
+    tokens = [bytes([b]) for b in range(256)] + [a + b for a, b in merges] + [s.encode("utf-8") for s in specials]
+    table = dict(enumerate(tokens))  # the stored merges' vocabulary, to explain a wrong decode
 
     @ctx.given(text=any_texts())
     def _(text: str) -> None:
@@ -447,8 +472,11 @@ def roundtrip(ctx: Context) -> None:
         res = ctx.run(p.returns(**outs))
         for name, what in (("stored", f"{len(merges)} stored merges"), ("trained", "a tokenizer you trained")):
             if res[name] != text:
+                ids = res[f"{name}_ids"]
+                hint = decode_hint(res[name], [table[i] for i in ids]) if name == "stored" and isinstance(
+                    ids, list) and all(i in table for i in ids) else None
                 raise CheckFailure(f"decode(encode(text)) with {what}: got {res[name]!r}, expected {text!r} "
-                                   f"(ids {res[f'{name}_ids']!r})")
+                                   f"(ids {ids!r})", hint=hint)
 
 
 @check(points=2, visibility="public", kind="property", targets=(TOK,), max_examples=12,
@@ -529,4 +557,5 @@ def decode_replaces_invalid_utf8(ctx: Context) -> None:
         got = ctx.run(p.returns(text=p.call(new_tokenizer(p), list(data), method="decode")))["text"]
         expected = data.decode("utf-8", errors="replace")
         if got != expected:
-            raise CheckFailure(f"BPETokenizer().decode({list(data)}) gave {got!r}, expected {expected!r}")
+            raise CheckFailure(f"BPETokenizer().decode({list(data)}) gave {got!r}, expected {expected!r}",
+                               hint=decode_hint(got, [bytes([b]) for b in data]))

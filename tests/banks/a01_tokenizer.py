@@ -134,6 +134,7 @@ MUTANTS = [
         name="decode_errors_ignore",
         why="invalid UTF-8 dropped instead of replaced by U+FFFD",
         edits=[Edit(old=_DECODE, new=_DECODE.replace('errors="replace"', 'errors="ignore"'))],
+        hint="invalid bytes were dropped",
     ),
     Variant(
         name="decode_errors_strict",
@@ -144,6 +145,7 @@ MUTANTS = [
         name="decode_each_token_separately",
         why="each token decoded on its own: a character split across two tokens becomes two U+FFFD",
         edits=[Edit(old=_DECODE, new='        return "".join(c.decode("utf-8", errors="replace") for c in chunks)')],
+        hint="decoding each token on its own",
     ),
     Variant(
         name="encode_with_tiktoken",
