@@ -379,6 +379,7 @@ class Summary:
     rows: list[Row] = field(default_factory=list)
     elapsed_s: float = 0.0
     ignored: list[str] = field(default_factory=list)
+    processes: int = 0  # grader processes started (0 when every student was skipped)
 
 
 class Progress:
@@ -473,7 +474,8 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
         bar.step(o)
     if todo:
         (out / ".grader.log").write_text("", encoding="utf-8")  # this run's grader warnings and tracebacks
-        pool = Pool(min(jobs or default_jobs(), len(todo)), out / ".grader.log", ids)
+        summary.processes = min(jobs or default_jobs(), len(todo))
+        pool = Pool(summary.processes, out / ".grader.log", ids)
         try:
             pool.run(todo, seed, call_timeout_s, student_timeout_s, record)
         finally:
@@ -520,10 +522,14 @@ def _reuse(out: Path, sid: str, entry: dict[str, Any] | None, digest: str, finge
 
 
 # -- the command ------------------------------------------------------------------------------
-def summary_text(s: Summary, out: Path, jobs: int) -> str:
-    lines = [(f"{s.students} students: {len(s.graded)} graded, {len(s.skipped)} skipped (unchanged since the last "
-             f"run; --force regrades them), {len(s.errors)} error{'s' if len(s.errors) != 1 else ''} "
-             f"({s.elapsed_s:.1f} s, {jobs} job{'s' if jobs != 1 else ''})")]
+def _n(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def summary_text(s: Summary, out: Path) -> str:
+    lines = [(f"{_n(s.students, 'student')}: {len(s.graded)} graded, {len(s.skipped)} skipped (unchanged since the last "
+             f"run; --force regrades them), {_n(len(s.errors), 'error')} "
+             f"({s.elapsed_s:.1f} s, {_n(s.processes, 'grader process', 'grader processes')})")]
     lines += [f"  {o.student}: error: {one_line(o.reason, 200)}" for o in s.errors]
     if s.ignored:
         lines.append(f"  ignored {len(s.ignored)} entries that are neither folders nor .zip files: "
@@ -558,7 +564,7 @@ def main(args: Any) -> int:
         print(f"\ninterrupted: the students graded so far are saved in {out}/reports; run the same command again "
               "to grade the rest", file=sys.stderr)
         return 130
-    print(summary_text(summary, out, jobs))
+    print(summary_text(summary, out))
     if summary.faults:
         print(f"scratchgrad grade-all: the grader failed on {summary.faults} check(s) or submission(s); "
               f"see the gradebook's reason column and {out / '.grader.log'}", file=sys.stderr)
