@@ -53,7 +53,8 @@ def test_cli_check_reports_stale_stubs(tmp_path) -> None:
     sol.mkdir()
     (sol / "a05_demo.py").write_text("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n")
     run = lambda *a: subprocess.run([sys.executable, "-m", "autograder", "stubs", "--solutions", str(sol),
-                                     "--out", str(out), *a], capture_output=True, text=True, cwd=ROOT)
+                                     "--out", str(out), "--notebooks", str(tmp_path / "notebooks"), *a],
+                                    capture_output=True, text=True, cwd=ROOT)
     stale_run = run("--check")
     assert stale_run.returncode == 1 and "a05_demo.py is missing" in stale_run.stdout
     assert run().returncode == 0 and run("--check").returncode == 0
