@@ -248,8 +248,9 @@ def render_html(rows: list[Row], ids: list[str], *, grader: dict[str, Any] | Non
         out.append("<h2>Per-check failure rates</h2>")
         if failing:
             out.append(failure_svg(failing))
-        out.append(f"<p>{len(stats) - len(failing)} of {len(stats)} checks were passed by every graded student"
-                   + (" (not shown)." if failing else ".") + "</p>")
+        passed_by_all = len(stats) - len(failing)
+        out.append(f"<p>{passed_by_all} of {len(stats)} checks were passed by every graded student"
+                   + (" (not shown)." if failing and passed_by_all else ".") + "</p>")
         hints = hint_counts(rows)
         out.append("<h2>Most frequent misconceptions</h2>")
         if hints:
