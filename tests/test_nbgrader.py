@@ -25,8 +25,7 @@ from tests.banks.edits import Edit, Variant, apply
 from tests.conftest import ROOT
 
 AID = "a03_attention"
-nbgrader_missing = shutil.which("nbgrader") is None
-pytestmark = pytest.mark.skipif(nbgrader_missing, reason="nbgrader is not installed (pip install -e '.[dev]')")
+pytest.importorskip("nbgrader", reason="nbgrader is not installed (pip install -e '.[dev]' installs it)")
 
 # a correct solution that is noisy (inside a solution cell: nbgrader restores the read-only cells):
 # it writes to stderr and warns on every forward, in the notebook's kernel and in the grader's worker
@@ -40,8 +39,8 @@ NOISY = Variant("noisy_solution", "correct, but writes to stderr and warns", [
 
 
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    run = subprocess.run(["nbgrader", *args], cwd=course, capture_output=True, text=True, timeout=900,
-                         env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    run = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
+                         timeout=900, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert run.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     return run
 
