@@ -88,10 +88,6 @@ def new_tokenizer(p: Program, *, merges: list[tuple[bytes, bytes]] | None = None
     return p.new(TOK, **kwargs)
 
 
-def call_text(kwargs: dict[str, Any]) -> str:
-    return f"{TOK}({', '.join(f'{k}=...' if k in ('vocab', 'merges') else f'{k}={v!r}' for k, v in kwargs.items())})"
-
-
 def as_merges(value: Any, where: str) -> list[tuple[bytes, bytes]]:
     """The learner's `merges` attribute as a list of (bytes, bytes), or a failure saying what it is."""
     if isinstance(value, (Raised, Opaque)) or not isinstance(value, list):
