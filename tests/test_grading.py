@@ -83,10 +83,10 @@ def test_grading_twice_gives_identical_results(tmp_path: Path) -> None:
 
 HOSTILE_EDITS = {
     # SelfAttention_v1.forward never returns; SelfAttention_v2.forward kills its process; softmax
-    # prints 100 MB on every call (still correct, so it must keep its points)
+    # prints 20 MB on every call (still correct, so it must keep its points)
     "        queries = x @ self.W_query  # (T, d_out)\n": "        while True:\n            pass\n",
     "        queries = self.W_query(x)  # (T, d_out)\n": "        import os\n        os._exit(1)\n",
-    "    x_max = x.amax(dim=dim, keepdim=True)": "    print('x' * 100_000_000)\n    x_max = x.amax(dim=dim, keepdim=True)",
+    "    x_max = x.amax(dim=dim, keepdim=True)": "    print('x' * 20_000_000)\n    x_max = x.amax(dim=dim, keepdim=True)",
 }
 
 
