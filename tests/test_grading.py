@@ -86,7 +86,8 @@ HOSTILE_EDITS = {
     # prints 20 MB on every call (still correct, so it must keep its points)
     "        queries = x @ self.W_query  # (T, d_out)\n": "        while True:\n            pass\n",
     "        queries = self.W_query(x)  # (T, d_out)\n": "        import os\n        os._exit(1)\n",
-    "    x_max = x.amax(dim=dim, keepdim=True)": "    print('x' * 20_000_000)\n    x_max = x.amax(dim=dim, keepdim=True)",
+    "    x_max = x.amax(dim=dim, keepdim=True)":
+        "    print('x' * 20_000_000)\n    x_max = x.amax(dim=dim, keepdim=True)",
 }
 
 
@@ -119,7 +120,8 @@ def test_banned_api_loses_the_integrity_check_and_the_checks_that_ran_it(tmp_pat
     checks = checks_by_name(grade(sub, ["a03_attention"]), "a03_attention")
     assert checks["no_banned_apis"].status == "failed" and "torch.softmax" in checks["no_banned_apis"].message
     assert "line" in checks["no_banned_apis"].message
-    assert checks["softmax_snapshot"].status == "failed" and "called torch.softmax" in checks["softmax_snapshot"].message
+    snapshot = checks["softmax_snapshot"]
+    assert snapshot.status == "failed" and "called torch.softmax" in snapshot.message
     # the classes may use torch.softmax (the curriculum bans it only inside `softmax`)
     assert checks["mha_matches_reference"].status == "passed"
 
