@@ -34,7 +34,8 @@ version = "{version}"
 description = "Build a GPT-style language model from scratch in PyTorch, with checks that tell you what is wrong"
 readme = "README.md"
 requires-python = ">=3.10"
-dependencies = ["torch>=2.4", "numpy>=1.24", "hypothesis>=6.100", "tiktoken>=0.7", "safetensors>=0.4"]
+dependencies = ["torch>=2.4", "numpy>=1.24", "hypothesis>=6.100", "tiktoken>=0.7", "regex>=2023.1",
+                "safetensors>=0.4"]
 
 [project.optional-dependencies]
 notebooks = ["jupyterlab>=4", "ipykernel>=6"]
