@@ -94,6 +94,11 @@ notebook and runs the same public checks. Keep the first line of every code cell
 (`# a03_attention.py, part 2 of 7`): it tells the checker which part of the module the cell holds.
 Run the check cell of a notebook before you start the next one: the next one imports the module it saves.
 
+## See it work
+
+Once a01-a06 and a08 pass, `python examples/pretrain_demo.py` trains your tokenizer on the bundled
+corpus, then a small GPT built from your modules, and samples text from it with your decoder.
+
 ## Submitting
 
 Your course tells you how: a folder or zip of your `aNN_*.py` files (or your notebooks), a
@@ -129,6 +134,8 @@ def build_kit(out: Path, *, root: Path = PROJECT_ROOT) -> list[Path]:
     (out / "pyproject.toml").write_text(PYPROJECT.format(version=__version__), encoding="utf-8")
     (out / "README.md").write_text(README.format(count=len(ids), ids=", ".join(f"`{a}`" for a in ids)),
                                    encoding="utf-8")
+    if (root / "examples").is_dir():  # the pretraining demo runs on the learner's own modules
+        shutil.copytree(root / "examples", out / "examples", ignore=IGNORE)
     if (root / "constraints.txt").is_file():
         shutil.copy(root / "constraints.txt", out / "constraints.txt")
     return sorted(p for p in out.rglob("*") if p.is_file())

@@ -1,0 +1,133 @@
+"""Your pretraining track, end to end: tokenizer, data, GPT, loss and decoding on the project's corpus.
+
+    python examples/pretrain_demo.py --path assignments     # your own modules (once they pass)
+    python examples/pretrain_demo.py --path solutions       # the instructor's (in the course repository)
+
+It trains a byte-level BPE tokenizer (a01) on `autograder/data/corpus.txt` (original text written
+for this project), cuts the tokens into windows (a02), builds a small GPT (a03-a05), measures its
+loss and perplexity (a06), trains it for a few hundred steps, and samples text from it (a08). The
+optimizer is PyTorch's AdamW: writing your own is assignment a07.
+
+On a laptop CPU the default run takes a minute or two; the loss falls from about ln(vocab_size)
+to well below it, and the samples go from random tokens to corpus-like words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+CORPUS = Path(__file__).resolve().parent.parent / "autograder" / "data" / "corpus.txt"
+EOT = "<|endoftext|>"
+
+
+class TiktokenStyle:
+    """Your BPETokenizer with tiktoken's calling convention (`allowed_special`), which a02 and a06 use."""
+
+    def __init__(self, bpe: object) -> None:
+        self.bpe = bpe
+
+    def encode(self, text: str, allowed_special: object = None) -> list[int]:
+        return self.bpe.encode(text)
+
+    def decode(self, ids: list[int]) -> str:
+        return self.bpe.decode(ids)
+
+
+def load(path: Path) -> dict[str, object]:
+    """The modules a01..a08 from `path` (a folder of aNN_*.py files), imported by name as the grader does."""
+    if not path.is_dir():
+        raise SystemExit(f"--path {str(path)!r} is not a folder of aNN_*.py files")
+    sys.path.insert(0, str(path.resolve()))
+    names = ["a01_tokenizer", "a02_data", "a05_gpt_model", "a06_loss", "a08_decoding"]
+    try:
+        return {name: importlib.import_module(name) for name in names}
+    except ImportError as exc:
+        raise SystemExit(f"cannot import your modules from {path}: {exc}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--path", default="assignments", help="folder with your aNN_*.py files (default: assignments)")
+    p.add_argument("--merges", type=int, default=768, help="BPE merges to learn (default: 768)")
+    p.add_argument("--steps", type=int, default=300, help="training steps (default: 300)")
+    p.add_argument("--context", type=int, default=64, help="context length in tokens (default: 64)")
+    p.add_argument("--seed", type=int, default=123)
+    args = p.parse_args(argv)
+    for flag in ("merges", "steps", "context"):
+        if getattr(args, flag) < 1:
+            p.error(f"--{flag}={getattr(args, flag)} must be at least 1")
+
+    mods = load(Path(args.path))
+    tok_mod, data, model_mod, loss, dec = (mods[k] for k in ("a01_tokenizer", "a02_data", "a05_gpt_model",
+                                                              "a06_loss", "a08_decoding"))
+    torch.manual_seed(args.seed)
+    text = CORPUS.read_text(encoding="utf-8")
+    split = int(0.9 * len(text))
+    train_text, val_text = text[:split], text[split:]
+
+    t0 = time.perf_counter()
+    bpe = tok_mod.BPETokenizer()
+    bpe.train(train_text, vocab_size=256 + args.merges + 1, special_tokens=[EOT])
+    tokenizer = TiktokenStyle(bpe)
+    vocab_size = 256 + args.merges + 1
+    ids = tokenizer.encode(train_text)
+    print(f"a01 tokenizer: {args.merges} merges in {time.perf_counter() - t0:.1f} s; the training text is "
+          f"{len(train_text.encode()):,} bytes -> {len(ids):,} tokens ({len(train_text.encode()) / len(ids):.2f} "
+          f"bytes per token)")
+
+    train_loader = data.create_dataloader_v1(train_text, batch_size=8, max_length=args.context,
+                                             stride=args.context, shuffle=True, drop_last=True, tokenizer=tokenizer)
+    val_loader = data.create_dataloader_v1(val_text, batch_size=8, max_length=args.context, stride=args.context,
+                                           shuffle=False, drop_last=False, tokenizer=tokenizer)
+    print(f"a02 data: {len(train_loader)} training batches, {len(val_loader)} validation batches of "
+          f"8 x {args.context} tokens")
+
+    cfg = {"vocab_size": vocab_size, "context_length": args.context, "emb_dim": 96, "n_heads": 4, "n_layers": 2,
+           "drop_rate": 0.1, "qkv_bias": False}
+    model = model_mod.GPTModel(cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    model.eval()
+    with torch.no_grad():
+        before = loss.calc_loss_loader(val_loader, model, "cpu")
+    print(f"a05 model: {n_params:,} parameters. a06 loss before training: {float(before):.3f} "
+          f"(ln(vocab_size) = {math.log(vocab_size):.3f}), perplexity {float(loss.perplexity(before)):.1f}")
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
+    t0, step = time.perf_counter(), 0
+    model.train()
+    while step < args.steps:
+        for inputs, targets in train_loader:
+            optimizer.zero_grad()
+            batch_loss = loss.calc_loss_batch(inputs, targets, model, "cpu")
+            batch_loss.backward()
+            optimizer.step()
+            step += 1
+            if step % 100 == 0 or step == args.steps:
+                print(f"  step {step:4d}: training loss {batch_loss.item():.3f}")
+            if step == args.steps:
+                break
+    model.eval()
+    with torch.no_grad():
+        after = loss.calc_loss_loader(val_loader, model, "cpu")
+    print(f"trained {args.steps} steps in {time.perf_counter() - t0:.1f} s. a06 validation loss {float(after):.3f}, "
+          f"perplexity {float(loss.perplexity(after)):.1f}")
+
+    prompt = loss.text_to_token_ids("The lighthouse keeper", tokenizer)
+    gen = torch.Generator().manual_seed(args.seed)
+    for temperature, top_k in ((0.0, None), (0.8, 40)):
+        out = dec.generate(model, prompt, max_new_tokens=40, context_size=args.context, temperature=temperature,
+                           top_k=top_k, generator=gen)
+        label = "greedy" if temperature == 0 else f"temperature {temperature}, top_k {top_k}"
+        print(f"a08 {label}: {loss.token_ids_to_text(out, tokenizer)!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
