@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -26,6 +26,9 @@ from safetensors.torch import load_file, save_file
 from .checks import Context
 from .compare import FLOAT64, CheckFailure, Tolerance, assert_close
 from .strategies import make_tensor
+
+if TYPE_CHECKING:
+    from .checks import Suite
 
 SNAPSHOT_DIR = Path(__file__).resolve().parent / "suites" / "snapshots"
 
@@ -161,3 +164,19 @@ def load_json(aid: str) -> Any:
     if not path.is_file():
         raise CheckFailure(f"snapshot data {path.name} is missing from this installation (reinstall scratchgrad)")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def register(suite: Suite, cases: list[SnapshotCase], *,
+             targets: Callable[[SnapshotCase], tuple[str, ...]] | None = None,
+             uses: Callable[[SnapshotCase], tuple[str, ...]] | None = None,
+             describe: Callable[[SnapshotCase], str] | None = None) -> None:
+    """One public, one-point check `<case>_snapshot` per case, replaying it on the learner's code."""
+    for case in cases:
+        def body(ctx: Context, case: SnapshotCase = case) -> None:
+            replay(ctx, case)
+
+        body.__name__ = f"{case.name}_snapshot"
+        suite.check(points=1, visibility="public", kind="snapshot",
+                    targets=targets(case) if targets else (case.target,), uses=uses(case) if uses else (),
+                    description=describe(case) if describe else
+                    f"{case.target}: matches stored reference outputs for fixed inputs")(body)

@@ -10,7 +10,8 @@ from autograder.checks import Context, Suite
 from autograder.compare import FLOAT64, CheckFailure, assert_close, tensor_like
 from autograder.properties import dropout_probe, expect_value_error, is_causal
 from autograder.scan import Ban
-from autograder.snapshots import SnapshotCase, replay
+from autograder.snapshots import SnapshotCase
+from autograder.snapshots import register as register_snapshots
 
 SOFTMAX_BANS = ("torch.softmax", "torch.nn.functional.softmax", "torch.Tensor.softmax", "torch.nn.Softmax",
                 "torch.special.softmax", "torch.log_softmax", "torch.nn.functional.log_softmax")
@@ -78,19 +79,8 @@ def softmax_large_inputs(ctx: Context) -> None:
         assert_close(shifted, out, name=f"softmax(x + {shift:g}) compared with softmax(x)", tol=FLOAT64)
 
 
-def _snapshot(name: str) -> None:
-    case = _CASES[name]
-
-    def body(ctx: Context) -> None:
-        replay(ctx, case)
-
-    body.__name__ = f"{name}_snapshot"
-    check(points=1, visibility="public", kind="snapshot", targets=(case.target,),
-          description=f"{case.target}: matches stored reference outputs for fixed weights and inputs")(body)
-
-
-for _name in _CASES:
-    _snapshot(_name)
+register_snapshots(SUITE, SNAPSHOTS, describe=lambda case: f"{case.target}: matches stored reference outputs "
+                                                           f"for fixed weights and inputs")
 
 
 def _causal(cls: str) -> None:

@@ -20,7 +20,8 @@ from autograder.checks import Context, Suite
 from autograder.compare import FLOAT64, CheckFailure, assert_close, is_close, tensor_like
 from autograder.properties import RATE_Z_LIMIT, causal_outputs, check_raised
 from autograder.scan import Ban
-from autograder.snapshots import SnapshotCase, replay
+from autograder.snapshots import SnapshotCase
+from autograder.snapshots import register as register_snapshots
 
 LN, GELU, FF, BLOCK = "LayerNorm", "GELU", "FeedForward", "TransformerBlock"
 LAYERNORM_BANS = ("torch.nn.functional.layer_norm", "torch.nn.LayerNorm", "torch.layer_norm",
@@ -89,21 +90,11 @@ def _ones_zeros(E: int) -> dict[str, torch.Tensor]:
 _TARGETS = {LN: (LN,), GELU: (GELU,), FF: FF_TARGETS, BLOCK: BLOCK_TARGETS}
 
 
-def _snapshot(name: str) -> None:
-    case = _CASES[name]
-
-    def body(ctx: Context) -> None:
-        replay(ctx, case)
-
-    body.__name__ = f"{name}_snapshot"
-    check(points=1, visibility="public", kind="snapshot", targets=_TARGETS[case.target],
-          uses=("a03_attention",) if case.target == BLOCK else (),
-          description=f"{case.target}: matches stored reference outputs for fixed weights and inputs"
-                      + (" (rows of small variance, where eps matters)" if "small" in name else ""))(body)
-
-
-for _name in _CASES:
-    _snapshot(_name)
+register_snapshots(
+    SUITE, SNAPSHOTS, targets=lambda case: _TARGETS[case.target],
+    uses=lambda case: ("a03_attention",) if case.target == BLOCK else (),
+    describe=lambda case: f"{case.target}: matches stored reference outputs for fixed weights and inputs"
+                          + (" (rows of small variance, where eps matters)" if "small" in case.name else ""))
 
 
 # -- LayerNorm -------------------------------------------------------------------------------

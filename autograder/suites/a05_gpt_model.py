@@ -27,7 +27,8 @@ from autograder.compare import FLOAT64, CheckFailure, assert_close, describe, is
 from autograder.program import Program, Ref
 from autograder.properties import RATE_Z_LIMIT, check_raised
 from autograder.runtime.values import Raised
-from autograder.snapshots import SnapshotCase, replay
+from autograder.snapshots import SnapshotCase
+from autograder.snapshots import register as register_snapshots
 from autograder.suites.a04_gpt_blocks import block_weights
 
 MODEL, GEN = "GPTModel", "generate_text_simple"
@@ -108,18 +109,9 @@ SNAPSHOTS = [
 ]
 
 
-def _snapshot(case: SnapshotCase) -> None:
-    def body(ctx: Context) -> None:
-        replay(ctx, case)
-
-    body.__name__ = f"{case.name}_snapshot"
-    check(points=1, visibility="public", kind="snapshot", targets=(MODEL,), uses=USES,
-          description="GPTModel: matches stored reference logits for fixed weights and token ids"
-                      + (" (T = context_length)" if "full" in case.name else ""))(body)
-
-
-for _case in SNAPSHOTS:
-    _snapshot(_case)
+register_snapshots(SUITE, SNAPSHOTS, targets=lambda case: (MODEL,), uses=lambda case: USES,
+                   describe=lambda case: "GPTModel: matches stored reference logits for fixed weights and token ids"
+                                         + (" (T = context_length)" if "full" in case.name else ""))
 
 
 # -- structure -------------------------------------------------------------------------------

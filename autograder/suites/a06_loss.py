@@ -31,7 +31,8 @@ from autograder.program import Program, Ref
 from autograder.properties import check_raised
 from autograder.runtime.values import Raised
 from autograder.scan import Ban
-from autograder.snapshots import SnapshotCase, load_json, replay
+from autograder.snapshots import SnapshotCase, load_json
+from autograder.snapshots import register as register_snapshots
 
 CE, T2I, I2T, BATCH, LOADER, PPL = ("cross_entropy", "text_to_token_ids", "token_ids_to_text", "calc_loss_batch",
                                     "calc_loss_loader", "perplexity")
@@ -224,18 +225,7 @@ def floats_close(got: float, want: float, rel: float = 1e-9) -> bool:
 
 
 # -- snapshots -------------------------------------------------------------------------------
-def _snapshot(name: str) -> None:
-    case = next(c for c in SNAPSHOTS if c.name == name)
-
-    def body(ctx: Context) -> None:
-        replay(ctx, case)
-
-    body.__name__ = f"{name}_snapshot"
-    check(points=1, visibility="public", kind="snapshot", targets=(case.target,),
-          description=f"{case.target}: matches stored reference outputs for fixed inputs")(body)
-
-
-_snapshot("perplexity")
+register_snapshots(SUITE, SNAPSHOTS)
 
 
 def load_json_snapshot() -> dict[str, Any]:

@@ -37,7 +37,8 @@ from autograder.compare import (
 from autograder.program import Program, Ref
 from autograder.properties import check_raised
 from autograder.runtime.values import Raised
-from autograder.snapshots import SnapshotCase, replay
+from autograder.snapshots import SnapshotCase
+from autograder.snapshots import register as register_snapshots
 
 SOFTMAX_T, TOP_K, GENERATE = "softmax_with_temperature", "top_k_filter", "generate"
 GENERATE_TARGETS = (GENERATE, SOFTMAX_T, TOP_K)  # generate runs the learner's two helpers too
@@ -269,19 +270,7 @@ def gof_hint(counts: torch.Tensor, variants: dict[str, torch.Tensor]) -> str | N
 
 
 # -- snapshots -------------------------------------------------------------------------------
-def _snapshot(name: str) -> None:
-    case = _CASES[name]
-
-    def body(ctx: Context) -> None:
-        replay(ctx, case)
-
-    body.__name__ = f"{name}_snapshot"
-    check(points=1, visibility="public", kind="snapshot", targets=(case.target,),
-          description=f"{case.target}: matches stored reference outputs for fixed inputs")(body)
-
-
-for _name in _CASES:
-    _snapshot(_name)
+register_snapshots(SUITE, SNAPSHOTS)
 
 
 # -- softmax_with_temperature ----------------------------------------------------------------
