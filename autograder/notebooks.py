@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -330,11 +331,14 @@ def _report(aid: str, source: str, visibility: str) -> dict[str, Any]:
     out = folder / "report.json"
     args = (["check", aid, "--path", str(folder), "--json", str(out)] if visibility == "public"
             else ["grade", str(folder), "--only", aid, "--json", str(out)])
-    run = _run_grader(args)
-    if not out.is_file():
-        raise ChecksFailed(f"the grader could not run (exit status {run.returncode}):\n"
-                           f"{(run.stdout + run.stderr).strip()[-3000:]}")
-    report = json.loads(out.read_text(encoding="utf-8"))
+    try:
+        run = _run_grader(args)
+        if not out.is_file():
+            raise ChecksFailed(f"the grader could not run (exit status {run.returncode}):\n"
+                               f"{(run.stdout + run.stderr).strip()[-3000:]}")
+        report = json.loads(out.read_text(encoding="utf-8"))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     # the learner knows the notebook, not the staging folder
     report["_terminal"] = run.stdout.replace(f"edit the files in {folder}/", "edit the notebook").replace(
         str(folder), f"{aid} (this notebook)")
