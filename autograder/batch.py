@@ -36,6 +36,7 @@ from typing import Any, TextIO
 from . import __version__
 from .assignments import UsageError
 from .classreport import Row, gradebook_csv, num, one_line, render_html
+from .resources import Policy, preflight
 
 MANIFEST = ".manifest.json"
 MANIFEST_FORMAT = 1
@@ -147,7 +148,8 @@ def submission_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def grader_fingerprint(ids: list[str], seed: int, call_timeout_s: float | None) -> str:
+def grader_fingerprint(ids: list[str], seed: int, call_timeout_s: float | None,
+                       dropped: dict[str, str] | None = None) -> str:
     """What a saved result depends on besides the submission: version, options, and the grader's files.
 
     The engine, runtime and reference files count whole; assignment-specific files (suites, hidden
@@ -162,8 +164,8 @@ def grader_fingerprint(ids: list[str], seed: int, call_timeout_s: float | None) 
         m = _ASSIGNMENT_FILE.match(rel.rsplit("/", 1)[-1])
         return m is None or int(m.group(1)) <= last
 
-    h = hashlib.sha256(json.dumps({"version": __version__, "ids": ids, "seed": seed,
-                                   "call_timeout_s": call_timeout_s}, sort_keys=True).encode())
+    h = hashlib.sha256(json.dumps({"version": __version__, "ids": ids, "seed": seed, "call_timeout_s": call_timeout_s,
+                                   "dropped": sorted(dropped or {})}, sort_keys=True).encode())
     _hash_tree(h, PACKAGE_DIR, keep)
     spec = importlib.util.find_spec("reference")
     for loc in (spec.submodule_search_locations or []) if spec else []:
@@ -198,12 +200,14 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 # -- stage 3: grade in a pool of grader processes --------------------------------------------
-def _grade_one(path: str, ids: list[str], seed: int, call_timeout_s: float | None) -> dict[str, Any]:
+def _grade_one(path: str, ids: list[str], seed: int, call_timeout_s: float | None,
+               unavailable: str = "error") -> dict[str, Any]:
     """Runs in a grader process: grade one submission; never raises for anything a submission does."""
     from .grading import grade
     from .report import render_markdown
     try:
-        report = grade(Path(path), ids, visibility="all", seed=seed, call_timeout_s=call_timeout_s)
+        report = grade(Path(path), ids, visibility="all", seed=seed, call_timeout_s=call_timeout_s,
+                       unavailable=unavailable)  # type: ignore[arg-type]
     except UsageError as exc:  # not a folder or a readable zip: the submission's own problem
         return {"status": "error", "cause": "submission", "reason": str(exc)}
     except Exception as exc:  # noqa: BLE001 - a grader bug must cost one row, not the batch
@@ -233,8 +237,8 @@ def _serve(conn: Connection, log_path: str, ids: list[str]) -> None:
             return
         if task is None:
             return
-        sid, path, ids, seed, call_timeout_s = task
-        conn.send(("done", sid, _grade_one(path, ids, seed, call_timeout_s)))
+        sid, path, ids, seed, call_timeout_s, unavailable = task
+        conn.send(("done", sid, _grade_one(path, ids, seed, call_timeout_s, unavailable)))
 
 
 class GraderStartError(Exception):
@@ -253,9 +257,9 @@ class _Slot:
 class Pool:
     """Long-lived grader processes; one student per process at a time, replaced when one dies or hangs."""
 
-    def __init__(self, size: int, log_path: Path, ids: list[str]) -> None:
+    def __init__(self, size: int, log_path: Path, ids: list[str], unavailable: str = "error") -> None:
         self.ctx = mp.get_context("spawn")  # a fresh interpreter: no state inherited from the caller
-        self.log_path, self.ids = log_path, ids
+        self.log_path, self.ids, self.unavailable = log_path, ids, unavailable
         self.slots = [self._start() for _ in range(size)]
 
     def _start(self) -> _Slot:
@@ -293,7 +297,7 @@ class Pool:
                 if slot.ready and slot.task is None and pending:
                     st = pending.popleft()
                     try:
-                        slot.conn.send((st.id, str(st.path), self.ids, seed, call_timeout_s))
+                        slot.conn.send((st.id, str(st.path), self.ids, seed, call_timeout_s, self.unavailable))
                     except OSError:  # the process just died; it is replaced below and the student waits
                         pending.appendleft(st)
                         continue
@@ -421,8 +425,13 @@ class Progress:
 
 def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = None, seed: int = 0,
               force: bool = False, call_timeout_s: float | None = None,
-              student_timeout_s: float = STUDENT_TIMEOUT_S, progress: TextIO | None = None) -> Summary:
-    """Grade every submission in `folder` into `out`; see the module docstring for the stages."""
+              student_timeout_s: float = STUDENT_TIMEOUT_S, progress: TextIO | None = None,
+              unavailable: Policy = "error") -> Summary:
+    """Grade every submission in `folder` into `out`; see the module docstring for the stages.
+
+    `unavailable`: "error" stops before grading anyone when the checks need what this installation
+    lacks (GPT-2's files); "drop" leaves those checks out of every student's maximum.
+    """
     t0 = time.monotonic()
     folder, out = Path(folder), Path(out)
     if jobs is not None and jobs < 1:
@@ -437,7 +446,8 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
     for sub in ("reports", "feedback"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out / MANIFEST)
-    fingerprint = grader_fingerprint(ids, seed, call_timeout_s)
+    dropped = preflight(ids, policy=unavailable)  # SetupError unless the instructor said to drop those checks
+    fingerprint = grader_fingerprint(ids, seed, call_timeout_s, dropped)
     hashes = {st.id: submission_hash(st.path) for st in students}
     results: dict[str, Outcome] = {o.student: o for o in clashes}
     todo = []
@@ -475,7 +485,7 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
     if todo:
         (out / ".grader.log").write_text("", encoding="utf-8")  # this run's grader warnings and tracebacks
         summary.processes = min(jobs or default_jobs(), len(todo))
-        pool = Pool(summary.processes, out / ".grader.log", ids)
+        pool = Pool(summary.processes, out / ".grader.log", ids, unavailable)
         try:
             pool.run(todo, seed, call_timeout_s, student_timeout_s, record)
         finally:
@@ -556,7 +566,8 @@ def main(args: Any) -> int:
     stream = sys.stderr if sys.stderr.isatty() else None
     try:
         summary = grade_all(Path(args.dir), out, ids, jobs=jobs, seed=args.seed, force=args.force,
-                            call_timeout_s=args.timeout, student_timeout_s=args.student_timeout, progress=stream)
+                            call_timeout_s=args.timeout, student_timeout_s=args.student_timeout, progress=stream,
+                            unavailable="drop" if args.drop_unavailable else "error")
     except GraderStartError as exc:
         print(f"scratchgrad grade-all: {exc}", file=sys.stderr)
         return 3

@@ -70,6 +70,7 @@ class Check:
     uses: tuple[str, ...] = ()  # earlier assignments whose learner code this check also runs
     max_examples: int = 20
     timeout_s: float = CALL_TIMEOUT_S
+    needs: tuple[str, ...] = ()  # resources (autograder.resources) the check cannot run without
 
 
 class Suite:
@@ -83,7 +84,8 @@ class Suite:
 
     def check(self, *, points: float, visibility: Visibility, kind: Kind, description: str,
               targets: tuple[str, ...] = (), uses: tuple[str, ...] = (), max_examples: int = 20,
-              timeout_s: float = CALL_TIMEOUT_S) -> Callable[[Callable[["Context"], None]], Callable[["Context"], None]]:
+              timeout_s: float = CALL_TIMEOUT_S,
+              needs: tuple[str, ...] = ()) -> Callable[[Callable[["Context"], None]], Callable[["Context"], None]]:
         if visibility not in VISIBILITIES:
             raise ValueError(f"visibility={visibility!r}: expected one of {VISIBILITIES}")
         if kind not in KINDS:
@@ -95,7 +97,8 @@ class Suite:
             if any(c.name == fn.__name__ for c in self.checks):
                 raise ValueError(f"{self.assignment}: two checks are named {fn.__name__!r}")
             self.checks.append(Check(self.assignment, fn.__name__, float(points), visibility, kind,
-                                     description, fn, tuple(targets), tuple(uses), max_examples, timeout_s))
+                                     description, fn, tuple(targets), tuple(uses), max_examples, timeout_s,
+                                     tuple(needs)))
             return fn
 
         return register

@@ -25,6 +25,7 @@ from .checks import Check, CheckResult, Executor, Suite, run_check
 from .notebooks import NotebookError, module_from_file
 from .program import Program
 from .report import AssignmentResult, Report
+from .resources import RESOURCES, Policy, require
 from .scan import Finding, scan_file
 from .worker import InProcess, Worker, WorkerFault
 
@@ -172,18 +173,36 @@ def _import_problem(executor: Executor, aid: str) -> str | None:
     return None
 
 
+def _selected(suite: Suite, visibility: str) -> list[Check]:
+    return [c for c in suite.checks if visibility == "all" or c.visibility == visibility]
+
+
+def _unavailable(check: Check, missing: dict[str, str]) -> CheckResult:
+    """A check whose needs this installation lacks: skipped, and out of the maximum."""
+    reasons = "; ".join(f"{RESOURCES[n].what} are not available here: {missing[n]}" for n in check.needs if n in missing)
+    return CheckResult(name=check.name, status="skipped", score=0.0, max_score=0.0, visibility=check.visibility,
+                       kind=check.kind, description=check.description, message=f"{reasons} (not counted)")
+
+
 def run_checks(scanned: Scanned, executor: Executor, *, visibility: str, seed: int,
                call_timeout_s: float | None = None,
-               progress: Callable[[str, CheckResult], None] | None = None) -> Ran:
+               progress: Callable[[str, CheckResult], None] | None = None,
+               missing: dict[str, str] | None = None, policy: Policy = "skip") -> Ran:
+    """Run the selected checks; those needing something in `missing` are skipped or, with "drop", left out."""
     results: dict[str, list[CheckResult]] = {}
+    missing = missing or {}
     for aid, suite in scanned.suites.items():
-        checks = [c for c in suite.checks if visibility == "all" or c.visibility == visibility]
+        checks = [c for c in _selected(suite, visibility)
+                  if not (policy == "drop" and set(c.needs) & set(missing))]
         problem = scanned.problems.get(aid) or _import_problem(executor, aid)
         if problem:
             res = _all_fail(checks, "error", problem)
         else:
             res = []
             for check in checks:
+                if set(check.needs) & set(missing):
+                    res.append(_unavailable(check, missing))
+                    continue
                 r = run_check(check, suite, executor, seed=seed, call_timeout_s=call_timeout_s)
                 res.append(r)
                 if progress:
@@ -195,7 +214,8 @@ def run_checks(scanned: Scanned, executor: Executor, *, visibility: str, seed: i
 
 
 # -- stage 4: score and explain --------------------------------------------------------------
-def score(ran: Ran, *, elapsed_s: float, seed: int, worker_starts: int) -> Report:
+def score(ran: Ran, *, elapsed_s: float, seed: int, worker_starts: int,
+          unavailable: dict[str, str] | None = None) -> Report:
     assignments = []
     lost = {aid: any(r.score < r.max_score for r in rs) for aid, rs in ran.results.items()}
     for aid, rs in ran.results.items():
@@ -214,16 +234,27 @@ def score(ran: Ran, *, elapsed_s: float, seed: int, worker_starts: int) -> Repor
                     r.message += (f"\nNote: this check also runs your {dep} code; a mistake there "
                                   f"shows up here too (grade {dep} to rule it out).")
         assignments.append(AssignmentResult(aid, rs, error=ran.scanned.problems.get(aid)))
-    return Report(submission=ran.scanned.submission.name, assignments=assignments,
-                  grader={"version": __version__, "seed": seed, "elapsed_s": round(elapsed_s, 3),
-                          "worker_starts": worker_starts})
+    grader = {"version": __version__, "seed": seed, "elapsed_s": round(elapsed_s, 3), "worker_starts": worker_starts}
+    if unavailable:  # what this installation lacked: those checks were skipped or dropped from the maximum
+        grader["unavailable"] = dict(unavailable)
+    return Report(submission=ran.scanned.submission.name, assignments=assignments, grader=grader)
 
 
 # -- the whole pipeline ----------------------------------------------------------------------
+def needs_of(suites: dict[str, Suite], visibility: str) -> set[str]:
+    return {n for suite in suites.values() for c in _selected(suite, visibility) for n in c.needs}
+
+
 def grade(path: Path, ids: list[str], *, visibility: str = "all", seed: int = 0, isolate: bool = True,
           call_timeout_s: float | None = None,
-          progress: Callable[[str, CheckResult], None] | None = None) -> Report:
-    """Grade one submission folder or zip on `ids`; `visibility` is "all" or "public"."""
+          progress: Callable[[str, CheckResult], None] | None = None,
+          unavailable: Policy | None = None) -> Report:
+    """Grade one submission folder or zip on `ids`; `visibility` is "all" or "public".
+
+    `unavailable` says what to do with checks whose needs (GPT-2's files) this installation lacks:
+    "error" (the default when grading, visibility "all": raise SetupError), "drop" (leave them out of
+    the maximum) or "skip" (the default for public self-checks: skipped, not counted).
+    """
     t0 = time.monotonic()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors; a second thread only fights the worker for the CPU
@@ -232,9 +263,12 @@ def grade(path: Path, ids: list[str], *, visibility: str = "all", seed: int = 0,
     try:
         executor.start()  # the worker imports torch while the suites load below
         suites = {aid: load_suite(aid, hidden=visibility == "all") for aid in ids}
+        policy = unavailable or ("error" if visibility == "all" else "skip")
+        missing = require(needs_of(suites, visibility), policy=policy, where=f"grading {', '.join(ids)}")
         ran = run_checks(static_scan(sub, suites), executor, visibility=visibility, seed=seed,
-                         call_timeout_s=call_timeout_s, progress=progress)
-        return score(ran, elapsed_s=time.monotonic() - t0, seed=seed, worker_starts=executor.starts)
+                         call_timeout_s=call_timeout_s, progress=progress, missing=missing, policy=policy)
+        return score(ran, elapsed_s=time.monotonic() - t0, seed=seed, worker_starts=executor.starts,
+                     unavailable=missing)
     finally:
         executor.close()
         sub.cleanup()

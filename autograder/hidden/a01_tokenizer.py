@@ -362,13 +362,10 @@ def gpt2_texts(n: int = 40, seed: int = 0) -> list[str]:
 
 # 30 s: the worker parses GPT-2's files (~0.3 s) and the solution encodes ~70 texts in ~0.3 s; an encode that
 # tries the 50,000 merges one after another on every pre-token is correct, ~3 s here, and fits too
-@check(points=3, visibility="hidden", kind="differential", targets=(TOK,), timeout_s=30.0,
+@check(points=3, visibility="hidden", kind="differential", targets=(TOK,), needs=("gpt2",), timeout_s=30.0,
        description="with GPT-2's vocab and merges, encode equals tiktoken.get_encoding('gpt2') (ids from GPT-2's "
                    "encoder.json, <|endoftext|> = 50256) and decode inverts it")
 def encode_matches_gpt2(ctx: Context) -> None:
-    reason = gpt2_vocab.available()
-    if reason is not None:
-        raise CheckSkipped(f"GPT-2's vocabulary files are not available: {reason}")
     gpt2 = tiktoken.get_encoding("gpt2")
     texts = gpt2_texts()
     ctx.example(config={"vocab": "GPT-2's encoder.json", "merges": "GPT-2's vocab.bpe", "special_tokens": [EOT],

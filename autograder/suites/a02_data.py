@@ -24,7 +24,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import gpt2_vocab
-from autograder.checks import CheckSkipped, Context, Suite
+from autograder.checks import Context, Suite
 from autograder.compare import CheckFailure, describe
 from autograder.properties import check_raised
 from autograder.runtime.toys import ByteTokenizer
@@ -535,19 +535,11 @@ def dataloader_defaults_and_workers(ctx: Context) -> None:
                            f"{info['num_workers']}: pass num_workers to the DataLoader")
 
 
-def require_gpt2() -> None:
-    """Make tiktoken's GPT-2 files available to the worker, or skip the check with the reason."""
-    reason = gpt2_vocab.available()
-    if reason is not None:
-        raise CheckSkipped(f"GPT-2's tokenizer files are not available here: {reason}")
-
-
-@check(points=2, visibility="public", kind="snapshot", targets=(DL, DS), timeout_s=30.0,
+@check(points=2, visibility="public", kind="snapshot", targets=(DL, DS), timeout_s=30.0, needs=("gpt2",),
        description="create_dataloader_v1 without a tokenizer uses tiktoken's GPT-2 encoding with <|endoftext|> "
                    "allowed (50256): the stored reference batches of fixed texts")
 def default_tokenizer_is_gpt2(ctx: Context) -> None:
     cases = load_json(SUITE.assignment)["gpt2"]
-    require_gpt2()
     for case in cases:
         args = {k: case[k] for k in ("batch_size", "max_length", "stride", "drop_last")}
         ctx.example(config={"case": case["name"], **args, "shuffle": False, "tokenizer": "default (None)"},

@@ -25,7 +25,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import strategies as sg
-from autograder.checks import CheckAbort, CheckSkipped, Context, Suite
+from autograder.checks import CheckAbort, Context, Suite
 from autograder.compare import FLOAT64, CheckFailure, Tolerance, assert_close, describe
 from autograder.program import Program, Ref
 from autograder.properties import check_raised
@@ -481,15 +481,10 @@ GPT2_IDS = {
 }
 
 
-@check(points=1, visibility="public", kind="property", targets=(T2I, I2T),
+@check(points=1, visibility="public", kind="property", targets=(T2I, I2T), needs=("gpt2",),
        description="text_to_token_ids / token_ids_to_text with tiktoken's GPT-2 encoding: <|endoftext|> is id 50256 "
-                   "(skipped when GPT-2's files cannot be obtained)")
+                   "(needs GPT-2's files)")
 def token_ids_gpt2(ctx: Context) -> None:
-    from autograder import gpt2_vocab
-
-    reason = gpt2_vocab.available()  # installs the files where the worker's tiktoken looks for them
-    if reason is not None:
-        raise CheckSkipped(f"GPT-2's tokenizer files are not available here: {reason}")
     _token_round_trip(ctx, lambda p: p.call(p.runtime("a06_helpers"), method="gpt2_encoding", learner=False),
                       GPT2_IDS.__getitem__, tuple(GPT2_IDS), "tiktoken gpt2")
 
