@@ -385,3 +385,34 @@ def plot_losses(tokens_seen: list[int], train_losses: list[float], val_losses: l
     path = Path(path)
     fig.savefig(path, format="png", dpi=100)
     return path
+
+
+if __name__ == "__main__":
+    # Try it (not graded), once your checks pass: `python a07_training.py`, or the notebook's last cell.
+    # A small GPT (your a02, a05 and a06 too) trained for two epochs on an excerpt of the project's
+    # corpus with your AdamW and train_model, then its loss curves (matplotlib: the `plots` extra).
+    import sys
+    from importlib.resources import files
+
+    from a02_data import create_dataloader_v1
+    from a05_gpt_model import GPTModel
+    from autograder.runtime.toys import ByteTokenizer
+
+    torch.manual_seed(123)
+    text = (files("autograder") / "data" / "corpus.txt").read_text(encoding="utf-8")[:20_000]
+    split, tokenizer = int(0.9 * len(text)), ByteTokenizer()
+    train_loader, val_loader = (create_dataloader_v1(part, batch_size=8, max_length=32, stride=32, shuffle=is_train,
+                                                     drop_last=is_train, tokenizer=tokenizer)
+                                for part, is_train in ((text[:split], True), (text[split:], False)))
+    cfg = {"vocab_size": ByteTokenizer.n_vocab, "context_length": 32, "emb_dim": 64, "n_heads": 4, "n_layers": 2,
+           "drop_rate": 0.1, "qkv_bias": False}
+    model = GPTModel(cfg)
+    optimizer = AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
+    train_losses, val_losses, tokens_seen, _ = train_model(
+        model, train_loader, val_loader, optimizer, "cpu", n_epochs=2, eval_freq=10, eval_iter=2,
+        start_context="The lighthouse", tokenizer=tokenizer, warmup_steps=10)
+    png = plot_losses(tokens_seen, train_losses, val_losses, "a07_losses.png")
+    print(f"loss curves saved to {png.resolve()}")
+    if "IPython" in sys.modules:  # in a notebook: show them here
+        from IPython.display import Image, display
+        display(Image(filename=str(png)))
