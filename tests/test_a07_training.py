@@ -171,7 +171,7 @@ def _run(impl: ModuleType, trainer: str, seed: int, **kwargs):
     return result, [p.detach().clone() for p in model.parameters()], out.getvalue()
 
 
-@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("seed", [0])
 def test_train_model_simple_matches_reference(seed: int) -> None:
     (got, got_w, printed), (want, want_w, _) = _run(SOL, "train_model_simple", seed), _run(ref, "train_model_simple", seed)
     assert got[2] == want[2] == [12, 36, 60, 84, 108]  # tokens seen at steps 0, 2, 4, 6, 8 of 10
