@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,11 +54,39 @@ class Part:
     heading: str | None = None
 
 
+def _is_main_guard(node: ast.stmt) -> bool:
+    """`if __name__ == "__main__":`, the way a module says "run this as a script"."""
+    test = getattr(node, "test", None)
+    return (isinstance(node, ast.If) and not node.orelse and isinstance(test, ast.Compare)
+            and isinstance(test.left, ast.Name) and test.left.id == "__name__" and len(test.comparators) == 1
+            and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value == "__main__")
+
+
+def main_block(source: str) -> str | None:
+    """The body of a trailing `if __name__ == "__main__":` block, dedented, or None.
+
+    In a notebook the kernel's `__name__` is "__main__", so such a block would run as soon as its cell
+    did, before the learner's code passes its checks; the notebook shows it as a "Try it" cell after
+    the check cell instead, and leaves it out of the module's parts.
+    """
+    body = ast.parse(source).body
+    if not body or not _is_main_guard(body[-1]):
+        return None
+    lines = source.splitlines()
+    return textwrap.dedent("\n".join(lines[body[-1].lineno:body[-1].end_lineno])).strip("\n")  # after the `if` line
+
+
 def split_module(source: str) -> tuple[str, list[Part]]:
-    """(module docstring, code parts): one part per top-level class/function, given code grouped between."""
+    """(module docstring, code parts): one part per top-level class/function, given code grouped between.
+
+    A trailing `if __name__ == "__main__":` block is not a part (see `main_block`).
+    """
     tree = ast.parse(source)
     lines = source.splitlines()
     body = list(tree.body)
+    if body and _is_main_guard(body[-1]):
+        lines = lines[:body[-1].lineno - 1]
+        body = body[:-1]
     doc = ""
     if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
             and isinstance(body[0].value.value, str):
@@ -168,6 +197,12 @@ def build_notebook(aid: str, source: str, *, final_cells: list[dict[str, Any]] |
                               "when you submit.", f"{aid}-check-md"),
             _cell("code", f"from autograder.notebooks import check\n\ncheck({aid!r})", f"{aid}-check"),
         ]
+        demo = main_block(source)
+        if demo:  # the module's script part, runnable once the checks pass
+            final_cells += [_cell("markdown", "## Try it\n\nNot graded: the module's own demo, for once your "
+                                              "code passes the checks above.", f"{aid}-try-md"),
+                            # nbclient (tests, `jupyter execute`) skips it: a demo is not a check
+                            _cell("code", demo, f"{aid}-try", {"tags": ["skip-execution"]})]
     cells.extend(final_cells)
     return {**NBFORMAT, "metadata": {**KERNELSPEC, "scratchgrad": {"assignment": aid}}, "cells": cells}
 

@@ -5,8 +5,10 @@
 
 It trains a byte-level BPE tokenizer (a01) on `autograder/data/corpus.txt` (original text written
 for this project), cuts the tokens into windows (a02), builds a small GPT (a03-a05), measures its
-loss and perplexity (a06), trains it for a few hundred steps, and samples text from it (a08). The
-optimizer is PyTorch's AdamW: writing your own is assignment a07.
+loss and perplexity (a06), trains it for a few hundred steps, and samples text from it (a08). Once
+your a07_training is implemented, training uses your own `AdamW` and `train_model` (warm-up, cosine
+decay, clipping); until then PyTorch's AdamW, with a note. The loss curves are saved as a PNG in
+`--out` (a new temporary folder by default) when matplotlib is installed (`pip install "scratchgrad[plots]"`).
 
 On a laptop CPU the default run takes a minute or two; the loss falls from about ln(vocab_size)
 to well below it, and the samples go from random tokens to corpus-like words.
@@ -15,9 +17,12 @@ to well below it, and the samples go from random tokens to corpus-like words.
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
+import itertools
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,9 +52,44 @@ def load(path: Path) -> dict[str, object]:
     sys.path.insert(0, str(path.resolve()))
     names = ["a01_tokenizer", "a02_data", "a05_gpt_model", "a06_loss", "a08_decoding"]
     try:
-        return {name: importlib.import_module(name) for name in names}
+        mods = {name: importlib.import_module(name) for name in names}
     except ImportError as exc:
         raise SystemExit(f"cannot import your modules from {path}: {exc}") from None
+    try:  # optional: without it (or while it is a stub) the demo trains with PyTorch's AdamW
+        mods["a07_training"] = importlib.import_module("a07_training")
+    except ImportError as exc:
+        print(f"note: no usable a07_training in {path} ({exc}); training with PyTorch's AdamW")
+        mods["a07_training"] = None
+    return mods
+
+
+def train_with_a07(a07, model, batches, val_loader, tokenizer, eval_freq: int):
+    """Your AdamW and train_model over `batches` (one epoch); the curves for plotting."""
+    optimizer = a07.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
+    train_losses, val_losses, tokens_seen, _ = a07.train_model(
+        model, batches, val_loader, optimizer, "cpu", n_epochs=1, eval_freq=eval_freq, eval_iter=2,
+        start_context="The lighthouse keeper", tokenizer=tokenizer, warmup_steps=max(1, len(batches) // 10))
+    return train_losses, val_losses, tokens_seen
+
+
+def train_with_torch(loss, model, batches, val_loader, eval_freq: int):
+    """PyTorch's AdamW and a plain loop (what a07 asks you to write); the same curves."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
+    curves: tuple[list[float], list[float], list[int]] = ([], [], [])
+    model.train()
+    for step, (inputs, targets) in enumerate(batches):
+        optimizer.zero_grad()
+        loss.calc_loss_batch(inputs, targets, model, "cpu").backward()
+        optimizer.step()
+        if step % eval_freq == 0 or step == len(batches) - 1:
+            model.eval()
+            with torch.no_grad():
+                curves[0].append(float(loss.calc_loss_loader(batches, model, "cpu", num_batches=2)))
+                curves[1].append(float(loss.calc_loss_loader(val_loader, model, "cpu", num_batches=2)))
+            model.train()
+            curves[2].append((step + 1) * inputs.numel())
+            print(f"  step {step + 1:4d}: training loss {curves[0][-1]:.3f}, validation loss {curves[1][-1]:.3f}")
+    return curves
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=300, help="training steps (default: 300)")
     p.add_argument("--context", type=int, default=64, help="context length in tokens (default: 64)")
     p.add_argument("--seed", type=int, default=123)
+    p.add_argument("--out", default=None, help="folder for the loss-curve PNG (default: a new temporary folder)")
     args = p.parse_args(argv)
     for flag in ("merges", "steps", "context"):
         if getattr(args, flag) < 1:
@@ -99,25 +140,34 @@ def main(argv: list[str] | None = None) -> int:
     print(f"a05 model: {n_params:,} parameters. a06 loss before training: {float(before):.3f} "
           f"(ln(vocab_size) = {math.log(vocab_size):.3f}), perplexity {float(loss.perplexity(before)):.1f}")
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
-    t0, step = time.perf_counter(), 0
-    model.train()
-    while step < args.steps:
-        for inputs, targets in train_loader:
-            optimizer.zero_grad()
-            batch_loss = loss.calc_loss_batch(inputs, targets, model, "cpu")
-            batch_loss.backward()
-            optimizer.step()
-            step += 1
-            if step % 100 == 0 or step == args.steps:
-                print(f"  step {step:4d}: training loss {batch_loss.item():.3f}")
-            if step == args.steps:
-                break
+    a07 = mods["a07_training"]
+    batches = list(itertools.islice(itertools.cycle(train_loader), args.steps))  # --steps batches, one epoch
+    eval_freq = max(1, args.steps // 5)
+    t0, start = time.perf_counter(), copy.deepcopy(model.state_dict())
+    curves = None
+    if a07 is not None:
+        try:
+            print("a07 training: your AdamW and train_model (warm-up, cosine decay, clipping)")
+            curves = train_with_a07(a07, model, batches, val_loader, tokenizer, eval_freq)
+        except NotImplementedError as exc:
+            print(f"note: your a07_training is not implemented yet ({exc}); training with PyTorch's AdamW")
+            model.load_state_dict(start)  # undo whatever the partial run changed
+    if curves is None:
+        curves = train_with_torch(loss, model, batches, val_loader, eval_freq)
     model.eval()
     with torch.no_grad():
         after = loss.calc_loss_loader(val_loader, model, "cpu")
     print(f"trained {args.steps} steps in {time.perf_counter() - t0:.1f} s. a06 validation loss {float(after):.3f}, "
           f"perplexity {float(loss.perplexity(after)):.1f}")
+
+    if a07 is not None:
+        out_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="scratchgrad-demo-"))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            png = a07.plot_losses(curves[2], curves[0], curves[1], out_dir / "loss_curves.png")
+            print(f"loss curves: {png}")
+        except ImportError as exc:
+            print(f"note: no loss-curve PNG ({exc})")
 
     prompt = loss.text_to_token_ids("The lighthouse keeper", tokenizer)
     gen = torch.Generator().manual_seed(args.seed)

@@ -60,3 +60,22 @@ def test_alternative_scores_full_marks(tmp_path, aid, variant) -> None:
     (result,) = report.assignments
     failed = {c.name: c.message for c in result.checks if c.status != "passed"}
     assert not failed, f"{variant.name} ({variant.why}) lost points: {failed}"
+
+
+def test_every_bank_applies_and_compiles() -> None:
+    """Every bank under tests/banks/ (suite or not yet) applies cleanly to its solution, and each variant compiles."""
+    from tests.banks.edits import apply
+    from tests.conftest import ROOT, SOLUTIONS
+
+    banks = sorted(p.stem for p in (ROOT / "tests" / "banks").glob("a[0-9][0-9]_*.py"))
+    assert banks, "no bank files found"
+    for aid in banks:
+        bank = importlib.import_module(f"tests.banks.{aid}")
+        source = (SOLUTIONS / f"{aid}.py").read_text(encoding="utf-8")
+        variants = [*bank.MUTANTS, *bank.ALTERNATIVES]
+        names = [v.name for v in variants]
+        assert len(names) == len(set(names)), f"{aid}: variant names must be unique"
+        for variant in variants:
+            changed = apply(source, variant)  # raises when an edit does not match exactly
+            assert changed != source, f"{aid}/{variant.name} changes nothing"
+            compile(changed, f"{aid}[{variant.name}].py", "exec")
