@@ -60,3 +60,23 @@ def test_alternative_scores_full_marks(tmp_path, aid, variant) -> None:
     (result,) = report.assignments
     failed = {c.name: c.message for c in result.checks if c.status != "passed"}
     assert not failed, f"{variant.name} ({variant.why}) lost points: {failed}"
+
+
+def test_every_bank_applies_and_compiles() -> None:
+    """Every bank file under tests/banks/ (suite or not yet): each variant applies to its solution and compiles."""
+    from pathlib import Path
+
+    from tests.banks.edits import apply
+
+    root = Path(__file__).resolve().parent
+    banks = sorted(p for p in (root / "banks").glob("a[0-9][0-9]_*.py"))
+    assert banks
+    for path in banks:
+        bank = importlib.import_module(f"tests.banks.{path.stem}")
+        source = (root.parent / "solutions" / path.name).read_text(encoding="utf-8")
+        names = [v.name for v in (*bank.MUTANTS, *bank.ALTERNATIVES)]
+        assert len(names) == len(set(names)), f"{path.stem}: variant names must be unique"
+        for variant in (*bank.MUTANTS, *bank.ALTERNATIVES):
+            changed = apply(source, variant)  # raises when an edit does not match
+            assert changed != source, f"{path.stem}/{variant.name} changes nothing"
+            compile(changed, f"{path.stem}/{variant.name}", "exec")
