@@ -1,8 +1,8 @@
 """a13_llama: the components that turn GPT-2 into Llama or Qwen.
 
 Follows the book's bonus material on converting GPT-2 to Llama 2 / Llama 3.2 and on Qwen3
-(Build a Large Language Model (From Scratch), ch05 bonus "gpt-to-llama" and "qwen3"). Each piece
-replaces one GPT-2 part:
+(Build a Large Language Model (From Scratch), ch05 bonus folders "07_gpt_to_llama" and "11_qwen3").
+Each piece replaces one GPT-2 part:
 
 1. `RMSNorm` replaces LayerNorm: no mean subtraction and no shift, only a learned scale `weight`
    on x / rms(x).
@@ -141,7 +141,9 @@ def compute_rope_params(head_dim: int, theta_base: float = 10_000,
 
     Like the book, compute in float32 and return float32 tables. At position 4095, float32
     angles are off by up to a few 1e-4 radians; the grader's tolerance allows that, so
-    computing in float64 is fine too.
+    computing in float64 is fine too. (The book's Llama 2 notebook calls this function
+    `precompute_rope_params`; its Llama 3 / Qwen3 versions add `freq_config` / `dtype`
+    arguments, which you may keep as extra keyword arguments with defaults.)
 
     Args:
         head_dim: hs, the per-head width; must be even (RoPE rotates pairs).
@@ -164,8 +166,9 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, offset: in
 
     rotate_half(x) = cat([-x2, x1]) with x1, x2 the first and second halves of the last dim.
     Token t of x sits at position offset + t, so it uses table row offset + t: a KV cache feeds
-    tokens that do not start at position 0. The book's apply_rope has no offset (offset=0 is
-    the book's behaviour).
+    tokens that do not start at position 0. The book's plain Llama/Qwen notebooks have no
+    offset (offset=0 is their behaviour); its KV-cache versions add it, as here. The ValueError
+    past the table is this contract's addition (the book's slicing fails with a shape error).
 
     Args:
         x: (B, H, T, hs) queries or keys, hs even.
