@@ -46,13 +46,15 @@ try:
 finally:
     sys.path.remove(str(SOLUTIONS))
 
-TOL = {torch.float64: dict(rtol=1e-10, atol=1e-12), torch.float32: dict(rtol=1e-3, atol=1e-3)}  # float32 sums over many positions
+# float32: embedding gradients sum over many positions
+TOL = {torch.float64: dict(rtol=1e-10, atol=1e-12), torch.float32: dict(rtol=1e-3, atol=1e-3)}
 
 
 def _cfg(seed: int, **over) -> dict:
     g = torch.Generator().manual_seed(seed)
     nh = int(torch.randint(1, 4, (1,), generator=g))
-    cfg = {"vocab_size": int(torch.randint(5, 40, (1,), generator=g)), "context_length": int(torch.randint(4, 12, (1,), generator=g)),
+    cfg = {"vocab_size": int(torch.randint(5, 40, (1,), generator=g)),
+           "context_length": int(torch.randint(4, 12, (1,), generator=g)),
            "emb_dim": nh * int(torch.randint(1, 5, (1,), generator=g)), "n_heads": nh,
            "n_layers": int(torch.randint(1, 4, (1,), generator=g)), "drop_rate": 0.0, "qkv_bias": bool(seed % 2)}
     cfg.update(over)
@@ -218,7 +220,10 @@ def test_generation_equals_a05_past_the_context_and_counts_rows(seed: int) -> No
 
 def test_rows_and_flops_tell_a_cache_from_a_recomputation() -> None:
     """The measurement itself: a 'cache' that recomputes the window every step has the same outputs but
-    sends the whole window each time; FLOPs per call show the same (measured: see the assertion)."""
+    sends the whole window each time. Measured (emb_dim 8, 2 layers, V 29, prompt 5, 6 new tokens): rows per
+    call [5, 1, 1, 1, 1, 1] cached vs [5, 6, 7, 8, 9, 10] recomputed; FlopCounterMode FLOPs per call
+    [19280, 3920, 3984, 4048, 4112, 4176] cached vs [19280, 23520, 27888, 32384, 37008, 41760] recomputed
+    (a cached step grows only by the attention over one more cached key)."""
     cfg = _cfg(1, context_length=16, n_layers=2, emb_dim=8, n_heads=2)
     sol, _, base = _models(cfg, torch.float64)
     prompt = torch.randint(0, cfg["vocab_size"], (1, 5), generator=torch.Generator().manual_seed(0))
@@ -239,9 +244,9 @@ def test_rows_and_flops_tell_a_cache_from_a_recomputation() -> None:
     assert [c[0] for c in rows_per_call(sol, recompute)] == [5, 6, 7, 8, 9, 10]
     assert [c[0] for c in rows_per_call(sol, cached)] == [5, 1, 1, 1, 1, 1]
     flops_cached, flops_recomputed = flops_per_call(sol, cached), flops_per_call(sol, recompute)
-    # a one-row step costs a fixed amount, a recomputing step grows with the window
-    assert len(set(flops_cached[1:])) > 1 or flops_cached[1] < flops_recomputed[1] / 3
-    assert all(c < r / 3 for c, r in zip(flops_cached[1:], flops_recomputed[1:])), (flops_cached, flops_recomputed)
+    assert flops_cached[0] == flops_recomputed[0]  # the same prefill
+    # a one-row step costs about a prefill row; a recomputing step costs the whole window
+    assert all(c < r / 5 for c, r in zip(flops_cached[1:], flops_recomputed[1:])), (flops_cached, flops_recomputed)
 
 
 def test_cache_reset_between_prompts() -> None:
