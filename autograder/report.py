@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +29,27 @@ def _pts(x: float) -> str:
     return f"{x:g}"
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def md_text(text: str) -> str:
+    """Learner-provided text as one line of literal Markdown: no markup, no raw HTML, no line breaks."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(" ".join(str(text).split()), quote=False))
+
+
+def md_fence(lines: list[str], info: str = "text") -> list[str]:
+    """`lines` in a code fence that nothing inside can close: longer than any backtick run in them."""
+    runs = [len(r) for line in lines for r in re.findall(r"`+", line)]
+    fence = "`" * max(3, max(runs, default=0) + 1)
+    return [fence + info, *lines, fence]
+
+
 @dataclass
 class AssignmentResult:
     id: str
     checks: list[CheckResult]
     error: str | None = None
+    integrity: list[dict[str, Any]] = field(default_factory=list)  # integrity-scan findings: file, line, construct
 
     @property
     def score(self) -> float:
@@ -49,6 +67,8 @@ class AssignmentResult:
             for c in self.checks]}
         if self.error:
             out["error"] = self.error
+        if self.integrity:
+            out["integrity"] = self.integrity
         return out
 
 
@@ -122,19 +142,21 @@ def render_terminal(report: Report, *, title: str = "", verbose: bool = False) -
 
 
 def render_markdown(report: Report) -> str:
-    out = [f"# Feedback for {report.submission}", "",
+    """Feedback in Markdown. Everything a learner wrote (exception messages, printed output, the
+    submission's name) is either fenced or escaped, so it can neither fake a score nor add HTML."""
+    out = [f"# Feedback for {md_text(report.submission)}", "",
            f"**Score: {_pts(report.score)} / {_pts(report.max_score)}**", ""]
     for a in report.assignments:
         out += [f"## {a.id}: {_pts(a.score)} / {_pts(a.max_score)}", ""]
         if a.error:
-            out += [f"> {a.error}", ""]
+            out += [*md_fence(a.error.splitlines() or [""]), ""]
         out += ["| | check | points | what it checks |", "|---|---|---|---|"]
         for c in a.checks:
             mark = "✅" if c.status == "passed" else ("⏱️" if c.status == "timeout" else "❌")
             out.append(f"| {mark} | `{c.name}` | {_pts(c.score)}/{_pts(c.max_score)} | {c.description} |")
         failed = [c for c in a.checks if c.status != "passed" and not (a.error and c.message == a.error)]
         for c in failed:
-            out += ["", f"### `{c.name}` ({c.status})", "", "```text", *failure_lines(c), "```"]
+            out += ["", f"### `{c.name}` ({c.status})", "", *md_fence(failure_lines(c))]
         out.append("")
     g = report.grader
     out.append(f"<sub>scratchgrad {g.get('version', '?')}, seed {g.get('seed', 0)}, "
