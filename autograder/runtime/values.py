@@ -113,7 +113,7 @@ def decode(value: Any, tensors: dict[str, torch.Tensor], refs: Callable[[str], A
         return _decode(value, tensors, refs, 0, budget)
     except MalformedValue:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError, RuntimeError) as exc:  # torch.device
         raise MalformedValue(f"malformed value in frame: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
