@@ -31,14 +31,6 @@ CALL_TIMEOUT_S = 10.0  # per worker call; the solutions' slowest call in a03/a04
 BUDGET_EXHAUSTED = "time budget exhausted"
 
 
-class GradingInterrupted(BaseException):
-    """SIGTERM or SIGINT reached the grader: stop, report what was graded (BaseException: no check eats it)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"grading interrupted by signal {signum}")
-        self.signum = signum
-
-
 class Executor(Protocol):
     def run(self, program: dict[str, Any], tensors: dict[str, torch.Tensor], *, timeout_s: float) -> Response: ...
 

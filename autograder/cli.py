@@ -47,10 +47,9 @@ def _add_budgets(p: argparse.ArgumentParser) -> None:
 
 
 def _graded(args: argparse.Namespace, run):  # noqa: ANN001, ANN202
-    """Run `run()` (one grading) so that SIGTERM/SIGINT end it with a partial report; (report, signal or None)."""
-    from .grading import interrupted_by, stop_on_signals
-    with stop_on_signals():
-        report = run()
+    """Run `run()` (one grading, under main()'s stop_on_signals); (report, the signal that cut it short or None)."""
+    from .budgets import interrupted_by
+    report = run()
     return report, interrupted_by()
 
 
@@ -266,7 +265,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("check", "grade"):
-        _prestart(args)
+        from .budgets import stop_on_signals
+        with stop_on_signals():  # from here on SIGTERM/SIGINT leave a partial report, not a traceback
+            _prestart(args)
+            try:
+                return int(args.func(args))
+            except UsageError as exc:
+                print(f"scratchgrad {args.command}: error: {exc}", file=sys.stderr)
+                if not available():
+                    print("no assignment has checks installed", file=sys.stderr)
+                return 2
     try:
         return int(args.func(args))
     except UsageError as exc:

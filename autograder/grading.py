@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import tempfile
 import time
 import zipfile
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -24,8 +21,8 @@ import torch
 
 from . import __version__
 from .assignments import UsageError, load_suite
-from .budgets import ASSIGNMENT_BUDGET_S, SUBMISSION_BUDGET_S
-from .checks import (BUDGET_EXHAUSTED, Check, CheckResult, Executor, GradingInterrupted, Suite, run_check)
+from .budgets import ASSIGNMENT_BUDGET_S, SUBMISSION_BUDGET_S, GradingInterrupted, Stop
+from .checks import BUDGET_EXHAUSTED, Check, CheckResult, Executor, Suite, run_check
 from .notebooks import NotebookError, module_from_file
 from .program import Program
 from .report import AssignmentResult, Report
@@ -154,50 +151,6 @@ def static_scan(sub: Submission, suites: dict[str, Suite], *, integrity: bool = 
 
 
 # -- stage 3: run checks ---------------------------------------------------------------------
-class _Stop:
-    """SIGTERM/SIGINT while checks run: raise GradingInterrupted there (armed), else remember it for later."""
-
-    signum: int | None = None
-    armed = False
-
-    @classmethod
-    def handler(cls, signum: int, frame: object) -> None:
-        if cls.signum is not None:
-            return  # a second signal while the report is written: finish writing it
-        cls.signum = signum
-        if cls.armed:
-            cls.armed = False
-            raise GradingInterrupted(signum)
-
-    @classmethod
-    def poll(cls) -> None:
-        if cls.signum is not None:
-            raise GradingInterrupted(cls.signum)
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """For the commands that grade one submission: SIGTERM and SIGINT stop grading with a partial report.
-
-    Main thread only. The handlers stay installed after a signal arrived (the caller writes its report
-    and exits); otherwise the previous ones come back.
-    """
-    old = {sig: signal.signal(sig, _Stop.handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    _Stop.signum, _Stop.armed = None, False
-    try:
-        yield
-    finally:
-        _Stop.armed = False
-        if _Stop.signum is None:
-            for sig, handler in old.items():
-                signal.signal(sig, handler)
-
-
-def interrupted_by() -> int | None:
-    """The signal that stopped grading under stop_on_signals(), or None."""
-    return _Stop.signum
-
-
 
 @dataclass
 class Ran:
@@ -269,13 +222,13 @@ def run_checks(scanned: Scanned, executor: Executor, *, visibility: str, seed: i
         res: list[CheckResult] = []
         problem = scanned.problems.get(aid)
         if interrupted is None:
-            _Stop.armed = True
+            Stop.armed = True
             now = time.monotonic()
             ends = [t for t in (sub_deadline, now + assignment_budget_s if assignment_budget_s is not None else None)
                     if t is not None]
             deadline = min(ends) if ends else None
             try:
-                _Stop.poll()  # a signal that came while the suites loaded
+                Stop.poll()  # a signal that came while the suites loaded
                 if problem is None:
                     left = IMPORT_TIMEOUT_S if deadline is None else min(IMPORT_TIMEOUT_S, deadline - now)
                     problem = BUDGET_EXHAUSTED if left <= 0 else _import_problem(executor, aid, left)
@@ -294,7 +247,7 @@ def run_checks(scanned: Scanned, executor: Executor, *, visibility: str, seed: i
             except GradingInterrupted as exc:
                 interrupted = exc.signum
             finally:
-                _Stop.armed = False
+                Stop.armed = False
         if interrupted is not None and len(res) < len(checks):
             res += _all_fail(checks[len(res):], "error", INTERRUPTED)
             problem = problem or INTERRUPTED
