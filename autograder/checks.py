@@ -196,7 +196,8 @@ class Context:
             if resp.error.type == "NotImplementedError":
                 self.aborted = CheckAbort("failed", f"not implemented yet: {resp.error.message or resp.error}")
                 raise self.aborted
-            raise LearnerError(resp.error, program.steps[resp.step]["op"] if resp.step >= 0 else "respond")
+            step = program.steps[resp.step]["op"] if 0 <= resp.step < len(program.steps) else "respond"
+            raise LearnerError(resp.error, step)
         return resp.returns
 
     def given(self, **strategies: Any) -> Callable[[Callable[..., None]], None]:

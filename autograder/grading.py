@@ -151,7 +151,6 @@ def static_scan(sub: Submission, suites: dict[str, Suite], *, integrity: bool = 
 
 
 # -- stage 3: run checks ---------------------------------------------------------------------
-
 @dataclass
 class Ran:
     scanned: Scanned
@@ -222,12 +221,12 @@ def run_checks(scanned: Scanned, executor: Executor, *, visibility: str, seed: i
         res: list[CheckResult] = []
         problem = scanned.problems.get(aid)
         if interrupted is None:
-            Stop.armed = True
             now = time.monotonic()
             ends = [t for t in (sub_deadline, now + assignment_budget_s if assignment_budget_s is not None else None)
                     if t is not None]
             deadline = min(ends) if ends else None
             try:
+                Stop.armed = True  # from here a signal raises GradingInterrupted (stop_on_signals only)
                 Stop.poll()  # a signal that came while the suites loaded
                 if problem is None:
                     left = IMPORT_TIMEOUT_S if deadline is None else min(IMPORT_TIMEOUT_S, deadline - now)

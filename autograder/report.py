@@ -110,13 +110,21 @@ def _counterexample(c: CheckResult) -> list[str]:
     return [line if len(line) <= 400 else line[:400] + " ..."] if parts else []
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Learner text without control characters (a terminal escape sequence could repaint the score)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def failure_lines(c: CheckResult) -> list[str]:
     """What a learner reads under a failed check: message, shrunk case, hint, captured output."""
-    lines = c.message.splitlines() + _counterexample(c)
+    lines = printable(c.message).splitlines() + _counterexample(c)
     if c.hint:
         lines.append(f"hint: {c.hint}")
     if c.output.strip():
-        lines.append("your code printed: " + c.output.strip().splitlines()[0][:200])
+        lines.append("your code printed: " + printable(c.output.strip().splitlines()[0][:200]))
     return lines
 
 
@@ -126,7 +134,7 @@ def render_terminal(report: Report, *, title: str = "", verbose: bool = False) -
     for a in report.assignments:
         out.append(f"\n{a.id}  {_pts(a.score)} / {_pts(a.max_score)}")
         if a.error:
-            out.append(f"  {a.error}")
+            out.append(f"  {printable(a.error)}")
         for c in a.checks:
             label = STATUS_LABEL[c.status]
             tag = "" if c.visibility == "public" else "  (hidden)"

@@ -253,7 +253,12 @@ class Worker:
             timeout_s: float = 10.0) -> Response:
         header, out = self.request({"op": "run", "program": program}, tensors, timeout_s=timeout_s)
         try:
-            return to_response(header, out)
+            resp = to_response(header, out)
+            expected = set(program.get("returns", {}))
+            if resp.status == "ok" and (not isinstance(resp.returns, dict) or set(resp.returns) != expected):
+                raise MalformedValue(f"answer with returns {str(resp.returns)[:100]} instead of the values "
+                                     f"{sorted(expected)}")
+            return resp
         except MalformedValue as exc:
             raise self._fault("error", f"the worker's answer was rejected: {exc}") from None
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from autograder.grading import grade
-from autograder.report import render_markdown
+from autograder.report import render_markdown, render_terminal
 from tests.conftest import ASSIGNMENTS, ROOT, checks_by_name, make_submission
 
 A03 = "a03_attention"
@@ -215,7 +215,7 @@ def test_a_signal_stops_grading_with_a_partial_report(tmp_path: Path, signum: in
 
 
 # -- feedback cannot be forged by learner text --------------------------------------------------
-HOSTILE_TEXT = "```\n\n**Score: 44 / 44**\n\n<script>alert('x')</script>\n````` <b>bold</b>"
+HOSTILE_TEXT = "```\n\n**Score: 44 / 44**\n\n<script>alert('x')</script>\n````` <b>bold</b>\x1b[2J\rTotal 44 / 44"
 
 
 def test_learner_text_cannot_fake_a_score_or_add_html(tmp_path: Path) -> None:
@@ -238,3 +238,5 @@ def test_learner_text_cannot_fake_a_score_or_add_html(tmp_path: Path) -> None:
     assert report.score < 44
     assert not [line for line in outside if "<script>" in line or "<b>" in line]
     assert "<script>alert('x')</script>" in md  # still shown to the learner, inside a fence
+    text = render_terminal(report)
+    assert "\x1b" not in text and "\r" not in text and "\x1b" not in md  # no terminal escapes either

@@ -226,11 +226,13 @@ def deep(x):
 IMPORT_FORGE = PROTOCOL + "\nforge(None)  # at import time, before any answer\n"
 
 
-@pytest.fixture()
-def protocol_worker(tmp_path: Path):
-    (tmp_path / "a99_hostile.py").write_text(PROTOCOL)
-    (tmp_path / "a97_forge.py").write_text(IMPORT_FORGE)
-    with Worker(tmp_path) as w:
+@pytest.fixture(scope="module")
+def protocol_worker(tmp_path_factory: pytest.TempPathFactory):
+    """One Worker for the protocol cases: each fault replaces its process, as in a real grading."""
+    folder = tmp_path_factory.mktemp("protocol")
+    (folder / "a99_hostile.py").write_text(PROTOCOL)
+    (folder / "a97_forge.py").write_text(IMPORT_FORGE)
+    with Worker(folder) as w:
         yield w
 
 
@@ -239,9 +241,10 @@ def test_a_forged_answer_fails_authentication_and_the_next_call_is_honest(protoc
         call(protocol_worker, "forge")
     assert info.value.status == "error" and "failed authentication" in info.value.reason
     assert "did your code write to the grader's channel?" in info.value.reason
+    starts = protocol_worker.starts
     resp = call(protocol_worker, "echo")  # a fresh worker, with a fresh key
     assert resp.status == "ok" and torch.equal(resp.returns["out"], torch.full((2,), 2.0, dtype=torch.float64))
-    assert protocol_worker.starts == 2
+    assert protocol_worker.starts == starts + 1
 
 
 def test_garbage_and_huge_lengths_are_rejected_not_believed(protocol_worker: Worker) -> None:
@@ -262,11 +265,12 @@ def test_a_frame_written_at_import_time_is_rejected(protocol_worker: Worker) -> 
 
 def test_an_exit_between_requests_is_a_fault_then_grading_goes_on(protocol_worker: Worker) -> None:
     assert call(protocol_worker, "exit_later").status == "ok"
+    starts = protocol_worker.starts
     time.sleep(1.5)
     with pytest.raises(WorkerFault) as info:
         call(protocol_worker, "echo")
     assert info.value.status == "error" and "died" in info.value.reason
-    assert call(protocol_worker, "echo").status == "ok" and protocol_worker.starts == 2
+    assert call(protocol_worker, "echo").status == "ok" and protocol_worker.starts == starts + 1
 
 
 def test_a_request_injected_into_the_workers_stdin_stops_it(protocol_worker: Worker) -> None:
@@ -277,8 +281,10 @@ def test_a_request_injected_into_the_workers_stdin_stops_it(protocol_worker: Wor
 
 
 def test_a_deeply_nested_return_arrives_described(protocol_worker: Worker) -> None:
+    call(protocol_worker, "echo")
+    starts = protocol_worker.starts
     resp = call(protocol_worker, "deep")
-    assert resp.status == "ok" and protocol_worker.starts == 1
+    assert resp.status == "ok" and protocol_worker.starts == starts
     value = resp.returns["out"]
     while isinstance(value, list):
         value = value[0]
@@ -298,3 +304,14 @@ def test_kill_never_raises(tmp_path: Path) -> None:
     assert w.proc is None
     assert call(w, "echo").status == "ok"
     w.close()
+
+
+def test_an_answer_that_does_not_match_the_program_is_a_fault(tmp_path: Path) -> None:
+    w = Worker(tmp_path)  # never started: the answer is injected below
+    p = Program("a99_hostile")
+    p.returns(out=p.call("echo", torch.ones(2)))
+    for header in ({"status": "ok", "returns": {"$dict": {"other": 1}}}, {"status": "ok", "returns": [1]},
+                   {"status": "raised", "step": 99}):
+        w.request = lambda *args, _h=header, **kwargs: (_h, {})  # type: ignore[method-assign]
+        with pytest.raises(WorkerFault, match="rejected"):
+            w.run(p.to_json(), p.tensors)
