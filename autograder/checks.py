@@ -265,8 +265,11 @@ def run_check(check: Check, suite: Suite, executor: Executor, *, seed: int = 0,
     except WorkerFault as fault:  # raised outside ctx.run: still the submission's doing
         status, message = ("timeout" if fault.status == "timeout" else "error"), fault.reason
     except hyp_errors.Flaky:
-        status, message = "error", ("the same input passed once and failed once: does your code depend "
-                                    "on global state or unseeded randomness?")
+        if ctx.aborted is not None:  # the abort (a dead worker, a rejected answer) is the cause, not flakiness
+            status, message, hint = ctx.aborted.status, ctx.aborted.message, ctx.aborted.hint
+        else:
+            status, message = "error", ("the same input passed once and failed once: does your code depend "
+                                        "on global state or unseeded randomness?")
     except Exception as exc:  # a bug in the grader: report it, keep grading
         status, message, fault = "error", f"internal grader error (not your fault): {type(exc).__name__}: {exc}", True
     if status != "passed" and ctx.aborted is not None and status != ctx.aborted.status:

@@ -146,6 +146,21 @@ def test_forged_and_oversized_answers_cost_only_the_checks_that_wrote_them(tmp_p
     assert time.monotonic() - t0 < 180
 
 
+def test_forging_inside_softmax_costs_every_check_that_calls_it_and_stays_in_budget(tmp_path: Path) -> None:
+    """softmax runs in nearly every check: each forged answer costs a fresh worker, and the budget caps the total."""
+    sub = submission(tmp_path, append=CHANNEL, edits={SOFTMAX_BODY: "    _forge()\n" + SOFTMAX_BODY})
+    t0 = time.monotonic()
+    report = grade(sub, [A03], integrity=False, assignment_budget_s=20.0)
+    elapsed = time.monotonic() - t0
+    checks = checks_by_name(report, A03)
+    softmax_users = [n for n in checks if n not in ("no_banned_apis", "mha_rejects_bad_input")]
+    assert not [n for n in softmax_users if checks[n].status == "passed"]
+    reasons = {checks[n].message for n in softmax_users}
+    assert all("failed authentication" in m or m == "time budget exhausted" for m in reasons), reasons
+    assert report.grader_faults == 0 and report.assignments[0].score <= 2
+    assert elapsed < 20 + 60, elapsed  # the budget, plus the worker start and one hard kill
+
+
 def test_a_frame_at_import_time_fails_the_import_not_the_grader(tmp_path: Path) -> None:
     sub = submission(tmp_path, source=ASSIGNMENTS, append=CHANNEL + "\n_forge()\n")
     report = grade(sub, [A03], integrity=False)
