@@ -138,7 +138,11 @@ FLAGGED_ATTRS = frozenset({
     "__subclasses__", "__globals__", "__builtins__", "__code__", "__closure__", "__dict__", "__self__",
     "__getattribute__", "__import__", "__loader__", "__spec__", "f_back", "f_globals", "f_locals", "f_builtins",
     "f_code", "gi_frame", "cr_frame", "ag_frame", "tb_frame", "_getframe", "attrgetter", "methodcaller", "_C",
+    # a name looked up from text (string.Formatter), native code and raw files (numpy, torch)
+    "get_field", "ctypeslib", "load_library", "tofile", "fromfile", "from_file",
 })
+# dunder names that, inside a string, reach the same places through format strings ("{0.__globals__}")
+FLAGGED_IN_TEXT = tuple(sorted(a for a in FLAGGED_ATTRS if a.startswith("__")))
 # builtins that run text as code, open files or hand out namespaces (flagged wherever they are named)
 FLAGGED_BUILTINS = frozenset({"exec", "eval", "compile", "open", "__import__", "breakpoint", "globals", "vars",
                               "locals", "__builtins__", "__loader__", "__spec__"})
@@ -179,8 +183,9 @@ def _torch_rule(path: str) -> str | None:
 
 
 class _Integrity(ast.NodeVisitor):
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, local: frozenset[str] = frozenset()) -> None:
         self.file = file
+        self.local = local  # the submission's own modules (scanned too, so `from a03_attention import *` is fine)
         self.aliases: dict[str, str] = {}
         self.findings: list[IntegrityFinding] = []
         self.local_imports: set[str] = set()  # top-level module names, to follow into the submission's other files
@@ -212,7 +217,8 @@ class _Integrity(ast.NodeVisitor):
             full = f"{module}.{a.name}"
             if module.split(".")[0] not in FLAGGED_MODULES:
                 if a.name == "*":
-                    self.flag(node, f"`from {module} import *`")  # names the scan could not follow
+                    if module.split(".")[0] not in self.local:
+                        self.flag(node, f"`from {module} import *`")  # names the scan could not follow
                 elif a.name in FLAGGED_ATTRS or a.name in MODULE_ATTRS or a.name in FLAGGED_BUILTINS:
                     self.flag(node, f"import of `{full}`")
                 elif (rule := _torch_rule(full)) is not None:
@@ -258,6 +264,11 @@ class _Integrity(ast.NodeVisitor):
                         self.flag(node, f"`{rule}`")
         self.generic_visit(node)
 
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and any(name in node.value for name in FLAGGED_IN_TEXT):
+            named = next(name for name in FLAGGED_IN_TEXT if name in node.value)
+            self.flag(node, f"text naming `{named}`")
+
     def visit_Name(self, node: ast.Name) -> None:
         if not isinstance(node.ctx, ast.Load):
             return
@@ -267,9 +278,13 @@ class _Integrity(ast.NodeVisitor):
             self.flag(node, f"`{node.id}` with a computed attribute name")
 
 
-def integrity_source(source: str, file: str = "<source>") -> tuple[list[IntegrityFinding], set[str]]:
-    """Integrity findings in `source`, and the top-level modules it imports; raises SyntaxError."""
-    visitor = _Integrity(file)
+def integrity_source(source: str, file: str = "<source>",
+                     local: frozenset[str] = frozenset()) -> tuple[list[IntegrityFinding], set[str]]:
+    """Integrity findings in `source`, and the top-level modules it imports; raises SyntaxError.
+
+    `local`: the submission's own module names, whose star imports are followed rather than flagged.
+    """
+    visitor = _Integrity(file, local)
     visitor.visit(ast.parse(source))
     unique = {(f.line, f.construct): f for f in visitor.findings}
     return sorted(unique.values(), key=lambda f: (f.line, f.construct)), visitor.local_imports
@@ -284,6 +299,7 @@ def integrity_scan(root: Path, module: str) -> list[IntegrityFinding]:
     """
     findings: list[IntegrityFinding] = []
     seen: set[str] = set()
+    local = frozenset(p.stem for p in root.glob("*.py")) | frozenset(p.parent.name for p in root.glob("*/__init__.py"))
     todo = [module]
     while todo:
         name = todo.pop()
@@ -297,7 +313,7 @@ def integrity_scan(root: Path, module: str) -> list[IntegrityFinding]:
                 continue
         rel = path.relative_to(root).as_posix()
         try:
-            found, imports = integrity_source(path.read_text(encoding="utf-8", errors="replace"), rel)
+            found, imports = integrity_source(path.read_text(encoding="utf-8", errors="replace"), rel, local)
         except (SyntaxError, ValueError):  # ValueError: a null byte in the source
             continue
         findings += found

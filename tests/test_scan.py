@@ -158,6 +158,11 @@ HOSTILE = {
     "from operator import attrgetter": "import of `operator.attrgetter`",
     "from . import helper": "a relative import",
     "from torch import *": "`from torch import *`",
+    "import string\nstring.Formatter().get_field('0.__globals__', [len], {})": "attribute `.get_field`",
+    "'{0.__init__.__globals__}'.format(1)": "text naming `__globals__`",
+    "import numpy as np\nnp.ctypeslib.load_library('x', '.')": "attribute `.ctypeslib`",
+    "import numpy as np\nnp.zeros(3).tofile('/tmp/x')": "attribute `.tofile`",
+    "import torch\ntorch.from_file('/proc/self/mem')": "attribute `.from_file`",
 }
 
 
@@ -180,7 +185,8 @@ def test_literal_getattr_and_honest_lookalikes_are_clean() -> None:
 
 
 def test_the_scan_follows_the_submissions_own_imports(tmp_path: Path) -> None:
-    (tmp_path / "a04_gpt_blocks.py").write_text("import torch\nfrom a03_attention import MultiHeadAttention\n")
+    (tmp_path / "a04_gpt_blocks.py").write_text("import torch\nfrom a03_attention import MultiHeadAttention\n"
+                                                "from a03_attention import *\n")
     (tmp_path / "a03_attention.py").write_text("import helper\nclass MultiHeadAttention: pass\n")
     (tmp_path / "helper.py").write_text("x = 1\n\nimport os\n")
     (tmp_path / "a05_gpt_model.py").write_text("import os\n")  # not imported by a04: not a04's problem
