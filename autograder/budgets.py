@@ -12,6 +12,7 @@ the submission budget plus STARTUP_SLACK_S (worker start, suites, the report) be
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -56,8 +57,11 @@ def stop_on_signals() -> Iterator[None]:
     Main thread only. The handlers stay installed after a signal arrived (the caller writes its report
     and exits); otherwise the previous ones come back.
     """
-    old = {sig: signal.signal(sig, Stop.handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     Stop.signum, Stop.armed = None, False
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    old = {sig: signal.signal(sig, Stop.handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:

@@ -11,8 +11,11 @@ import importlib
 import sys
 from pathlib import Path
 
+from contextlib import nullcontext
+
 from . import __version__
 from .assignments import UsageError, available, resolve_all
+from .budgets import interrupted_by, stop_on_signals
 
 
 def _progress(stream):  # one dot per check, only on a terminal
@@ -46,13 +49,6 @@ def _add_budgets(p: argparse.ArgumentParser) -> None:
                                            f"(default: {SUBMISSION_BUDGET_S:g})")
 
 
-def _graded(args: argparse.Namespace, run):  # noqa: ANN001, ANN202
-    """Run `run()` (one grading, under main()'s stop_on_signals); (report, the signal that cut it short or None)."""
-    from .budgets import interrupted_by
-    report = run()
-    return report, interrupted_by()
-
-
 def _interrupted(command: str, signum: int | None) -> int:
     if signum is None:
         return 0
@@ -75,10 +71,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.is_dir():
         raise UsageError(f"--path {str(path)!r} is not a folder (run from your kit's root, or pass --path)")
-    report, signum = _graded(args, lambda: grade(
-        path, ids, visibility="public", seed=args.seed, call_timeout_s=args.timeout,
-        assignment_budget_s=args.assignment_budget, submission_budget_s=args.submission_budget,
-        progress=_progress(sys.stderr)))
+    report = grade(path, ids, visibility="public", seed=args.seed, call_timeout_s=args.timeout,
+                   assignment_budget_s=args.assignment_budget, submission_budget_s=args.submission_budget,
+                   progress=_progress(sys.stderr))
+    signum = interrupted_by()  # main() installed the handlers: SIGTERM/SIGINT cut grading short
     print(render_terminal(report, title=f"scratchgrad {__version__} check: public checks on {path}",
                           verbose=args.verbose))
     messages = [c.message for a in report.assignments for c in a.checks]
@@ -95,10 +91,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from .grading import grade
     from .report import render_markdown, render_terminal
     ids = resolve_all(args.only)
-    report, signum = _graded(args, lambda: grade(
-        Path(args.submission), ids, visibility="all", seed=args.seed, call_timeout_s=args.timeout,
-        assignment_budget_s=args.assignment_budget, submission_budget_s=args.submission_budget,
-        progress=_progress(sys.stderr)))
+    report = grade(Path(args.submission), ids, visibility="all", seed=args.seed, call_timeout_s=args.timeout,
+                   assignment_budget_s=args.assignment_budget, submission_budget_s=args.submission_budget,
+                   progress=_progress(sys.stderr))
+    signum = interrupted_by()
     print(render_terminal(report, title=f"scratchgrad {__version__} grade: {args.submission}",
                           verbose=args.verbose))
     _write(args.json, report.to_json())
@@ -264,21 +260,15 @@ def _prestart(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in ("check", "grade"):
-        from .budgets import stop_on_signals
-        with stop_on_signals():  # from here on SIGTERM/SIGINT leave a partial report, not a traceback
+    grading = args.command in ("check", "grade")
+    # from here on SIGTERM/SIGINT end `check`/`grade` with a partial report, not a traceback
+    with stop_on_signals() if grading else nullcontext():
+        if grading:
             _prestart(args)
-            try:
-                return int(args.func(args))
-            except UsageError as exc:
-                print(f"scratchgrad {args.command}: error: {exc}", file=sys.stderr)
-                if not available():
-                    print("no assignment has checks installed", file=sys.stderr)
-                return 2
-    try:
-        return int(args.func(args))
-    except UsageError as exc:
-        print(f"scratchgrad {args.command}: error: {exc}", file=sys.stderr)
-        if args.command in ("check", "grade") and not available():
-            print("no assignment has checks installed", file=sys.stderr)
-        return 2
+        try:
+            return int(args.func(args))
+        except UsageError as exc:
+            print(f"scratchgrad {args.command}: error: {exc}", file=sys.stderr)
+            if grading and not available():
+                print("no assignment has checks installed", file=sys.stderr)
+            return 2

@@ -265,7 +265,7 @@ def _problems(report: Any) -> list[str]:
 
 def _summary(report: Any, collected: Collected) -> str:
     """What every learner sees at once: public checks only (the total would reveal the hidden results)."""
-    from .report import md_text
+    from .report import md_code, md_text
     public = [c for a in report.assignments for c in a.checks if c.visibility == "public"]
     hidden = [c for a in report.assignments for c in a.checks if c.visibility != "public"]
     lines = [(f"**scratchgrad {__version__}**: public checks **{_pts(sum(c.score for c in public))} / "
@@ -277,7 +277,7 @@ def _summary(report: Any, collected: Collected) -> str:
     for a in report.assignments:
         pub = [c for c in a.checks if c.visibility == "public"]
         hid = [c for c in a.checks if c.visibility != "public"]
-        shown = md_text(collected.files[a.id]) if collected.files.get(a.id) else "missing"  # a learner's file name
+        shown = md_code(collected.files[a.id]) if collected.files.get(a.id) else "missing"  # a learner's file name
         lines.append(f"| {a.id} | {shown} | {_pts(sum(c.score for c in pub))} / {_pts(sum(c.max_score for c in pub))} "
                      f"| {len(hid)} checks, {_pts(sum(c.max_score for c in hid))} points |")
     problems = _problems(report) + collected.notes

@@ -37,6 +37,14 @@ def md_text(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(" ".join(str(text).split()), quote=False))
 
 
+def md_code(text: str) -> str:
+    """Learner text as an inline code span (for a table cell): no backtick run inside can close it."""
+    text = " ".join(str(text).split()).replace("|", "\\|")
+    ticks = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
 def md_fence(lines: list[str], info: str = "text") -> list[str]:
     """`lines` in a code fence that nothing inside can close: longer than any backtick run in them."""
     runs = [len(r) for line in lines for r in re.findall(r"`+", line)]
