@@ -29,12 +29,16 @@ def _pts(x: float) -> str:
     return f"{x:g}"
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MD_SPECIAL = re.compile(r"([\\`*\[\]|~])")  # what can make bold text, code, links, tables, strikethrough
 
 
 def md_text(text: str) -> str:
-    """Learner-provided text as one line of literal Markdown: no markup, no raw HTML, no line breaks."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(" ".join(str(text).split()), quote=False))
+    """Learner-provided text as one line of literal Markdown: no markup, no raw HTML, no line breaks.
+
+    Underscores and dots stay as they are (file names read naturally): intraword `_` makes no emphasis.
+    """
+    line = _MD_SPECIAL.sub(r"\\\1", html.escape(" ".join(str(text).split()), quote=False))
+    return "\\" + line if line[:1] in ("#", ">", "-", "+", "=") else line  # no heading, quote or list
 
 
 def md_code(text: str) -> str:
