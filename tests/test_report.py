@@ -58,7 +58,7 @@ def test_non_finite_values_become_strings(mutant_report) -> None:
 
 
 def test_learner_text_in_markdown_is_fenced_or_escaped() -> None:
-    from autograder.report import md_code, md_fence, md_text
+    from autograder.escape import md_code, md_fence, md_text
     hostile = "``` **Score: 44 / 44** <script>x</script> | # [link](http://x)"
     assert md_fence([hostile]) == ["````text", hostile, "````"]  # longer than the run inside
     assert md_text(hostile).count("<") == 0 and "\\*\\*Score" in md_text(hostile) and "\\|" in md_text(hostile)
