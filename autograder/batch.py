@@ -35,12 +35,13 @@ from typing import Any, TextIO
 
 from . import __version__
 from .assignments import UsageError
+from .budgets import ASSIGNMENT_BUDGET_S, STARTUP_SLACK_S, SUBMISSION_BUDGET_S
 from .classreport import Row, gradebook_csv, num, one_line, render_html
 from .resources import Policy, preflight
 
 MANIFEST = ".manifest.json"
 MANIFEST_FORMAT = 1
-STUDENT_TIMEOUT_S = 1800.0  # a backstop for grader hangs; the engine's per-call limits stop learner code first
+MAX_GRADER_ATTEMPTS = 2  # a student whose grading kills the grader process this often keeps the error row
 GRACE_S = 5.0  # after SIGTERM, time for a grader process to stop its worker before it is killed
 PACKAGE_DIR = Path(__file__).resolve().parent
 _ASSIGNMENT_FILE = re.compile(r"a(\d\d)_")
@@ -115,13 +116,27 @@ def _skip_file(rel: str) -> bool:
     return "__pycache__" in parts or rel.endswith(".pyc") or parts[-1] == ".DS_Store"
 
 
-def _hash_tree(h: Any, root: Path, keep: Callable[[str], bool] = lambda rel: True) -> None:
+def _source_of(rel: str) -> str:
+    """`x/__pycache__/m.cpython-311.pyc` -> `x/m.py` (what a bytecode file stands for); other paths unchanged."""
+    parts = rel.split("/")
+    if len(parts) >= 2 and parts[-2] == "__pycache__":
+        return "/".join([*parts[:-2], parts[-1].split(".")[0] + ".py"])
+    return rel[:-1] if rel.endswith(".pyc") else rel
+
+
+def _hash_tree(h: Any, root: Path, keep: Callable[[str], bool] = lambda rel: True, *, bytecode: bool = False) -> None:
+    """Names and bytes of the files under `root` that `keep` accepts; bytecode too when `bytecode`."""
     files = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        if not bytecode:
+            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        dirnames.sort()
         for name in filenames:
             rel = os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
-            if not _skip_file(rel) and keep(rel):
+            if bytecode:
+                if rel.split("/")[-1] != ".DS_Store" and keep(_source_of(rel)):
+                    files.append(rel)
+            elif not _skip_file(rel) and keep(rel):
                 files.append(rel)
     for rel in sorted(files):
         h.update(rel.encode() + b"\0")
@@ -148,11 +163,27 @@ def submission_hash(path: Path) -> str:
     return h.hexdigest()
 
 
+def _compile(folder: Path) -> None:
+    """Byte-compile what is missing or stale, so the bytecode hashed now is what the graders will load.
+
+    Without this the graders' own imports would write bytecode after the fingerprint was taken, and the
+    next run would regrade everyone. A read-only install cannot be written: nothing changes then either.
+    """
+    import compileall
+    try:
+        compileall.compile_dir(folder, quiet=2, workers=1)
+    except OSError:
+        pass
+
+
 def grader_fingerprint(ids: list[str], seed: int, call_timeout_s: float | None,
+                       budgets: tuple[float | None, float | None] = (None, None),
                        dropped: dict[str, str] | None = None) -> str:
     """What a saved result depends on besides the submission: version, options, and the grader's files.
 
-    The engine, runtime and reference files count whole; assignment-specific files (suites, hidden
+    The engine, runtime and reference files count whole, with their bytecode (`__pycache__`, stray
+    `.pyc`): Python loads a `.pyc` whose header matches the source without reading the source, so a
+    planted one changes grades and must force a regrade. Assignment-specific files (suites, hidden
     suites, snapshots, reference modules) count for the graded assignments and the earlier ones they
     may build on, so a new suite for a later assignment does not force a regrade.
     """
@@ -164,12 +195,16 @@ def grader_fingerprint(ids: list[str], seed: int, call_timeout_s: float | None,
         m = _ASSIGNMENT_FILE.match(rel.rsplit("/", 1)[-1])
         return m is None or int(m.group(1)) <= last
 
-    h = hashlib.sha256(json.dumps({"version": __version__, "ids": ids, "seed": seed, "call_timeout_s": call_timeout_s,
-                                   "dropped": sorted(dropped or {})}, sort_keys=True).encode())
-    _hash_tree(h, PACKAGE_DIR, keep)
+    options = {"version": __version__, "ids": ids, "seed": seed, "call_timeout_s": call_timeout_s}
+    if budgets != (None, None):
+        options["budgets"] = list(budgets)
+    if dropped:  # checks left out of the maximum (--drop-unavailable)
+        options["dropped"] = sorted(dropped)
+    h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
     spec = importlib.util.find_spec("reference")
-    for loc in (spec.submodule_search_locations or []) if spec else []:
-        _hash_tree(h, Path(loc), keep)
+    for folder in [PACKAGE_DIR, *((Path(p) for p in spec.submodule_search_locations or []) if spec else [])]:
+        _compile(folder)
+        _hash_tree(h, folder, keep, bytecode=True)
     return h.hexdigest()
 
 
@@ -201,12 +236,14 @@ def _atomic_write(path: Path, text: str) -> None:
 
 # -- stage 3: grade in a pool of grader processes --------------------------------------------
 def _grade_one(path: str, ids: list[str], seed: int, call_timeout_s: float | None,
+               budgets: tuple[float | None, float | None] = (None, None),
                unavailable: str = "error") -> dict[str, Any]:
     """Runs in a grader process: grade one submission; never raises for anything a submission does."""
     from .grading import grade
     from .report import render_markdown
     try:
         report = grade(Path(path), ids, visibility="all", seed=seed, call_timeout_s=call_timeout_s,
+                       assignment_budget_s=budgets[0], submission_budget_s=budgets[1],
                        unavailable=unavailable)  # type: ignore[arg-type]
     except UsageError as exc:  # not a folder or a readable zip: the submission's own problem
         return {"status": "error", "cause": "submission", "reason": str(exc)}
@@ -218,8 +255,25 @@ def _grade_one(path: str, ids: list[str], seed: int, call_timeout_s: float | Non
             "faults": report.grader_faults}
 
 
-def _serve(conn: Connection, log_path: str, ids: list[str]) -> None:
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> None:
+    """SIGTERM this process when the parent dies (Linux), so killing grade-all leaves no grader behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(143)
+
+
+def _serve(conn: Connection, log_path: str, ids: list[str], parent: int | None = None) -> None:
     """A grader process: import the engine once, then grade whatever the parent sends until told to stop."""
+    if parent is not None:
+        _die_with_parent(parent)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)  # learner-free, but the engine's warnings must not scribble over the progress bar
     os.dup2(fd, 2)
@@ -231,14 +285,17 @@ def _serve(conn: Connection, log_path: str, ids: list[str]) -> None:
         load_suite(aid, hidden=True)
     conn.send(("ready",))
     while True:
+        while not conn.poll(1.0):  # on platforms without PR_SET_PDEATHSIG: notice an orphaning within 1 s
+            if parent is not None and os.getppid() != parent:
+                return
         try:
             task = conn.recv()
         except EOFError:
             return
         if task is None:
             return
-        sid, path, ids, seed, call_timeout_s, unavailable = task
-        conn.send(("done", sid, _grade_one(path, ids, seed, call_timeout_s, unavailable)))
+        sid, path, ids, seed, call_timeout_s, budgets, unavailable = task
+        conn.send(("done", sid, _grade_one(path, ids, seed, call_timeout_s, tuple(budgets), unavailable)))
 
 
 class GraderStartError(Exception):
@@ -264,7 +321,7 @@ class Pool:
 
     def _start(self) -> _Slot:
         parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_serve, args=(child, str(self.log_path), self.ids), daemon=True)
+        proc = self.ctx.Process(target=_serve, args=(child, str(self.log_path), self.ids, os.getpid()), daemon=True)
         proc.start()
         child.close()
         return _Slot(proc, parent)
@@ -290,14 +347,15 @@ class Pool:
             self._stop(slot)
 
     def run(self, todo: list[Student], seed: int, call_timeout_s: float | None, student_timeout_s: float,
-            on_result: Callable[[Outcome], None]) -> None:
+            on_result: Callable[[Outcome], None], budgets: tuple[float | None, float | None] = (None, None)) -> None:
         pending = deque(todo)
         while pending or any(s.task for s in self.slots):
             for slot in self.slots:
                 if slot.ready and slot.task is None and pending:
                     st = pending.popleft()
                     try:
-                        slot.conn.send((st.id, str(st.path), self.ids, seed, call_timeout_s, self.unavailable))
+                        slot.conn.send((st.id, str(st.path), self.ids, seed, call_timeout_s, list(budgets),
+                                        self.unavailable))
                     except OSError:  # the process just died; it is replaced below and the student waits
                         pending.appendleft(st)
                         continue
@@ -342,8 +400,10 @@ class Pool:
                            cause="grader"), True
         if slot.task is not None and time.monotonic() > slot.deadline:
             st, slot.task = slot.task, None
+            # the engine's budgets stop learner code well before this: what is left is the submission's doing
             return Outcome(st.id, "error", f"grading did not finish within {student_timeout_s:g} s "
-                                           "(--student-timeout); the grader process was stopped", cause="grader"), True
+                                           "(--student-timeout); the grader process was stopped",
+                           cause="submission"), True
         return None, False
 
 
@@ -425,14 +485,22 @@ class Progress:
 
 def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = None, seed: int = 0,
               force: bool = False, call_timeout_s: float | None = None,
-              student_timeout_s: float = STUDENT_TIMEOUT_S, progress: TextIO | None = None,
+              assignment_budget_s: float | None = ASSIGNMENT_BUDGET_S,
+              submission_budget_s: float | None = SUBMISSION_BUDGET_S,
+              student_timeout_s: float | None = None, progress: TextIO | None = None,
               unavailable: Policy = "error") -> Summary:
     """Grade every submission in `folder` into `out`; see the module docstring for the stages.
+
+    `student_timeout_s` (default: the submission budget plus STARTUP_SLACK_S) is how long a grader
+    process may spend on one student before it is stopped and the student gets an error row.
 
     `unavailable`: "error" stops before grading anyone when the checks need what this installation
     lacks (GPT-2's files); "drop" leaves those checks out of every student's maximum.
     """
     t0 = time.monotonic()
+    if student_timeout_s is None:
+        student_timeout_s = (submission_budget_s or SUBMISSION_BUDGET_S) + STARTUP_SLACK_S
+    budgets = (assignment_budget_s, submission_budget_s)
     folder, out = Path(folder), Path(out)
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs={jobs} must be at least 1")
@@ -447,7 +515,7 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
         (out / sub).mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out / MANIFEST)
     dropped = preflight(ids, policy=unavailable)  # SetupError unless the instructor said to drop those checks
-    fingerprint = grader_fingerprint(ids, seed, call_timeout_s, dropped)
+    fingerprint = grader_fingerprint(ids, seed, call_timeout_s, budgets, dropped)
     hashes = {st.id: submission_hash(st.path) for st in students}
     results: dict[str, Outcome] = {o.student: o for o in clashes}
     todo = []
@@ -475,6 +543,10 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
             _atomic_write(out / "feedback" / f"{o.student}.md", _error_feedback(o))
         entry = {"hash": hashes[o.student], "grader": fingerprint, "status": o.status, "reason": o.reason,
                  "cause": o.cause, "faults": o.faults}
+        before = manifest.students.get(o.student) or {}
+        if o.status == "error" and o.cause == "grader":  # retried by the next run, a bounded number of times
+            same = before.get("hash") == entry["hash"] and before.get("grader") == fingerprint
+            entry["attempts"] = (int(before.get("attempts", 0)) if same and before.get("cause") == "grader" else 0) + 1
         manifest.students[o.student] = entry
         manifest.save()
         results[o.student] = o
@@ -487,7 +559,7 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
         summary.processes = min(jobs or default_jobs(), len(todo))
         pool = Pool(summary.processes, out / ".grader.log", ids, unavailable)
         try:
-            pool.run(todo, seed, call_timeout_s, student_timeout_s, record)
+            pool.run(todo, seed, call_timeout_s, student_timeout_s, record, budgets)
         finally:
             pool.close()
             bar.finish()
@@ -518,10 +590,13 @@ def _reuse(out: Path, sid: str, entry: dict[str, Any] | None, digest: str, finge
     """The saved result for `sid` when its submission and the grader are unchanged, else None."""
     if not entry or entry.get("hash") != digest or entry.get("grader") != fingerprint:
         return None
-    if entry.get("status") == "error":  # only the submission's own errors are final; grader errors retry
-        if entry.get("cause") != "submission":
+    if entry.get("status") == "error":  # the submission's own errors are final; grader errors retry, a few times
+        if entry.get("cause") == "grader" and int(entry.get("attempts", 1)) < MAX_GRADER_ATTEMPTS:
             return None
-        return Outcome(sid, "error", entry.get("reason", ""), cause="submission", skipped=True)
+        reason = entry.get("reason", "")
+        if entry.get("cause") == "grader":
+            reason += f" (the same on {entry.get('attempts')} attempts: not retried; --force grades it again)"
+        return Outcome(sid, "error", reason, cause=entry.get("cause") or "submission", skipped=True)
     try:
         report = json.loads((out / "reports" / f"{sid}.json").read_text(encoding="utf-8"))
         if not (out / "feedback" / f"{sid}.md").is_file():
@@ -561,13 +636,19 @@ def main(args: Any) -> int:
     if not hidden_available():
         raise UsageError("the hidden checks are not installed here (a learner kit has public checks only)")
     out, jobs = Path(args.out), default_jobs() if args.jobs is None else args.jobs
-    if not args.student_timeout > 0:
+    if args.student_timeout is not None and not args.student_timeout > 0:
         raise UsageError(f"--student-timeout={args.student_timeout!r} must be greater than 0")
     stream = sys.stderr if sys.stderr.isatty() else None
+
+    def on_term(signum: int, frame: Any) -> None:  # like Ctrl-C: stop the pool, keep what is saved
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         summary = grade_all(Path(args.dir), out, ids, jobs=jobs, seed=args.seed, force=args.force,
-                            call_timeout_s=args.timeout, student_timeout_s=args.student_timeout, progress=stream,
-                            unavailable="drop" if args.drop_unavailable else "error")
+                            call_timeout_s=args.timeout, assignment_budget_s=args.assignment_budget,
+                            submission_budget_s=args.submission_budget, student_timeout_s=args.student_timeout,
+                            progress=stream, unavailable="drop" if args.drop_unavailable else "error")
     except GraderStartError as exc:
         print(f"scratchgrad grade-all: {exc}", file=sys.stderr)
         return 3

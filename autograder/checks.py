@@ -28,6 +28,7 @@ Status = Literal["passed", "failed", "error", "timeout", "skipped"]
 VISIBILITIES = ("public", "hidden")
 KINDS = ("differential", "property", "snapshot", "integrity")
 CALL_TIMEOUT_S = 10.0  # per worker call; the solutions' slowest call in a03/a04 takes < 0.1 s
+BUDGET_EXHAUSTED = "time budget exhausted"
 
 
 class Executor(Protocol):
@@ -132,11 +133,22 @@ class Context:
     output: list[str] = field(default_factory=list)
     aborted: CheckAbort | None = None
     call_timeout_s: float | None = None  # overrides the check's own limit (CLI --timeout)
+    deadline: float | None = None  # time.monotonic() when the assignment's or submission's budget runs out
     _n_given: int = 0
 
     @property
-    def timeout_s(self) -> float:
+    def call_limit_s(self) -> float:
         return self.call_timeout_s if self.call_timeout_s is not None else self.check.timeout_s
+
+    @property
+    def timeout_s(self) -> float:
+        """The limit of the next call: its own, or what is left of the time budget when that is less."""
+        if self.deadline is None:
+            return self.call_limit_s
+        return max(0.0, min(self.call_limit_s, self.deadline - time.monotonic()))
+
+    def budget_spent(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline - 0.05
 
     @property
     def public(self) -> bool:
@@ -157,10 +169,17 @@ class Context:
         """Run `program` in the worker; return its `returns` dict or raise for the check to report."""
         if self.aborted is not None:
             raise self.aborted
+        if self.budget_spent():
+            self.aborted = CheckAbort("timeout", BUDGET_EXHAUSTED)
+            raise self.aborted
+        limit = self.timeout_s
         try:
-            resp = self.executor.run(program.to_json(), program.tensors, timeout_s=self.timeout_s)
+            resp = self.executor.run(program.to_json(), program.tensors, timeout_s=limit)
         except WorkerFault as fault:
-            self.aborted = CheckAbort("timeout" if fault.status == "timeout" else "error", fault.reason)
+            if fault.status == "timeout" and limit < self.call_limit_s:
+                self.aborted = CheckAbort("timeout", BUDGET_EXHAUSTED)
+            else:
+                self.aborted = CheckAbort("timeout" if fault.status == "timeout" else "error", fault.reason)
             raise self.aborted from None
         if resp.stdout or resp.stderr:
             text = resp.stdout + resp.stderr
@@ -172,15 +191,16 @@ class Context:
                                                 f"to write yourself")
             raise self.aborted
         if resp.status == "timeout":
-            self.aborted = CheckAbort("timeout", f"your code ran for more than {self.timeout_s:g} s "
-                                                 f"(an endless loop?)")
+            self.aborted = CheckAbort("timeout", BUDGET_EXHAUSTED if limit < self.call_limit_s else
+                                      f"your code ran for more than {limit:g} s (an endless loop?)")
             raise self.aborted
         if resp.status == "raised":
             assert resp.error is not None
             if resp.error.type == "NotImplementedError":
                 self.aborted = CheckAbort("failed", f"not implemented yet: {resp.error.message or resp.error}")
                 raise self.aborted
-            raise LearnerError(resp.error, program.steps[resp.step]["op"] if resp.step >= 0 else "respond")
+            step = program.steps[resp.step]["op"] if 0 <= resp.step < len(program.steps) else "respond"
+            raise LearnerError(resp.error, step)
         return resp.returns
 
     def given(self, **strategies: Any) -> Callable[[Callable[..., None]], None]:
@@ -229,9 +249,9 @@ class CheckResult:
 
 
 def run_check(check: Check, suite: Suite, executor: Executor, *, seed: int = 0,
-              call_timeout_s: float | None = None) -> CheckResult:
-    """Run one check; whatever happens, return a result (never raise)."""
-    ctx = Context(check, suite, executor, seed, call_timeout_s=call_timeout_s)
+              call_timeout_s: float | None = None, deadline: float | None = None) -> CheckResult:
+    """Run one check; whatever happens, return a result (never raises, except GradingInterrupted)."""
+    ctx = Context(check, suite, executor, seed, call_timeout_s=call_timeout_s, deadline=deadline)
     t0 = time.monotonic()
     status: Status = "passed"
     message, hint, fault = "", None, False
@@ -245,9 +265,14 @@ def run_check(check: Check, suite: Suite, executor: Executor, *, seed: int = 0,
         status, message, hint = a.status, a.message, a.hint
     except CheckSkipped as s:
         status, message = "skipped", str(s)
+    except WorkerFault as fault:  # raised outside ctx.run: still the submission's doing
+        status, message = ("timeout" if fault.status == "timeout" else "error"), fault.reason
     except hyp_errors.Flaky:
-        status, message = "error", ("the same input passed once and failed once: does your code depend "
-                                    "on global state or unseeded randomness?")
+        if ctx.aborted is not None:  # the abort (a dead worker, a rejected answer) is the cause, not flakiness
+            status, message, hint = ctx.aborted.status, ctx.aborted.message, ctx.aborted.hint
+        else:
+            status, message = "error", ("the same input passed once and failed once: does your code depend "
+                                        "on global state or unseeded randomness?")
     except Exception as exc:  # a bug in the grader: report it, keep grading
         status, message, fault = "error", f"internal grader error (not your fault): {type(exc).__name__}: {exc}", True
     if status != "passed" and ctx.aborted is not None and status != ctx.aborted.status:

@@ -194,6 +194,27 @@ def hint_counts(rows: list[Row]) -> list[tuple[str, int, list[str]]]:
     return sorted(((h, len(s), sorted(where[h])) for h, s in students.items()), key=lambda t: (-t[1], t[0]))
 
 
+def integrity_findings(rows: list[Row]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(student, assignment, finding) for every integrity-scan finding in the graded reports."""
+    return [(r.student, a.get("id", "?"), f) for r in rows for a in (r.report or {}).get("assignments", [])
+            for f in a.get("integrity") or [] if isinstance(f, dict)]
+
+
+def _integrity_section(rows: list[Row]) -> list[str]:
+    found = integrity_findings(rows)
+    out = ["<h2>Integrity findings</h2>"]
+    if not found:
+        return out + ["<p>The integrity scan found nothing in any graded submission.</p>"]
+    students = len({s for s, _, _ in found})
+    out += [f"<p>{students} student{'s' if students != 1 else ''}: code that graded work may not use (the "
+            "assignment scored 0; read the lines before deciding anything).</p>",
+            "<table><tr><th>student</th><th>assignment</th><th>file</th><th>line</th><th>construct</th></tr>"]
+    out += [f"<tr><td>{_e(s)}</td><td>{_e(aid)}</td><td>{_e(f.get('file', ''))}</td>"
+            f"<td class=\"n\">{_e(f.get('line', ''))}</td><td>{_e(f.get('construct', ''))}</td></tr>"
+            for s, aid, f in found[:500]]
+    return out + ["</table>"]
+
+
 def _summary_rows(rows: list[Row], ids: list[str], top: dict[str, float]) -> list[str]:
     out = []
     graded = [r for r in rows if r.report is not None]
@@ -260,6 +281,7 @@ def render_html(rows: list[Row], ids: list[str], *, grader: dict[str, Any] | Non
             out.append("</table>")
         else:
             out.append("<p>No failure matched a known misconception.</p>")
+    out += _integrity_section(rows)
     out += ["<h2>Students</h2>", "<table><tr><th>student</th>" + "".join(f"<th>{_e(a)}</th>" for a in ids)
             + "<th>total</th><th>checks not passed</th><th>status</th><th>reason</th><th>feedback</th></tr>"]
     if top is not None:

@@ -11,8 +11,11 @@ import importlib
 import sys
 from pathlib import Path
 
+from contextlib import nullcontext
+
 from . import __version__
 from .assignments import UsageError, available, resolve_all
+from .budgets import interrupted_by, stop_on_signals
 
 
 def _progress(stream):  # one dot per check, only on a terminal
@@ -21,14 +24,38 @@ def _progress(stream):  # one dot per check, only on a terminal
     return lambda aid, result: (stream.write("." if result.status == "passed" else "x"), stream.flush())
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--timeout={text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"--timeout={text!r} must be greater than 0")
-    return value
+def _seconds(flag: str):  # noqa: ANN202 - an argparse type
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag}={text!r} is not a number") from None
+        if not value > 0 or value != value or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{flag}={text!r} must be a number of seconds greater than 0")
+        return value
+    return parse
+
+
+_positive_float = _seconds("--timeout")
+
+
+def _add_budgets(p: argparse.ArgumentParser) -> None:
+    from .budgets import ASSIGNMENT_BUDGET_S, SUBMISSION_BUDGET_S
+    p.add_argument("--assignment-budget", type=_seconds("--assignment-budget"), default=ASSIGNMENT_BUDGET_S,
+                   metavar="SECONDS", help="wall time for all checks of one assignment; past it the rest score 0 "
+                                           f"as 'time budget exhausted' (default: {ASSIGNMENT_BUDGET_S:g})")
+    p.add_argument("--submission-budget", type=_seconds("--submission-budget"), default=SUBMISSION_BUDGET_S,
+                   metavar="SECONDS", help="wall time for all checks of one submission "
+                                           f"(default: {SUBMISSION_BUDGET_S:g})")
+
+
+def _interrupted(command: str, signum: int | None) -> int:
+    if signum is None:
+        return 0
+    import signal
+    print(f"scratchgrad {command}: interrupted by {signal.Signals(signum).name}: the remaining checks were not run "
+          "(the report says 'grading interrupted'); run the command again to grade everything", file=sys.stderr)
+    return 128 + signum
 
 
 def _write(path: str | None, text: str) -> None:
@@ -45,7 +72,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not path.is_dir():
         raise UsageError(f"--path {str(path)!r} is not a folder (run from your kit's root, or pass --path)")
     report = grade(path, ids, visibility="public", seed=args.seed, call_timeout_s=args.timeout,
+                   assignment_budget_s=args.assignment_budget, submission_budget_s=args.submission_budget,
                    progress=_progress(sys.stderr))
+    signum = interrupted_by()  # main() installed the handlers: SIGTERM/SIGINT cut grading short
     print(render_terminal(report, title=f"scratchgrad {__version__} check: public checks on {path}",
                           verbose=args.verbose))
     messages = [c.message for a in report.assignments for c in a.checks]
@@ -55,7 +84,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     elif report.score < report.max_score:
         print("Fix what failed above and run this again (--verbose shows every line of each failure).")
     _write(args.json, report.to_json())
-    return 3 if report.grader_faults else 0
+    return _interrupted("check", signum) or (3 if report.grader_faults else 0)
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -63,11 +92,15 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from .report import render_markdown, render_terminal
     ids = resolve_all(args.only)
     report = grade(Path(args.submission), ids, visibility="all", seed=args.seed, call_timeout_s=args.timeout,
+                   assignment_budget_s=args.assignment_budget, submission_budget_s=args.submission_budget,
                    progress=_progress(sys.stderr), unavailable="drop" if args.drop_unavailable else "error")
+    signum = interrupted_by()
     print(render_terminal(report, title=f"scratchgrad {__version__} grade: {args.submission}",
                           verbose=args.verbose))
     _write(args.json, report.to_json())
     _write(args.feedback, render_markdown(report))
+    if signum is not None:
+        return _interrupted("grade", signum)
     if report.grader_faults:
         print(f"scratchgrad: {report.grader_faults} check(s) hit an internal grader error (see the report)",
               file=sys.stderr)
@@ -170,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("-v", "--verbose", action="store_true", help="show every line of each failure")
         q.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
                        help="time limit per call into your code (default: each check's own, 10 s)")
+        _add_budgets(q)
     c.add_argument("--json", metavar="OUT", help="write the JSON report here")
 
     b = sub.add_parser("grade-all", help="(instructors) grade a class: one sub-folder or .zip per student in DIR")
@@ -181,8 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="regrade every student, changed or not")
     b.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
                    help="time limit per call into a student's code (default: each check's own, 10 s)")
-    b.add_argument("--student-timeout", type=float, default=1800.0, metavar="SECONDS",
-                   help="stop grading one student after this long (default: 1800)")
+    _add_budgets(b)
+    b.add_argument("--student-timeout", type=_seconds("--student-timeout"), metavar="SECONDS",
+                   help="stop a grader process that spends longer than this on one student, and give the student "
+                        "an error row (default: --submission-budget plus 120 s for the worker start and the report)")
     b.set_defaults(func=cmd_grade_all)
     for q in (g, b):
         q.add_argument("--drop-unavailable", action="store_true",
@@ -228,12 +264,15 @@ def _prestart(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in ("check", "grade"):
-        _prestart(args)
-    try:
-        return int(args.func(args))
-    except UsageError as exc:
-        print(f"scratchgrad {args.command}: error: {exc}", file=sys.stderr)
-        if args.command in ("check", "grade") and not available():
-            print("no assignment has checks installed", file=sys.stderr)
-        return 2
+    grading = args.command in ("check", "grade")
+    # from here on SIGTERM/SIGINT end `check`/`grade` with a partial report, not a traceback
+    with stop_on_signals() if grading else nullcontext():
+        if grading:
+            _prestart(args)
+        try:
+            return int(args.func(args))
+        except UsageError as exc:
+            print(f"scratchgrad {args.command}: error: {exc}", file=sys.stderr)
+            if grading and not available():
+                print("no assignment has checks installed", file=sys.stderr)
+            return 2

@@ -29,6 +29,7 @@ from typing import Any
 
 from . import __version__
 from .assignments import UsageError, resolve_all
+from .escape import md_code, md_text
 from .launch import PROJECT_ROOT, WORKER_USER_ENV, prestart, worker_account
 
 ROOT_ENV = "SCRATCHGRAD_GRADESCOPE_ROOT"
@@ -180,14 +181,14 @@ def _candidates(folder: Path, label: str, notes: list[str], unpack: Path | None)
             if _skip(rel):
                 continue
             if path.is_symlink():
-                notes.append(f"`{shown}` is a symbolic link and was ignored: upload the file itself")
+                notes.append(f"{md_code(shown)} is a symbolic link and was ignored: upload the file itself")
                 continue
             if unpack is not None and name.lower().endswith(".zip"):
                 dest = Path(tempfile.mkdtemp(prefix="zip-", dir=unpack))
                 try:
                     _extract(path, dest)
                 except UsageError as exc:
-                    notes.append(f"`{shown}` could not be unpacked: {exc}")
+                    notes.append(f"{md_code(shown)} could not be unpacked: {md_text(str(exc))}")
                     continue
                 found += _candidates(dest, f"{shown}/", notes, None)
             else:
@@ -224,12 +225,12 @@ def collect(submission: Path, ids: list[str], dest: Path) -> Collected:
                     shutil.copyfile(path, dest / f"{aid}{ext}")
                     out.files[aid] = shown
                     if len(matches) > 1:
-                        others = ", ".join(f"`{m[2]}`" for m in matches[1:4])
-                        out.notes.append(f"graded `{shown}` as {aid}{ext}; also found {others}")
+                        others = ", ".join(md_code(m[2]) for m in matches[1:4])
+                        out.notes.append(f"graded {md_code(shown)} as {aid}{ext}; also found {others}")
                     break
         if not any(out.files.values()):
             names = ", ".join(f"{a}.py" for a in ids) + " (or .ipynb)"
-            seen = ", ".join(f"`{s}`" for _, s in candidates[:8]) or "no files"
+            seen = ", ".join(md_code(s) for _, s in candidates[:8]) or "no files"
             out.notes.append(f"no assignment file found (looked for {names} at the top level, in folders and in "
                              f".zip files; the submission holds {seen})")
     finally:
@@ -276,10 +277,10 @@ def _summary(report: Any, collected: Collected) -> str:
     for a in report.assignments:
         pub = [c for c in a.checks if c.visibility == "public"]
         hid = [c for c in a.checks if c.visibility != "public"]
-        shown = f"`{collected.files[a.id]}`" if collected.files.get(a.id) else "missing"
+        shown = md_code(collected.files[a.id]) if collected.files.get(a.id) else "missing"  # a learner's file name
         lines.append(f"| {a.id} | {shown} | {_pts(sum(c.score for c in pub))} / {_pts(sum(c.max_score for c in pub))} "
                      f"| {len(hid)} checks, {_pts(sum(c.max_score for c in hid))} points |")
-    problems = _problems(report) + collected.notes
+    problems = [md_text(p) for p in _problems(report)] + collected.notes  # notes quote names safely
     if problems:
         lines += ["", "**About your submission**", "", *(f"- {p}" for p in problems)]
     faults = [f"{a.id}: {c.name}" for a in report.assignments for c in a.checks if c.grader_fault]

@@ -21,15 +21,17 @@ import torch
 
 from . import __version__
 from .assignments import UsageError, load_suite
-from .checks import Check, CheckResult, Executor, Suite, run_check
+from .budgets import ASSIGNMENT_BUDGET_S, SUBMISSION_BUDGET_S, GradingInterrupted, Stop
+from .checks import BUDGET_EXHAUSTED, Check, CheckResult, Executor, Suite, run_check
 from .notebooks import NotebookError, module_from_file
 from .program import Program
 from .report import AssignmentResult, Report
 from .resources import RESOURCES, Policy, require
-from .scan import Finding, scan_file
+from .scan import Finding, IntegrityFinding, integrity_scan, scan_file
 from .worker import InProcess, Worker, WorkerFault
 
 MAX_ZIP_BYTES = 64 << 20  # uncompressed; a homework submission is a few source files
+INTERRUPTED = "grading interrupted"
 
 
 # -- stage 1: load ---------------------------------------------------------------------------
@@ -110,9 +112,22 @@ class Scanned:
     suites: dict[str, Suite]
     problems: dict[str, str] = field(default_factory=dict)  # aid -> why its checks cannot run
     findings: dict[str, list[Finding]] = field(default_factory=dict)
+    integrity: dict[str, list[IntegrityFinding]] = field(default_factory=dict)  # aid -> findings (only when any)
 
 
-def static_scan(sub: Submission, suites: dict[str, Suite]) -> Scanned:
+def integrity_problem(aid: str, findings: list[IntegrityFinding]) -> str:
+    """The reason an assignment with integrity findings scores 0: each construct with its line."""
+    shown = "; ".join(f.message(f"{aid}.py") for f in findings[:5])
+    more = f" (and {len(findings) - 5} more)" if len(findings) > 5 else ""
+    return f"not graded (scores 0): {shown}{more}"
+
+
+def static_scan(sub: Submission, suites: dict[str, Suite], *, integrity: bool = True) -> Scanned:
+    """Banned APIs per assignment, and the integrity rules over the bytes the worker will import.
+
+    An assignment with an integrity finding is not run at all: its checks score 0 with the findings
+    as the reason. `integrity=False` is for the engine's own tests of worker survival only.
+    """
     out = Scanned(sub, suites)
     for aid, path in sub.files.items():
         if aid in sub.problems:
@@ -125,6 +140,14 @@ def static_scan(sub: Submission, suites: dict[str, Suite]) -> Scanned:
             out.findings[aid] = scan_file(path, suites[aid].bans)
         except SyntaxError as exc:
             out.problems[aid] = f"{aid}.py does not parse: {exc.msg} (line {exc.lineno})"
+            continue
+        except ValueError as exc:  # a null byte
+            out.problems[aid] = f"{aid}.py cannot be read as Python source: {exc}"
+            continue
+        found = integrity_scan(sub.root, aid) if integrity else []
+        if found:
+            out.integrity[aid] = found
+            out.problems[aid] = integrity_problem(aid, found)
     return out
 
 
@@ -133,6 +156,7 @@ def static_scan(sub: Submission, suites: dict[str, Suite]) -> Scanned:
 class Ran:
     scanned: Scanned
     results: dict[str, list[CheckResult]]
+    interrupted: int | None = None  # the signal that stopped grading, if one did
 
 
 def _ban_record(suite: Suite, findings: list[Finding], others: list[CheckResult],
@@ -160,14 +184,20 @@ def _all_fail(checks: list[Check], status: str, message: str) -> list[CheckResul
             for c in checks]
 
 
-def _import_problem(executor: Executor, aid: str) -> str | None:
+IMPORT_TIMEOUT_S = 30.0
+
+
+def _import_problem(executor: Executor, aid: str, timeout_s: float = IMPORT_TIMEOUT_S) -> str | None:
     """Import the learner module once; a failure there explains every check of the assignment."""
     try:
-        resp = executor.run(Program(aid).to_json(), {}, timeout_s=30.0)
+        resp = executor.run(Program(aid).to_json(), {}, timeout_s=timeout_s)
     except WorkerFault as fault:
+        if fault.status == "timeout" and timeout_s < IMPORT_TIMEOUT_S:
+            return BUDGET_EXHAUSTED
         return f"importing {aid}.py failed: {fault.reason}"
     if resp.status == "timeout":
-        return f"importing {aid}.py did not finish within 30 s"
+        return BUDGET_EXHAUSTED if timeout_s < IMPORT_TIMEOUT_S else \
+            f"importing {aid}.py did not finish within {timeout_s:g} s"
     if resp.status == "raised" and resp.error is not None:
         return f"importing {aid}.py failed: {resp.error}"
     return None
@@ -185,32 +215,62 @@ def _unavailable(check: Check, missing: dict[str, str]) -> CheckResult:
 
 
 def run_checks(scanned: Scanned, executor: Executor, *, visibility: str, seed: int,
-               call_timeout_s: float | None = None,
+               call_timeout_s: float | None = None, assignment_budget_s: float | None = None,
+               submission_budget_s: float | None = None,
                progress: Callable[[str, CheckResult], None] | None = None,
                missing: dict[str, str] | None = None, policy: Policy = "skip") -> Ran:
-    """Run the selected checks; those needing something in `missing` are skipped or, with "drop", left out."""
-    results: dict[str, list[CheckResult]] = {}
+    """Every check of every assignment, within the time budgets (None: no budget).
+
+    Once a budget is spent the remaining checks score 0 with status "timeout" and the message
+    "time budget exhausted". A GradingInterrupted (SIGTERM/SIGINT) ends the run at once: the check
+    in progress and every later one become errors "grading interrupted", and the results so far stand.
+    Checks needing something in `missing` (see autograder.resources) are skipped, or left out with "drop".
+    """
     missing = missing or {}
+    start = time.monotonic()
+    sub_deadline = start + submission_budget_s if submission_budget_s is not None else None
+    results: dict[str, list[CheckResult]] = {}
+    interrupted: int | None = None
     for aid, suite in scanned.suites.items():
-        checks = [c for c in _selected(suite, visibility)
-                  if not (policy == "drop" and set(c.needs) & set(missing))]
-        problem = scanned.problems.get(aid) or _import_problem(executor, aid)
-        if problem:
-            res = _all_fail(checks, "error", problem)
-        else:
-            res = []
-            for check in checks:
-                if set(check.needs) & set(missing):
-                    res.append(_unavailable(check, missing))
-                    continue
-                r = run_check(check, suite, executor, seed=seed, call_timeout_s=call_timeout_s)
-                res.append(r)
-                if progress:
-                    progress(aid, r)
+        checks = [c for c in _selected(suite, visibility) if not (policy == "drop" and set(c.needs) & set(missing))]
+        res: list[CheckResult] = []
+        problem = scanned.problems.get(aid)
+        if interrupted is None:
+            now = time.monotonic()
+            ends = [t for t in (sub_deadline, now + assignment_budget_s if assignment_budget_s is not None else None)
+                    if t is not None]
+            deadline = min(ends) if ends else None
+            try:
+                Stop.armed = True  # from here a signal raises GradingInterrupted (stop_on_signals only)
+                Stop.poll()  # a signal that came while the suites loaded
+                if problem is None:
+                    left = IMPORT_TIMEOUT_S if deadline is None else min(IMPORT_TIMEOUT_S, deadline - now)
+                    problem = BUDGET_EXHAUSTED if left <= 0 else _import_problem(executor, aid, left)
+                if problem:
+                    status = "timeout" if problem == BUDGET_EXHAUSTED else "error"
+                    res = _all_fail(checks, status, problem)
+                for check in checks if not problem else []:
+                    if set(check.needs) & set(missing):
+                        r = _unavailable(check, missing)
+                    elif deadline is not None and time.monotonic() >= deadline:
+                        r = _all_fail([check], "timeout", BUDGET_EXHAUSTED)[0]
+                    else:
+                        r = run_check(check, suite, executor, seed=seed, call_timeout_s=call_timeout_s,
+                                      deadline=deadline)
+                    res.append(r)
+                    if progress:
+                        progress(aid, r)
+            except GradingInterrupted as exc:
+                interrupted = exc.signum
+            finally:
+                Stop.armed = False
+        if interrupted is not None and len(res) < len(checks):
+            res += _all_fail(checks[len(res):], "error", INTERRUPTED)
+            problem = problem or INTERRUPTED
         if suite.bans:
             res.insert(0, _ban_record(suite, scanned.findings.get(aid, []), res, problem))
         results[aid] = res
-    return Ran(scanned, results)
+    return Ran(scanned, results, interrupted)
 
 
 # -- stage 4: score and explain --------------------------------------------------------------
@@ -233,8 +293,11 @@ def score(ran: Ran, *, elapsed_s: float, seed: int, worker_starts: int,
                 elif dep not in lost:
                     r.message += (f"\nNote: this check also runs your {dep} code; a mistake there "
                                   f"shows up here too (grade {dep} to rule it out).")
-        assignments.append(AssignmentResult(aid, rs, error=ran.scanned.problems.get(aid)))
+        integrity = [f.to_dict() for f in ran.scanned.integrity.get(aid, [])]
+        assignments.append(AssignmentResult(aid, rs, error=ran.scanned.problems.get(aid), integrity=integrity))
     grader = {"version": __version__, "seed": seed, "elapsed_s": round(elapsed_s, 3), "worker_starts": worker_starts}
+    if ran.interrupted is not None:
+        grader["interrupted"] = ran.interrupted  # the signal number; the report is partial
     if unavailable:  # what this installation lacked: those checks were skipped or dropped from the maximum
         grader["unavailable"] = dict(unavailable)
     return Report(submission=ran.scanned.submission.name, assignments=assignments, grader=grader)
@@ -246,10 +309,15 @@ def needs_of(suites: dict[str, Suite], visibility: str) -> set[str]:
 
 
 def grade(path: Path, ids: list[str], *, visibility: str = "all", seed: int = 0, isolate: bool = True,
-          call_timeout_s: float | None = None,
+          call_timeout_s: float | None = None, assignment_budget_s: float | None = ASSIGNMENT_BUDGET_S,
+          submission_budget_s: float | None = SUBMISSION_BUDGET_S, integrity: bool = True,
           progress: Callable[[str, CheckResult], None] | None = None,
           unavailable: Policy | None = None) -> Report:
     """Grade one submission folder or zip on `ids`; `visibility` is "all" or "public".
+
+    The budgets bound the wall time of the checks (None: unbounded); `integrity=False` skips the
+    integrity rules (the engine's own tests of worker survival only: every route keeps them on).
+    A GradingInterrupted raised while checks run yields a partial report (grader["interrupted"]).
 
     `unavailable` says what to do with checks whose needs (GPT-2's files) this installation lacks:
     "error" (the default when grading, visibility "all": raise SetupError), "drop" (leave them out of
@@ -265,8 +333,9 @@ def grade(path: Path, ids: list[str], *, visibility: str = "all", seed: int = 0,
         suites = {aid: load_suite(aid, hidden=visibility == "all") for aid in ids}
         policy = unavailable or ("error" if visibility == "all" else "skip")
         missing = require(needs_of(suites, visibility), policy=policy, where=f"grading {', '.join(ids)}")
-        ran = run_checks(static_scan(sub, suites), executor, visibility=visibility, seed=seed,
-                         call_timeout_s=call_timeout_s, progress=progress, missing=missing, policy=policy)
+        ran = run_checks(static_scan(sub, suites, integrity=integrity), executor, visibility=visibility,
+                         seed=seed, call_timeout_s=call_timeout_s, assignment_budget_s=assignment_budget_s,
+                         submission_budget_s=submission_budget_s, progress=progress, missing=missing, policy=policy)
         return score(ran, elapsed_s=time.monotonic() - t0, seed=seed, worker_starts=executor.starts,
                      unavailable=missing)
     finally:

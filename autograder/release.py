@@ -99,6 +99,17 @@ Run the check cell of a notebook before you start the next one: the next one imp
 Once a01-a06 and a08 pass, `python examples/pretrain_demo.py` trains your tokenizer on the bundled
 corpus, then a small GPT built from your modules, and samples text from it with your decoder.
 
+## What graded files may not use
+
+Your modules compute with `torch` (and `math`, `collections`, `itertools`, `dataclasses`, `typing`,
+`json`, `regex`; a01 may use `regex`). They may not import `os`, `sys`, `io`, `subprocess`,
+`threading`, `pickle`, `ctypes`, `importlib`, `inspect`, `gc` and the like, use `torch._C` or other
+private `torch._*` names, call `exec`, `eval`, `compile`, `open`, `__import__`, `globals`, `vars` or
+`locals`, or `getattr`/`setattr` with a computed name: none of the tasks needs them, and the checker
+scans for them before running your code. One found scores that assignment 0 and names the line
+("line 12: import of `os` — graded code may not use it; remove it"). Keep file downloads and
+experiments in a separate script or notebook cell outside the module.
+
 ## Submitting
 
 Your course tells you how: a folder or zip of your `aNN_*.py` files (or your notebooks), a

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .checks import CheckResult
+from .escape import md_fence, md_text, printable
 
 STATUS_LABEL = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "skipped": "SKIP"}
 
@@ -32,6 +33,7 @@ class AssignmentResult:
     id: str
     checks: list[CheckResult]
     error: str | None = None
+    integrity: list[dict[str, Any]] = field(default_factory=list)  # integrity-scan findings: file, line, construct
 
     @property
     def score(self) -> float:
@@ -49,6 +51,8 @@ class AssignmentResult:
             for c in self.checks]}
         if self.error:
             out["error"] = self.error
+        if self.integrity:
+            out["integrity"] = self.integrity
         return out
 
 
@@ -92,11 +96,11 @@ def _counterexample(c: CheckResult) -> list[str]:
 
 def failure_lines(c: CheckResult) -> list[str]:
     """What a learner reads under a failed check: message, shrunk case, hint, captured output."""
-    lines = c.message.splitlines() + _counterexample(c)
+    lines = printable(c.message).splitlines() + _counterexample(c)
     if c.hint:
         lines.append(f"hint: {c.hint}")
     if c.output.strip():
-        lines.append("your code printed: " + c.output.strip().splitlines()[0][:200])
+        lines.append("your code printed: " + printable(c.output.strip().splitlines()[0][:200]))
     return lines
 
 
@@ -106,7 +110,7 @@ def render_terminal(report: Report, *, title: str = "", verbose: bool = False) -
     for a in report.assignments:
         out.append(f"\n{a.id}  {_pts(a.score)} / {_pts(a.max_score)}")
         if a.error:
-            out.append(f"  {a.error}")
+            out.append(f"  {printable(a.error)}")
         for c in a.checks:
             label = STATUS_LABEL[c.status]
             tag = "" if c.visibility == "public" else "  (hidden)"
@@ -122,19 +126,21 @@ def render_terminal(report: Report, *, title: str = "", verbose: bool = False) -
 
 
 def render_markdown(report: Report) -> str:
-    out = [f"# Feedback for {report.submission}", "",
+    """Feedback in Markdown. Everything a learner wrote (exception messages, printed output, the
+    submission's name) is either fenced or escaped, so it can neither fake a score nor add HTML."""
+    out = [f"# Feedback for {md_text(report.submission)}", "",
            f"**Score: {_pts(report.score)} / {_pts(report.max_score)}**", ""]
     for a in report.assignments:
         out += [f"## {a.id}: {_pts(a.score)} / {_pts(a.max_score)}", ""]
         if a.error:
-            out += [f"> {a.error}", ""]
+            out += [*md_fence(a.error.splitlines() or [""]), ""]
         out += ["| | check | points | what it checks |", "|---|---|---|---|"]
         for c in a.checks:
             mark = "✅" if c.status == "passed" else ("⏱️" if c.status == "timeout" else "❌")
             out.append(f"| {mark} | `{c.name}` | {_pts(c.score)}/{_pts(c.max_score)} | {c.description} |")
         failed = [c for c in a.checks if c.status != "passed" and not (a.error and c.message == a.error)]
         for c in failed:
-            out += ["", f"### `{c.name}` ({c.status})", "", "```text", *failure_lines(c), "```"]
+            out += ["", f"### `{c.name}` ({c.status})", "", *md_fence(failure_lines(c))]
         out.append("")
     g = report.grader
     out.append(f"<sub>scratchgrad {g.get('version', '?')}, seed {g.get('seed', 0)}, "

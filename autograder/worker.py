@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import select
 import shutil
 import signal
@@ -18,21 +19,26 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
 from .launch import MEMORY_LIMIT_MB, spawn, take_prestarted
-from .runtime.frames import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, FrameError, decode_body, encode_frame
 from .runtime import values
+from .runtime.frames import (KEY_BYTES, PREFIX_BYTES, TAG_BYTES, TO_GRADER, TO_WORKER, FrameError, decode_body,
+                             encode_frame, seal, sizes, verify)
+from .runtime.values import MalformedValue
 
 LEARNER_MODULE = re.compile(r"a\d\d_\w+")  # names of assignment modules
 READY_TIMEOUT_S = 120.0  # the worker is ready in ~2 s here (torch import); room for a cold disk cache
 HARD_KILL_GRACE_S = 3.0  # after the soft (in-worker) alarm fails to stop learner code
+PIPE_CHUNK = 1 << 20  # the request pipe is non-blocking: a write takes what fits
+OUTPUT_CHARS = 20_000  # the runtime caps learner output at 8192 characters a stream, plus a note
 
 
 class WorkerFault(Exception):
-    """The worker died or stopped answering; the check that was running scores 0 with this reason."""
+    """The worker died, stopped answering or sent a bad answer; the check that was running scores 0 with
+    this reason. Always the submission's fault: the grader's own runtime never sends a bad frame."""
 
     def __init__(self, status: str, reason: str) -> None:
         super().__init__(reason)
@@ -52,7 +58,14 @@ class Response:
 
 
 class Worker:
-    """A persistent, isolated worker process for one submission."""
+    """A persistent, isolated worker process for one submission.
+
+    Nothing the process sends is trusted: every answer must carry the tag of the key this object
+    wrote on the process's stdin at start, for the request it answers; a frame that fails, a value
+    that does not decode, a process that dies or stops answering all raise WorkerFault (the
+    submission's fault, with the reason) after the process is killed. The next request starts a
+    fresh one.
+    """
 
     def __init__(self, submission: Path, *, memory_mb: int = MEMORY_LIMIT_MB, user: str | None = None) -> None:
         self.submission = Path(submission).resolve()
@@ -61,7 +74,10 @@ class Worker:
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self._tmp: Path | None = None
+        self._boot_err: IO[bytes] | None = None
         self._ready = False
+        self._key = b""
+        self._seq = 0
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -73,6 +89,14 @@ class Worker:
         self.proc, self._tmp, self._boot_err = launched.proc, launched.tmp, launched.boot_err
         self.starts += 1
         self._ready = False
+        self._key, self._seq = secrets.token_bytes(KEY_BYTES), 0
+        try:  # 32 bytes fit any pipe buffer: this never blocks; the worker reads them before any learner import
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(self._key)
+            self.proc.stdin.flush()
+            os.set_blocking(self.proc.stdin.fileno(), False)  # requests go through _write_all, with a deadline
+        except (OSError, ValueError):
+            pass  # it died at once; the ready frame that never comes says so
 
     def _boot_error(self) -> str:
         try:
@@ -81,20 +105,32 @@ class Worker:
             return ""
 
     def kill(self) -> None:
-        if self.proc is not None:
+        """Kill the process group and release everything; never raises (the process may be long gone)."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:  # ProcessLookupError (already gone), PermissionError (another user's group)
                 pass
-            self.proc.wait()
-            for stream in (self.proc.stdin, self.proc.stdout):
-                if stream:
-                    stream.close()
-            self._boot_err.close()
-        self.proc = None
+            try:
+                proc.kill()  # the leader itself, should it have left its process group
+            except OSError:
+                pass
+            try:
+                proc.wait(timeout=10)
+            except (subprocess.TimeoutExpired, OSError):
+                pass  # unkillable (uninterruptible sleep): leave it to the kernel rather than hang the grader
+            for stream in (proc.stdin, proc.stdout, self._boot_err):
+                try:
+                    if stream:
+                        stream.close()  # closing stdin flushes: BrokenPipeError when the reader is gone
+                except (OSError, ValueError):
+                    pass
+            self._boot_err = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+        self._ready = False
 
     def close(self) -> None:
         """Stop the worker (killed outright: it holds nothing worth a graceful exit)."""
@@ -122,29 +158,50 @@ class Worker:
             left -= len(chunk)
         return b"".join(chunks)
 
-    def _read_frame(self, deadline: float) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-        prefix = self._read_exact(16, deadline)
-        n_head, n_payload = int.from_bytes(prefix[:8], "big"), int.from_bytes(prefix[8:], "big")
-        if n_head > MAX_HEADER_BYTES or n_payload > MAX_PAYLOAD_BYTES:
-            raise FrameError(f"worker sent an oversized frame ({n_head} B header, {n_payload} B payload)")
-        head = self._read_exact(n_head, deadline)
-        payload = self._read_exact(n_payload, deadline) if n_payload else b""
-        return decode_body(head, payload)
+    def _write_all(self, data: bytes, deadline: float) -> None:
+        """Write a request without ever blocking past `deadline` (a worker that stops reading fills the pipe)."""
+        assert self.proc is not None and self.proc.stdin is not None
+        fd = self.proc.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([], [fd], [], wait)[1]:
+                raise TimeoutError
+            try:
+                view = view[os.write(fd, view[:PIPE_CHUNK]):]
+            except BlockingIOError:  # the pipe filled between select and write
+                continue
+
+    def _read_frame(self, deadline: float, seq: int) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """One answer, authenticated for request `seq` before a byte of it is parsed."""
+        prefix = self._read_exact(PREFIX_BYTES, deadline)
+        n_head, n_payload = sizes(prefix)
+        body = self._read_exact(n_head + n_payload + TAG_BYTES, deadline)
+        frame, got = prefix + body[:-TAG_BYTES], body[-TAG_BYTES:]
+        verify(self._key, TO_GRADER, seq, frame, got)
+        header, tensors = decode_body(body[:n_head], body[n_head:-TAG_BYTES])
+        if header.get("seq") != seq:  # cannot happen for a sealed frame; a cheap second look
+            raise FrameError(f"answer to request {header.get('seq')!r} instead of {seq}")
+        return header, tensors
 
     def _fault(self, status: str, what: str) -> WorkerFault:
         code = None
         if self.proc is not None:
             try:  # after an EOF the process is exiting: give it a moment to report its status
                 code = self.proc.wait(timeout=0.5) if status == "error" else self.proc.poll()
-            except subprocess.TimeoutExpired:
+            except (subprocess.TimeoutExpired, OSError):
                 pass
         boot = self._boot_error()
+        was_ready = self._ready
         self.kill()
         if code is not None and code < 0:
-            what += f" (killed by signal {signal.Signals(-code).name})"
+            try:
+                what += f" (killed by signal {signal.Signals(-code).name})"
+            except ValueError:
+                what += f" (killed by signal {-code})"
         elif code is not None:
             what += f" (exit status {code})"
-        if boot.strip() and not self._ready:
+        if boot.strip() and not was_ready:
             what += f"; it printed: {boot.strip()[-500:]}"
         return WorkerFault(status, what)
 
@@ -153,49 +210,77 @@ class Worker:
         if self._ready:
             return
         try:
-            header, _ = self._read_frame(time.monotonic() + READY_TIMEOUT_S)
-        except (TimeoutError, EOFError, FrameError) as exc:
+            header, _ = self._read_frame(time.monotonic() + READY_TIMEOUT_S, 0)
+        except (TimeoutError, EOFError, OSError) as exc:
             raise self._fault("error", f"the grading worker failed to start: {type(exc).__name__}") from None
+        except FrameError as exc:
+            raise self._fault("error", f"the grading worker sent a bad first frame: {exc}") from None
         if header.get("status") != "ready":
-            raise self._fault("error", f"the grading worker sent {header!r} instead of 'ready'")
+            raise self._fault("error", f"the grading worker sent {str(header)[:200]} instead of 'ready'")
         self._ready = True
 
     def request(self, header: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None,
                 *, timeout_s: float = 10.0) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-        """Send one raw request; raise WorkerFault on a crash or a hang (the process is then gone)."""
+        """Send one raw request; raise WorkerFault on a crash, a hang or a bad answer (the process is then gone)."""
         self._ensure_ready()
-        assert self.proc is not None and self.proc.stdin is not None
+        self._seq += 1
+        seq = self._seq
+        deadline = time.monotonic() + timeout_s + HARD_KILL_GRACE_S
         try:
-            self.proc.stdin.write(encode_frame({**header, "timeout_s": timeout_s}, tensors))
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            raise self._fault("error", "the worker process died before the request was sent") from None
+            self._write_all(seal(self._key, TO_WORKER, seq, encode_frame({**header, "timeout_s": timeout_s},
+                                                                         tensors)), deadline)
+        except TimeoutError:
+            raise self._fault("timeout", f"the worker stopped reading requests; no answer within "
+                                         f"{timeout_s:g} s, the worker was stopped") from None
+        except (OSError, ValueError):  # BrokenPipeError: it exited between requests
+            raise self._fault("error", "the worker process died between requests (an exit or a crash in "
+                                       "your code after its last answer)") from None
         try:
-            return self._read_frame(time.monotonic() + timeout_s + HARD_KILL_GRACE_S)
+            return self._read_frame(deadline, seq)
         except TimeoutError:
             raise self._fault("timeout", f"no answer within {timeout_s:g} s; the worker was stopped") from None
         except EOFError:
             raise self._fault("error", "the worker process died while running your code "
                                        "(a crash, os._exit, or the memory limit)") from None
         except FrameError as exc:
-            raise self._fault("error", f"the worker sent a malformed answer: {exc}") from None
+            raise self._fault("error", f"the worker's answer was rejected: {exc} (did your code write to "
+                                       f"the grader's channel?)") from None
+        except Exception as exc:  # noqa: BLE001 - whatever the bytes were, they are the submission's doing
+            raise self._fault("error", f"the worker's answer was rejected: {type(exc).__name__}: "
+                                       f"{str(exc)[:200]}") from None
 
     def run(self, program: dict[str, Any], tensors: dict[str, torch.Tensor], *,
             timeout_s: float = 10.0) -> Response:
         header, out = self.request({"op": "run", "program": program}, tensors, timeout_s=timeout_s)
-        if header.get("status") not in ("ok", "raised", "timeout"):
-            raise self._fault("error", f"the worker answered with status {header.get('status')!r}")
-        return to_response(header, out)
+        try:
+            resp = to_response(header, out)
+            expected = set(program.get("returns", {}))
+            if resp.status == "ok" and (not isinstance(resp.returns, dict) or set(resp.returns) != expected):
+                raise MalformedValue(f"answer with returns {str(resp.returns)[:100]} instead of the values "
+                                     f"{sorted(expected)}")
+            return resp
+        except MalformedValue as exc:
+            raise self._fault("error", f"the worker's answer was rejected: {exc}") from None
 
 
 def to_response(header: dict[str, Any], out: dict[str, torch.Tensor]) -> Response:
-    return Response(
-        status=header["status"],
-        returns=values.decode(header.get("returns"), out),
-        error=values.decode(header["error"], out) if "error" in header else None,
-        step=header.get("step", -1),
-        stdout=header.get("stdout", ""), stderr=header.get("stderr", ""),
-        banned_calls=header.get("banned_calls", {}))
+    """A checked Response; MalformedValue for anything off the schema (the worker is not trusted)."""
+    status = header.get("status")
+    if status not in ("ok", "raised", "timeout"):
+        raise MalformedValue(f"answer with status {str(status)[:100]!r}")
+    error = values.decode(header["error"], out) if "error" in header else None
+    if error is not None and not isinstance(error, values.Raised):
+        raise MalformedValue(f"answer whose error is a {type(error).__name__}")
+    if status == "raised" and error is None:
+        raise MalformedValue("answer with status 'raised' and no error")
+    step, stdout, stderr = header.get("step", -1), header.get("stdout", ""), header.get("stderr", "")
+    if not isinstance(step, int) or isinstance(step, bool) or not isinstance(stdout, str) or not isinstance(stderr, str):
+        raise MalformedValue("answer whose step, stdout or stderr has the wrong type")
+    banned = header.get("banned_calls", {})
+    if not (isinstance(banned, dict) and all(isinstance(k, str) and isinstance(v, int) for k, v in banned.items())):
+        raise MalformedValue("answer whose banned_calls is not a dict of counts")
+    return Response(status=status, returns=values.decode(header.get("returns"), out), error=error, step=step,
+                    stdout=stdout[:OUTPUT_CHARS], stderr=stderr[:OUTPUT_CHARS], banned_calls=banned)
 
 
 class InProcess:

@@ -175,9 +175,11 @@ def test_slow_submission_is_stopped_and_the_batch_goes_on(tmp_path: Path) -> Non
     (b / f"{A03}.py").write_text("def softmax(x:\n", encoding="utf-8")
     run = scratchgrad("grade-all", str(cls), "--out", str(tmp_path / "out"), "--only", "a03", "--jobs", "1",
                       "--student-timeout", "5")
-    assert run.returncode == 3, run.stdout + run.stderr  # the grader gave up on a student: not a clean run
+    assert run.returncode == 0, run.stdout + run.stderr  # the student's doing, not a grader fault
     book = gradebook(tmp_path / "out")
     assert book["a_loop"]["status"] == "error" and "did not finish within 5 s" in book["a_loop"]["reason"]
+    manifest = json.loads((tmp_path / "out" / batch.MANIFEST).read_text())
+    assert manifest["students"]["a_loop"]["cause"] == "submission"  # final: a rerun does not grade it again
     assert book["b_syntax"]["status"] == "ok" and "does not parse" in book["b_syntax"]["reason"]
     assert _processes_mentioning(str(cls)) == []  # the stopped grader took its worker down with it
 
@@ -295,3 +297,95 @@ def test_report_and_gradebook_escape_and_stay_stable() -> None:
     assert book.splitlines()[1:] == ["(max),2,2,,", "<img src=x onerror=alert(1)>,0,0,ok,", "zed,,,error,bad zip <b>",
                                      "'=HYPERLINK(1),,,error,"]  # no spreadsheet formula from a folder name
     assert render_html(rows, [A03]) == page and gradebook_csv(rows, [A03]) == book
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        if f"\nPPid:\t{pid}\n" in status:
+            found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the grader processes through /proc")
+def test_killing_grade_all_leaves_no_process_and_a_rerun_resumes(tmp_path: Path) -> None:
+    cls, out = tmp_path / "class", tmp_path / "out"
+    a = make_submission(cls / "a_quick", source=ASSIGNMENTS)
+    (a / f"{A03}.py").write_text("def softmax(x:\n", encoding="utf-8")
+    (cls / "b_slow").mkdir()
+    (cls / "b_slow" / f"{A03}.py").write_text("import time\ntime.sleep(120)\n", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade-all", str(cls), "--out", str(out),
+                             "--only", "a03", "--jobs", "1"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "reports" / "a_quick.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert (out / "reports" / "a_quick.json").exists()  # written the moment it was graded
+        while not _processes_mentioning(str(cls / "b_slow")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        graders = _children(proc.pid)
+        assert graders
+        proc.kill()  # SIGKILL: no handler of grade-all's runs
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while (any(map(_alive, graders)) or _processes_mentioning(str(cls / "b_slow"))) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(map(_alive, graders)), "a grader process outlived grade-all"
+        assert _processes_mentioning(str(cls / "b_slow")) == [], "a worker outlived its grader"
+    finally:
+        proc.kill()
+        for pid in _processes_mentioning(str(cls)):
+            os.kill(pid, signal.SIGKILL)
+    (cls / "b_slow" / f"{A03}.py").write_text("def softmax(x:\n", encoding="utf-8")
+    run = scratchgrad("grade-all", str(cls), "--out", str(out), "--only", "a03", "--jobs", "1")
+    assert run.returncode == 0, run.stderr
+    assert "2 students: 1 graded, 1 skipped" in run.stdout  # a_quick's saved result was kept
+    assert set(gradebook(out)) == {"(max)", "a_quick", "b_slow"}
+
+
+def test_a_grader_error_is_retried_a_bounded_number_of_times(tmp_path: Path) -> None:
+    entry = {"hash": "h", "grader": "g", "status": "error", "reason": "the grader process died", "cause": "grader"}
+    assert batch._reuse(tmp_path, "s", {**entry, "attempts": 1}, "h", "g") is None  # retried once more
+    final = batch._reuse(tmp_path, "s", {**entry, "attempts": batch.MAX_GRADER_ATTEMPTS}, "h", "g")
+    assert final is not None and final.skipped and final.status == "error"
+    assert "not retried; --force grades it again" in final.reason
+    assert batch._reuse(tmp_path, "s", {**entry, "attempts": 5}, "h", "other grader") is None
+
+
+def test_a_planted_pyc_changes_the_grader_fingerprint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pkg = tmp_path / "autograder"
+    (pkg / "suites").mkdir(parents=True)
+    (pkg / "checks.py").write_text("SCORE = 0\n")
+    (pkg / "cli.py").write_text("X = 1\n")
+    monkeypatch.setattr(batch, "PACKAGE_DIR", pkg)
+    base = batch.grader_fingerprint([A03], 0, None)
+    assert batch.grader_fingerprint([A03], 0, None) == base  # compiled once, then stable
+    assert any((pkg / "__pycache__").glob("checks.*.pyc"))
+    (planted,) = (pkg / "__pycache__").glob("checks.*.pyc")
+    planted.write_bytes(planted.read_bytes()[:16] + b"planted code object")  # same header: Python would load it
+    assert batch.grader_fingerprint([A03], 0, None) != base
+    (pkg / "suites" / "extra.pyc").write_bytes(b"sourceless")
+    assert batch.grader_fingerprint([A03], 0, None) != base
+    assert batch.grader_fingerprint([A03], 0, None, (60.0, 300.0)) != batch.grader_fingerprint([A03], 0, None)
+
+
+def test_integrity_findings_are_listed_for_the_instructor_escaped() -> None:
+    finding = {"file": "a03_attention.py", "line": 12, "construct": "import of `os` <script>"}
+    report = {"submission": "x", "score": 0.0, "max_score": 2.0,
+              "assignments": [{"id": A03, "score": 0.0, "max_score": 2.0, "integrity": [finding],
+                               "error": "not graded", "checks": []}]}
+    page = render_html([Row("mallory<b>", "ok", "", report), Row("zed", "ok", "", {**report, "assignments": []})], [A03])
+    assert "<h2>Integrity findings</h2>" in page and "1 student:" in page
+    assert "mallory&lt;b&gt;" in page and "import of `os` &lt;script&gt;" in page and "<script>" not in page

@@ -42,3 +42,82 @@ def test_a_pickle_is_not_accepted_as_a_frame() -> None:
 def test_oversized_frame_is_refused() -> None:
     with pytest.raises(FrameError, match="too large"):
         read_frame(io.BytesIO((2**40).to_bytes(8, "big") + (0).to_bytes(8, "big")))
+
+
+# -- hostile bytes: every malformed frame or value is one clear error type -----------------------
+import json  # noqa: E402
+
+from autograder.runtime.frames import TO_GRADER, TO_WORKER, decode_body, seal  # noqa: E402
+from autograder.runtime.values import MAX_DEPTH, MalformedValue  # noqa: E402
+from autograder.worker import to_response  # noqa: E402
+
+KEY = bytes(range(32))
+
+
+def sealed(header: dict, seq: int = 1, key: bytes = KEY, direction: bytes = TO_GRADER) -> io.BytesIO:
+    return io.BytesIO(seal(key, direction, seq, encode_frame(header)))
+
+
+def test_a_sealed_frame_is_read_only_with_its_key_sequence_and_direction() -> None:
+    assert read_frame(sealed({"status": "ok"}), KEY, TO_GRADER, 1)[0] == {"status": "ok"}
+    for stream, why in ((sealed({"status": "ok"}, key=bytes(32)), "another key (a learner's guess)"),
+                        (sealed({"status": "ok"}, seq=2), "an answer out of step"),
+                        (sealed({"status": "ok"}, direction=TO_WORKER), "a request replayed as an answer")):
+        with pytest.raises(FrameError, match="failed authentication"):
+            read_frame(stream, KEY, TO_GRADER, 1)
+    forged = encode_frame({"status": "ok"}) + bytes(32)  # what learner code can write: no key, a made-up tag
+    with pytest.raises(FrameError, match="failed authentication"):
+        read_frame(io.BytesIO(forged), KEY, TO_GRADER, 1)
+
+
+def test_tampered_bytes_fail_authentication() -> None:
+    data = bytearray(sealed({"status": "ok", "returns": 1}).getvalue())
+    data[20] ^= 1
+    with pytest.raises(FrameError, match="failed authentication"):
+        read_frame(io.BytesIO(bytes(data)), KEY, TO_GRADER, 1)
+
+
+def test_deep_or_broken_json_is_a_frame_error() -> None:
+    with pytest.raises(FrameError, match="not JSON"):
+        decode_body(b"[" * 200_000 + b"]" * 200_000, b"")
+    with pytest.raises(FrameError, match="not JSON"):
+        decode_body(b"\xff\xfe garbage", b"")
+    with pytest.raises(FrameError, match="must be a JSON object"):
+        decode_body(b"[1, 2]", b"")
+    with pytest.raises(FrameError, match="not safetensors"):
+        decode_body(b"{}", b"\x00" * 64)
+
+
+@pytest.mark.parametrize("value", [
+    json.loads("[" * (MAX_DEPTH + 5) + "]" * (MAX_DEPTH + 5)),  # nested past the limit
+    {"$tuple": [[[[{"$t": "missing"}]]]]},  # a tensor the payload lacks
+    {"$t": 5}, {"$dict": [1, 2]}, {"$map": [[1]]}, {"$map": [[{"$dict": {}}, 1]]}, {"$bytes": "zz"},
+    {"$dtype": "float128"}, {"$device": "warp-drive"}, {"$float": "pi"},
+    {"$exc": {"type": 1}}, {"$exc": "boom"}, {"$exc": {"type": "E", "message": "m", "evil": "x"}},
+    {"unknown": 1, "tags": 2},
+])
+def test_malformed_values_raise_malformed_value_only(value) -> None:
+    with pytest.raises(MalformedValue):
+        decode(value, {})
+
+
+def test_a_value_too_deep_to_send_travels_as_a_description() -> None:
+    deep: list = []
+    for _ in range(MAX_DEPTH * 3):
+        deep = [deep]
+    tensors: dict = {}
+    back = decode(encode(deep, tensors), tensors)
+    for _ in range(MAX_DEPTH):
+        back = back[0]
+    assert isinstance(back, Opaque) and "nested deeper" in back.repr
+
+
+@pytest.mark.parametrize("header", [
+    {}, {"status": "forged"}, {"status": "raised"},  # a KeyError once: no "error" for status raised
+    {"status": "raised", "error": {"$t": "x"}}, {"status": "ok", "returns": {"$t": "nope"}},
+    {"status": "ok", "step": "1"}, {"status": "ok", "stdout": 5}, {"status": "ok", "banned_calls": ["a"]},
+    {"status": "ok", "banned_calls": {"torch.softmax": "many"}}, {"status": "raised", "error": [1]},
+])
+def test_off_schema_answers_are_malformed_not_key_errors(header) -> None:
+    with pytest.raises(MalformedValue):
+        to_response(header, {})

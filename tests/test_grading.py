@@ -99,7 +99,7 @@ def test_hostile_submission_costs_only_its_own_checks(tmp_path: Path) -> None:
         assert text.count(old) == 1, old
         text = text.replace(old, new)
     path.write_text(text)
-    report = grade(sub, ["a03_attention"], call_timeout_s=2.0)
+    report = grade(sub, ["a03_attention"], call_timeout_s=2.0, integrity=False)  # `import os` on purpose
     checks = checks_by_name(report, "a03_attention")
     assert checks["v1_snapshot"].status == "timeout"
     assert checks["self_attention_v1_matches_reference"].status == "timeout"

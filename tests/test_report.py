@@ -55,3 +55,11 @@ def test_non_finite_values_become_strings(mutant_report) -> None:
     report.assignments[0].checks[0].counterexample = {"values": {"x": [float("nan"), float("-inf"), 1.0]}}
     data = json.loads(report.to_json())
     assert data["assignments"][0]["checks"][0]["counterexample"]["values"]["x"] == ["nan", "-inf", 1.0]
+
+
+def test_learner_text_in_markdown_is_fenced_or_escaped() -> None:
+    from autograder.escape import md_code, md_fence, md_text
+    hostile = "``` **Score: 44 / 44** <script>x</script> | # [link](http://x)"
+    assert md_fence([hostile]) == ["````text", hostile, "````"]  # longer than the run inside
+    assert md_text(hostile).count("<") == 0 and "\\*\\*Score" in md_text(hostile) and "\\|" in md_text(hostile)
+    assert md_code("a ``b`` | c") == "```a ``b`` \\| c```" and md_code("plain.py") == "`plain.py`"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -149,3 +152,166 @@ def test_prestarted_worker_is_taken_over(tmp_path: Path) -> None:
         assert call(w, "echo").status == "ok"
         assert w.proc is not None and w.proc.pid == pid and w.starts == 1
     assert str(tmp_path.resolve()) not in _PRESTARTED
+
+
+# -- a submission that talks to the grader's channel itself ------------------------------------
+# These run with the integrity scan out of the way (the worker is used directly): they are the
+# second line of defence, for code that got past the scan. Learner code finds the hidden protocol
+# pipes by listing /proc/self/fd, as real hostile code would.
+PROTOCOL = '''
+import json, os, stat, struct, threading, time
+
+def _pipes():
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if int(name) > 2 and stat.S_ISFIFO(os.fstat(int(name)).st_mode):
+                yield int(name)
+        except OSError:
+            pass
+
+def _spray(data):
+    for fd in list(_pipes()):
+        try:
+            os.write(fd, data)
+        except OSError:
+            pass
+
+def _answer(seq):  # the best learner code can do: a well-formed answer with a made-up tag
+    head = json.dumps({"status": "ok", "returns": {"$dict": {"out": 42}}, "seq": seq}).encode()
+    return struct.pack(">QQ", len(head), 0) + head + bytes(32)
+
+def echo(x):
+    return x * 2
+
+def forge(x):
+    for seq in range(1, 50):
+        _spray(_answer(seq))
+    return x
+
+def garbage(x):
+    _spray(bytes(range(256)) * 16)
+    return x
+
+def huge_header(x):
+    _spray(struct.pack(">QQ", 2**60, 0))
+    return x
+
+def exit_later(x):  # returns, then the process exits while the grader prepares the next request
+    def bye():
+        time.sleep(0.3)
+        os._exit(0)
+    threading.Thread(target=bye, daemon=True).start()
+    return x
+
+def inject(x):  # writes a request into the worker's own stdin: the runtime refuses it and stops
+    import fcntl
+    for fd in list(_pipes()):
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDONLY:
+            continue  # the grader's end: that would be a forged answer, tested above
+        try:
+            w = os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_NONBLOCK)
+            os.write(w, _answer(99))
+            os.close(w)
+        except OSError:
+            pass
+    return x
+
+def deep(x):
+    value = x
+    for _ in range(500):
+        value = [value]
+    return value
+'''
+
+IMPORT_FORGE = PROTOCOL + "\nforge(None)  # at import time, before any answer\n"
+
+
+@pytest.fixture(scope="module")
+def protocol_worker(tmp_path_factory: pytest.TempPathFactory):
+    """One Worker for the protocol cases: each fault replaces its process, as in a real grading."""
+    folder = tmp_path_factory.mktemp("protocol")
+    (folder / "a99_hostile.py").write_text(PROTOCOL)
+    (folder / "a97_forge.py").write_text(IMPORT_FORGE)
+    with Worker(folder) as w:
+        yield w
+
+
+def test_a_forged_answer_fails_authentication_and_the_next_call_is_honest(protocol_worker: Worker) -> None:
+    with pytest.raises(WorkerFault) as info:
+        call(protocol_worker, "forge")
+    assert info.value.status == "error" and "failed authentication" in info.value.reason
+    assert "did your code write to the grader's channel?" in info.value.reason
+    starts = protocol_worker.starts
+    resp = call(protocol_worker, "echo")  # a fresh worker, with a fresh key
+    assert resp.status == "ok" and torch.equal(resp.returns["out"], torch.full((2,), 2.0, dtype=torch.float64))
+    assert protocol_worker.starts == starts + 1
+
+
+def test_garbage_and_huge_lengths_are_rejected_not_believed(protocol_worker: Worker) -> None:
+    for fn, why in (("garbage", "rejected"), ("huge_header", "frame too large")):
+        with pytest.raises(WorkerFault) as info:
+            call(protocol_worker, fn)
+        assert info.value.status == "error" and why in info.value.reason, info.value.reason
+    assert call(protocol_worker, "echo").status == "ok"
+
+
+def test_a_frame_written_at_import_time_is_rejected(protocol_worker: Worker) -> None:
+    p = Program("a97_forge")
+    p.returns(out=p.call("echo", torch.ones(2)))
+    with pytest.raises(WorkerFault) as info:
+        protocol_worker.run(p.to_json(), p.tensors)
+    assert "failed authentication" in info.value.reason
+
+
+def test_an_exit_between_requests_is_a_fault_then_grading_goes_on(protocol_worker: Worker) -> None:
+    assert call(protocol_worker, "exit_later").status == "ok"
+    starts = protocol_worker.starts
+    time.sleep(1.5)
+    with pytest.raises(WorkerFault) as info:
+        call(protocol_worker, "echo")
+    assert info.value.status == "error" and "died" in info.value.reason
+    assert call(protocol_worker, "echo").status == "ok" and protocol_worker.starts == starts + 1
+
+
+def test_a_request_injected_into_the_workers_stdin_stops_it(protocol_worker: Worker) -> None:
+    assert call(protocol_worker, "inject").status == "ok"  # this answer was already on its way
+    with pytest.raises(WorkerFault):
+        call(protocol_worker, "echo")
+    assert call(protocol_worker, "echo").status == "ok"
+
+
+def test_a_deeply_nested_return_arrives_described(protocol_worker: Worker) -> None:
+    call(protocol_worker, "echo")
+    starts = protocol_worker.starts
+    resp = call(protocol_worker, "deep")
+    assert resp.status == "ok" and protocol_worker.starts == starts
+    value = resp.returns["out"]
+    while isinstance(value, list):
+        value = value[0]
+    assert "nested deeper" in value.repr
+
+
+def test_kill_never_raises(tmp_path: Path) -> None:
+    (tmp_path / "a99_hostile.py").write_text(HOSTILE)
+    w = Worker(tmp_path)
+    assert call(w, "echo").status == "ok"
+    assert w.proc is not None
+    os.killpg(w.proc.pid, signal.SIGKILL)  # gone behind the grader's back
+    w.proc.wait()
+    w.proc.stdin.write(b"x" * 100)  # buffered: closing would flush into a dead pipe (BrokenPipeError)
+    w.kill()
+    w.kill()
+    assert w.proc is None
+    assert call(w, "echo").status == "ok"
+    w.close()
+
+
+def test_an_answer_that_does_not_match_the_program_is_a_fault(tmp_path: Path) -> None:
+    w = Worker(tmp_path)  # never started: the answer is injected below
+    p = Program("a99_hostile")
+    p.returns(out=p.call("echo", torch.ones(2)))
+    for header in ({"status": "ok", "returns": {"$dict": {"other": 1}}}, {"status": "ok", "returns": [1]},
+                   {"status": "raised", "step": 99}):
+        w.request = lambda *args, _h=header, **kwargs: (_h, {})  # type: ignore[method-assign]
+        with pytest.raises(WorkerFault, match="rejected"):
+            w.run(p.to_json(), p.tensors)

@@ -47,6 +47,8 @@ _DTYPES = {
     for d in (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8, torch.int16,
               torch.int32, torch.int64, torch.uint8, torch.bool, torch.complex64, torch.complex128)
 }
+MAX_DEPTH = 64  # nesting of decoded values; real returns nest a few levels (a dict of tuples of tensors)
+MAX_ITEMS = 1_000_000  # list items, dict entries and bytes per frame
 
 
 def dtype_from_name(name: str) -> torch.dtype:
@@ -60,8 +62,10 @@ def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def encode(value: Any, tensors: dict[str, torch.Tensor], prefix: str = "v") -> Any:
+def encode(value: Any, tensors: dict[str, torch.Tensor], prefix: str = "v", _depth: int = 0) -> Any:
     """Turn ``value`` into JSON, moving every tensor into ``tensors`` under a fresh name."""
+    if _depth >= MAX_DEPTH:  # the other side would refuse it: describe it instead
+        return {"$obj": type(value).__qualname__, "repr": f"<nested deeper than {MAX_DEPTH} levels>"}
     if isinstance(value, torch.Tensor):
         name = f"{prefix}#{len(tensors)}"
         tensors[name] = value.detach().cpu()
@@ -73,13 +77,14 @@ def encode(value: Any, tensors: dict[str, torch.Tensor], prefix: str = "v") -> A
     if isinstance(value, float):
         return value if math.isfinite(value) else {"$float": repr(value)}
     if isinstance(value, tuple):
-        return {"$tuple": [encode(v, tensors, prefix) for v in value]}
+        return {"$tuple": [encode(v, tensors, prefix, _depth + 1) for v in value]}
     if isinstance(value, list):
-        return [encode(v, tensors, prefix) for v in value]
+        return [encode(v, tensors, prefix, _depth + 1) for v in value]
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"$dict": {k: encode(v, tensors, prefix) for k, v in value.items()}}
+        return {"$dict": {k: encode(v, tensors, prefix, _depth + 1) for k, v in value.items()}}
     if isinstance(value, dict):
-        return {"$map": [[encode(k, tensors, prefix), encode(v, tensors, prefix)] for k, v in value.items()]}
+        return {"$map": [[encode(k, tensors, prefix, _depth + 1), encode(v, tensors, prefix, _depth + 1)]
+                         for k, v in value.items()]}
     if isinstance(value, torch.dtype):
         return {"$dtype": dtype_name(value)}
     if isinstance(value, torch.device):
@@ -93,43 +98,107 @@ def encode(value: Any, tensors: dict[str, torch.Tensor], prefix: str = "v") -> A
     return {"$obj": type(value).__qualname__, "repr": text}
 
 
+class MalformedValue(ValueError):
+    """A value in a frame that does not follow the grammar above (or nests or grows past the limits)."""
+
+
 def decode(value: Any, tensors: dict[str, torch.Tensor], refs: Callable[[str], Any] | None = None) -> Any:
-    """Inverse of :func:`encode`; ``refs`` resolves ``{"$ref": name}`` (worker side only)."""
-    if isinstance(value, list):
-        return [decode(v, tensors, refs) for v in value]
-    if not isinstance(value, dict):
+    """Inverse of :func:`encode`; ``refs`` resolves ``{"$ref": name}`` (worker side only).
+
+    Raises MalformedValue, and nothing else, for anything that is not a well-formed value: the other
+    side may be hostile, so a bad value is a clear error, never a KeyError or a RecursionError.
+    """
+    budget = [MAX_ITEMS]
+    try:
+        return _decode(value, tensors, refs, 0, budget)
+    except MalformedValue:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError, RuntimeError) as exc:  # torch.device
+        raise MalformedValue(f"malformed value in frame: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _spend(budget: list[int], n: int) -> None:
+    budget[0] -= n
+    if budget[0] < 0:
+        raise MalformedValue(f"value too large: more than {MAX_ITEMS} items in one frame")
+
+
+def _str(inner: Any, tag: str) -> str:
+    if not isinstance(inner, str):
+        raise MalformedValue(f"{{{tag!r}: ...}} must hold a string, got {type(inner).__name__}")
+    return inner
+
+
+def _list(inner: Any, tag: str) -> list[Any]:
+    if not isinstance(inner, list):
+        raise MalformedValue(f"{{{tag!r}: ...}} must hold a list, got {type(inner).__name__}")
+    return inner
+
+
+def _decode(value: Any, tensors: dict[str, torch.Tensor], refs: Callable[[str], Any] | None, depth: int,
+            budget: list[int]) -> Any:
+    if depth > MAX_DEPTH:
+        raise MalformedValue(f"value nested deeper than {MAX_DEPTH} levels")
+    if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    down = depth + 1
+    if isinstance(value, list):
+        _spend(budget, len(value))
+        return [_decode(v, tensors, refs, down, budget) for v in value]
+    if not isinstance(value, dict):
+        raise MalformedValue(f"unexpected {type(value).__name__} in frame")
     if len(value) == 1:
         (tag, inner), = value.items()
         if tag == "$t":
-            return tensors[inner]
+            name = _str(inner, tag)
+            if name not in tensors:
+                raise MalformedValue(f"the frame refers to tensor {name[:100]!r}, which its payload lacks")
+            return tensors[name]
         if tag == "$ref":
             if refs is None:
-                raise ValueError("a {'$ref': ...} value can only be read inside the worker")
-            return refs(inner)
+                raise MalformedValue("a {'$ref': ...} value can only be read inside the worker")
+            return refs(_str(inner, tag))
         if tag == "$tuple":
-            return tuple(decode(v, tensors, refs) for v in inner)
+            _spend(budget, len(_list(inner, tag)))
+            return tuple(_decode(v, tensors, refs, down, budget) for v in inner)
         if tag == "$dict":
-            return {k: decode(v, tensors, refs) for k, v in inner.items()}
+            if not isinstance(inner, dict):
+                raise MalformedValue(f"{{'$dict': ...}} must hold an object, got {type(inner).__name__}")
+            _spend(budget, len(inner))
+            return {k: _decode(v, tensors, refs, down, budget) for k, v in inner.items()}
         if tag == "$map":
-            return {_hashable(decode(k, tensors, refs)): decode(v, tensors, refs) for k, v in inner}
+            _spend(budget, len(_list(inner, tag)))
+            out = {}
+            for pair in inner:
+                if not isinstance(pair, list) or len(pair) != 2:
+                    raise MalformedValue("{'$map': ...} entries must be [key, value] pairs")
+                out[_hashable(_decode(pair[0], tensors, refs, down, budget))] = _decode(pair[1], tensors, refs,
+                                                                                       down, budget)
+            return out
         if tag == "$bytes":
+            _spend(budget, len(_str(inner, tag)) // 2)
             return bytes.fromhex(inner)
         if tag == "$dtype":
-            return dtype_from_name(inner)
+            return dtype_from_name(_str(inner, tag))
         if tag == "$device":
-            return torch.device(inner)
+            return torch.device(_str(inner, tag))
         if tag == "$float":
-            return float(inner)
+            return float(_str(inner, tag))
     if "$exc" in value:
-        return Raised(**value["$exc"])
+        exc = value["$exc"]
+        if not (isinstance(exc, dict) and set(exc) <= {"type", "message", "where"}
+                and all(isinstance(v, str) for v in exc.values()) and "type" in exc and "message" in exc):
+            raise MalformedValue("{'$exc': ...} must hold the strings type, message and where")
+        return Raised(**exc)
     if "$obj" in value:
-        return Opaque(value["$obj"], value.get("repr", ""))
-    raise ValueError(f"malformed value in frame: {str(value)[:200]}")
+        return Opaque(str(value["$obj"])[:200], str(value.get("repr", ""))[:200])
+    raise MalformedValue(f"malformed value in frame: {str(value)[:200]}")
 
 
 def _hashable(key: Any) -> Any:
     """A decoded dict key: lists (JSON has no tuples inside keys' values) become tuples."""
     if isinstance(key, list):
         return tuple(_hashable(k) for k in key)
+    if isinstance(key, (dict, torch.Tensor)):
+        raise MalformedValue(f"a {type(key).__name__} cannot be a dict key")
     return key

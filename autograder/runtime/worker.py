@@ -4,15 +4,18 @@ Started by autograder.worker.Worker as `python -I -S -c <bootstrap>` with a scru
 a `sys.path` of: this runtime, the submission folder, the standard library and a filtered view of
 site-packages. It then loops: read a request frame, run its program, write a response frame.
 
-Frames travel on the process's original stdin/stdout; learner output never reaches them: file
-descriptors 1 and 2 are pointed at a scratch file and `sys.stdout`/`sys.stderr` at capped buffers,
-and what the learner printed comes back in the response, truncated.
+Frames travel on the process's original stdin/stdout, moved to unpredictable high descriptor
+numbers; learner output never reaches them: file descriptors 1 and 2 are pointed at a scratch file
+and `sys.stdout`/`sys.stderr` at capped buffers, and what the learner printed comes back in the
+response, truncated. Every answer is sealed with the key the grader wrote on stdin at start (see
+frames.py), so a frame learner code writes itself is rejected by the grader.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import resource
 import signal
 import sys
 from typing import Any
@@ -58,9 +61,31 @@ def _drain(fd: int) -> str:
     return text + (f"\n[... {size - len(data)} more bytes not shown]" if size > len(data) else "")
 
 
+def _hide(fd: int) -> int:
+    """Move `fd` to an unpredictable high number and close the original (learner code must not guess it)."""
+    import random
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    top = max(min(soft if soft != resource.RLIM_INFINITY else 65536, 65536), 1024)
+    rng = random.SystemRandom()
+    for _ in range(64):
+        target = rng.randrange(256, top)
+        try:
+            os.fstat(target)
+            continue  # taken
+        except OSError:
+            pass
+        os.dup2(fd, target, inheritable=False)
+        os.close(fd)
+        return target
+    return fd  # a crowded fd table: stay where we are (the tags still authenticate every answer)
+
+
 def main() -> None:
-    proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
-    proto_out = os.fdopen(os.dup(1), "wb")
+    # the protocol pipes move to hidden numbers; fds 0, 1 and 2 become /dev/null and a scratch file
+    # that learner output lands in. The numbers, the streams and the key live only in this function's
+    # locals and in the closures below, never in a module global learner code could import.
+    proto_in = os.fdopen(_hide(os.dup(0)), "rb", buffering=0)
+    proto_out = os.fdopen(_hide(os.dup(1)), "wb")
     scratch = os.open("worker-output.txt", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
@@ -69,29 +94,45 @@ def main() -> None:
 
     import torch  # after the redirection, so import-time chatter cannot corrupt a frame
 
-    from .frames import read_frame, write_frame
+    from .frames import KEY_BYTES, TO_GRADER, TO_WORKER, FrameError, encode_frame, read_frame, seal
     from .programs import SoftTimeout, execute
 
     torch.set_num_threads(1)  # tiny tensors: one thread is faster, and results are bit-stable
     # the first backward pass imports this (and sympy): ~0.7 s, paid here while the grader loads suites
     import torch.fx.experimental.symbolic_shapes  # noqa: F401
 
+    # the grader writes the key first thing; no learner module has been imported yet
+    key = b""
+    while len(key) < KEY_BYTES:
+        chunk = proto_in.read(KEY_BYTES - len(key))
+        if not chunk:
+            return
+        key += chunk
+
+    def send(seq: int, header: dict[str, Any], tensors: dict[str, Any] | None = None) -> None:
+        proto_out.write(seal(key, TO_GRADER, seq, encode_frame({**header, "seq": seq}, tensors)))
+        proto_out.flush()
+
     def on_alarm(signum: int, frame: Any) -> None:
         raise SoftTimeout("time limit reached")
 
     signal.signal(signal.SIGALRM, on_alarm)
     roots = [os.path.realpath(p) for p in sys.argv[1:]]
-    write_frame(proto_out, {"status": "ready", "pid": os.getpid(), "torch": torch.__version__})
+    send(0, {"status": "ready", "pid": os.getpid(), "torch": torch.__version__})
+    seq = 0
     while True:
+        seq += 1
         try:
-            request, tensors = read_frame(proto_in)
+            request, tensors = read_frame(proto_in, key, TO_WORKER, seq)
         except EOFError:
             return
+        except FrameError:
+            os._exit(70)  # not the grader's request (learner code wrote into our stdin): stop answering
         if request.get("op") == "exit":
             return
         if request.get("op") == "describe":  # used by the isolation tests
-            write_frame(proto_out, {"status": "ok", "sys_path": sys.path, "env": dict(os.environ),
-                                    "cwd": os.getcwd(), "uid": os.getuid()})
+            send(seq, {"status": "ok", "sys_path": sys.path, "env": dict(os.environ),
+                       "cwd": os.getcwd(), "uid": os.getuid()})
             continue
         out, err = CappedText(OUTPUT_LIMIT), CappedText(OUTPUT_LIMIT)
         sys.stdout, sys.stderr = out, err
@@ -100,15 +141,19 @@ def main() -> None:
             header, result = execute(request["program"], tensors, roots)
         except SoftTimeout:
             header, result = {"status": "timeout"}, {}
+        except Exception as exc:  # the learner's result could not be described (say, a broken __repr__)
+            header, result = {"status": "raised", "step": -1, "op": "respond",
+                              "error": {"$exc": {"type": type(exc).__name__, "where": "",
+                                                 "message": f"result could not be sent: {str(exc)[:500]}"}}}, {}
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         header["stdout"] = out.text() + _drain(scratch)
         header["stderr"] = err.text()
         try:
-            write_frame(proto_out, header, result)
-        except Exception as exc:  # e.g. a learner tensor safetensors cannot hold
-            write_frame(proto_out, {"status": "raised", "step": -1, "op": "respond",
-                                    "error": {"$exc": {"type": type(exc).__name__,
-                                                       "message": f"result could not be sent: {exc}",
-                                                       "where": ""}}})
+            send(seq, header, result)
+        except Exception as exc:  # e.g. a learner tensor safetensors cannot hold, or a value nested too deep
+            send(seq, {"status": "raised", "step": -1, "op": "respond",
+                       "error": {"$exc": {"type": type(exc).__name__,
+                                          "message": f"result could not be sent: {str(exc)[:500]}",
+                                          "where": ""}}})
