@@ -148,6 +148,7 @@ FLAGGED_BUILTINS = frozenset({"exec", "eval", "compile", "open", "__import__", "
                               "locals", "__builtins__", "__loader__", "__spec__"})
 # `locals()` too: at module level it is the module's globals, and no solution needs it
 COMPUTED_ATTR = frozenset({"getattr", "setattr", "delattr"})
+WRITE_ATTR = frozenset({"setattr"})  # allowed with a computed name on anything but a module (visit_Call)
 # torch internals: the C extension (DisableTorchFunction, the mode stack), compiled extensions,
 # the function-mode machinery itself, raw operator and pickle entry points
 FLAGGED_TORCH = ("torch._C", "torch.utils.cpp_extension", "torch.overrides", "torch.ops", "torch.library",
@@ -166,6 +167,15 @@ class IntegrityFinding:
 
     def to_dict(self) -> dict[str, object]:
         return {"file": self.file, "line": self.line, "construct": self.construct}
+
+
+def _literal(node: ast.expr) -> str | None:
+    """`__name__` for that bare name, the repr of a string constant, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return repr(node.value)
+    return None
 
 
 def _torch_rule(path: str) -> str | None:
@@ -190,6 +200,7 @@ class _Integrity(ast.NodeVisitor):
         self.findings: list[IntegrityFinding] = []
         self.local_imports: set[str] = set()  # top-level module names, to follow into the submission's other files
         self.literal_getattr: set[int] = set()  # ids of Name nodes called as getattr(obj, "literal")
+        self.depth = 0  # inside a def, class or lambda
 
     def flag(self, node: ast.AST, construct: str) -> None:
         self.findings.append(IntegrityFinding(self.file, getattr(node, "lineno", 0), construct))
@@ -247,8 +258,36 @@ class _Integrity(ast.NodeVisitor):
                 self.flag(node, f"`{rule}`")  # once per path, at its shortest flagged prefix
         self.generic_visit(node)
 
+    def visit_If(self, node: ast.If) -> None:
+        """`if __name__ == "__main__":` at the top level never runs when the worker imports the module.
+
+        Its body (a learner's "try it" script: files, sys, plots) is not graded code, so it is not
+        scanned; its `else` is. Rebinding `__name__` is flagged (visit_Name), so the test cannot be faked.
+        """
+        test = node.test
+        main = (not self.depth and isinstance(test, ast.Compare) and len(test.ops) == 1
+                and isinstance(test.ops[0], ast.Eq)
+                and {_literal(test.left), _literal(test.comparators[0])} == {"__name__", "'__main__'"})
+        if not main:
+            self.generic_visit(node)
+            return
+        for child in node.orelse:
+            self.visit(child)
+
+    def _scope(self, node: ast.AST) -> None:
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = visit_Lambda = _scope
+
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
+        if (isinstance(func, ast.Name) and func.id in WRITE_ATTR and len(node.args) == 3 and not node.keywords
+                and not any(isinstance(a, ast.Starred) for a in node.args) and self._dotted(node.args[0]) is None):
+            # setattr(model, name, LinearWithLoRA(...)): the book replaces submodules by name; a write
+            # reads nothing, so on anything but a module it reaches no machinery
+            self.literal_getattr.add(id(func))
         if isinstance(func, ast.Name) and func.id in COMPUTED_ATTR:
             name = node.args[1] if len(node.args) >= 2 else None
             plain = not any(isinstance(a, ast.Starred) for a in node.args) and not node.keywords
@@ -270,6 +309,8 @@ class _Integrity(ast.NodeVisitor):
             self.flag(node, f"text naming `{named}`")
 
     def visit_Name(self, node: ast.Name) -> None:
+        if node.id == "__name__" and not isinstance(node.ctx, ast.Load):
+            self.flag(node, "rebinding `__name__`")
         if not isinstance(node.ctx, ast.Load):
             return
         if node.id in FLAGGED_BUILTINS:

@@ -26,7 +26,6 @@ the grader provides, with the same starting weights and batches as the reference
 """
 
 import math
-from pathlib import Path
 
 import torch
 from a05_gpt_model import generate_text_simple
@@ -352,17 +351,17 @@ def train_model(model: torch.nn.Module, train_loader, val_loader, optimizer: tor
 
 
 def plot_losses(tokens_seen: list[int], train_losses: list[float], val_losses: list[float],
-                path: str | Path) -> Path:
+                path: str) -> str:
     """Given (not a task): save a PNG of the training and validation loss against the tokens seen.
 
     Needs matplotlib, an optional extra: `pip install "scratchgrad[plots]"` (or `pip install matplotlib`).
 
     Args:
         tokens_seen, train_losses, val_losses: the lists a trainer returns, of equal length.
-        path: where to write the PNG; its folder must exist.
+        path: where to write the PNG (a str or a path-like object); its folder must exist.
 
     Returns:
-        The path written, as a `Path`.
+        `path`, written.
 
     Raises:
         ValueError: the three lists differ in length. ImportError: matplotlib is not installed.
@@ -382,7 +381,6 @@ def plot_losses(tokens_seen: list[int], train_losses: list[float], val_losses: l
     ax.set_xlabel("tokens seen")
     ax.set_ylabel("loss")
     ax.legend()
-    path = Path(path)
     fig.savefig(path, format="png", dpi=100)
     return path
 
@@ -412,7 +410,7 @@ if __name__ == "__main__":
         model, train_loader, val_loader, optimizer, "cpu", n_epochs=2, eval_freq=10, eval_iter=2,
         start_context="The lighthouse", tokenizer=tokenizer, warmup_steps=10)
     png = plot_losses(tokens_seen, train_losses, val_losses, "a07_losses.png")
-    print(f"loss curves saved to {png.resolve()}")
+    print(f"loss curves saved to {png}")
     if "IPython" in sys.modules:  # in a notebook: show them here
         from IPython.display import Image, display
         display(Image(filename=str(png)))

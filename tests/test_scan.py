@@ -193,3 +193,19 @@ def test_the_scan_follows_the_submissions_own_imports(tmp_path: Path) -> None:
     findings = integrity_scan(tmp_path, "a04_gpt_blocks")
     assert [f.message("a04_gpt_blocks.py") for f in findings] == [
         "helper.py, line 3: import of `os` — graded code may not use it; remove it"]
+
+
+def test_script_blocks_and_submodule_replacement_are_not_flagged() -> None:
+    """The book's `setattr(model, name, LinearWithLoRA(...))` and a learner's `if __name__ == "__main__":`
+    try-it block are honest; faking the block or writing a module's attribute by a computed name is not."""
+    def constructs(src: str) -> list[str]:
+        return [f.construct for f in integrity_source(src)[0]]
+
+    assert constructs("for name, child in model.named_children():\n    setattr(model, name, wrap(child))\n") == []
+    assert constructs('if __name__ == "__main__":\n    import sys\n    print(open("x").read())\n') == []
+    assert constructs('if __name__ == "__main__":\n    pass\nelse:\n    import os\n') == ["import of `os`"]
+    assert constructs('__name__ = "__main__"\n') == ["rebinding `__name__`"]
+    assert constructs('def f():\n    if __name__ == "__main__":\n        import os\n') == ["import of `os`"]
+    assert constructs("import torch\nsetattr(torch.nn.functional, name, mine)\n") == [
+        "`setattr` with a computed attribute name"]
+    assert constructs("getattr(model, name)\n") == ["`getattr` with a computed attribute name"]
