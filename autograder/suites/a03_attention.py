@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from hypothesis import strategies as st
 
 from autograder import strategies as sg
-from autograder.checks import Context, Suite
-from autograder.compare import FLOAT64, CheckFailure, assert_close, tensor_like
-from autograder.properties import dropout_probe, expect_value_error, is_causal
+from autograder.kit import FLOAT64, CheckFailure, Context, Hints, Misconceptions, Suite
+from autograder.properties import dropout_probe, is_causal
 from autograder.scan import Ban
 from autograder.snapshots import SnapshotCase
 from autograder.snapshots import register as register_snapshots
@@ -42,11 +43,93 @@ SNAPSHOTS = [
 _CASES = {c.name: c for c in SNAPSHOTS}
 
 
+# -- the mistakes this assignment names (public and hidden checks alike) --------------------------
+ATTENTION = Misconceptions("attention")
+_FUTURE = "(or off by one). Fill the scores above the diagonal, torch.triu(..., diagonal=1), with -inf before the softmax."
+
+
+def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, merge: Callable[[torch.Tensor], torch.Tensor], *,
+            scale: float, mask: torch.Tensor | None, fill: float = float("-inf"), dim: int = -1) -> torch.Tensor:
+    scores = q @ k.transpose(-2, -1)
+    if mask is not None:
+        scores = scores.masked_fill(mask, fill)
+    return merge(torch.softmax(scores * scale, dim=dim) @ v)
+
+
+def _future(T: int, diagonal: int = 1) -> torch.Tensor:
+    return torch.ones(T, T, dtype=torch.bool).triu(diagonal)
+
+
+@ATTENTION.add("no_causal_mask", "your output matches attention in which tokens also attend to later tokens: the "
+               f"causal mask is missing {_FUTURE}", when=lambda causal, **_: causal)
+def _(q, k, v, merge, **_):
+    return _attend(q, k, v, merge, scale=q.shape[-1] ** -0.5, mask=None)
+
+
+@ATTENTION.add("mask_filled_with_zero", "your output matches a causal mask filled with 0 instead of -inf: exp(0) = 1, "
+               "so future tokens still get weight. Use float('-inf').", when=lambda causal, **_: causal)
+def _(q, k, v, merge, **_):
+    return _attend(q, k, v, merge, scale=q.shape[-1] ** -0.5, mask=_future(q.shape[-2]), fill=0.0)
+
+
+@ATTENTION.add("mask_off_by_one", "your output matches a mask that is off by one (each token also sees the next "
+               "one): build it with torch.triu(..., diagonal=1).", when=lambda causal, **_: causal)
+def _(q, k, v, merge, **_):
+    return _attend(q, k, v, merge, scale=q.shape[-1] ** -0.5, mask=_future(q.shape[-2], 2))
+
+
+@ATTENTION.add("scale_by_d", "your output matches scores divided by d (the key width) instead of sqrt(d): divide by "
+               "keys.shape[-1] ** 0.5.")
+def _(q, k, v, merge, causal, **_):
+    return _attend(q, k, v, merge, scale=1 / q.shape[-1], mask=_future(q.shape[-2]) if causal else None)
+
+
+@ATTENTION.add("no_scaling", "your output matches scores that are not scaled at all: divide them by sqrt(head_dim) "
+               "before the softmax.")
+def _(q, k, v, merge, causal, **_):
+    return _attend(q, k, v, merge, scale=1.0, mask=_future(q.shape[-2]) if causal else None)
+
+
+@ATTENTION.add("scale_by_sqrt_d_out", "your output matches scores divided by sqrt(d_out) instead of sqrt(head_dim): "
+               "each head's dot products have length head_dim = d_out // num_heads.", when=lambda heads, **_: heads > 1)
+def _(q, k, v, merge, causal, heads, **_):
+    return _attend(q, k, v, merge, scale=(q.shape[-1] * heads) ** -0.5, mask=_future(q.shape[-2]) if causal else None)
+
+
+@ATTENTION.add("softmax_over_queries", "your output matches the softmax taken over the queries (dim=0 or -2): "
+               "normalise each query's scores over the keys, dim=-1.")
+def _(q, k, v, merge, causal, **_):
+    return _attend(q, k, v, merge, scale=q.shape[-1] ** -0.5, mask=_future(q.shape[-2]) if causal else None, dim=-2)
+
+
+def attention_hints(cls: str, x: torch.Tensor, weights: dict[str, torch.Tensor], heads: int = 1) -> Hints | None:
+    """ATTENTION bound to a call of `cls` on x with these weights (by the curriculum's parameter names)."""
+    if cls == "MultiHeadAttentionWrapper":
+        return None
+    with torch.no_grad():
+        if cls == "SelfAttention_v1":
+            q, k, v = (x @ weights[f"W_{n}"] for n in ("query", "key", "value"))
+        else:
+            q, k, v = (x @ weights[f"W_{n}.weight"].T + weights.get(f"W_{n}.bias", 0.0) for n in ("query", "key", "value"))
+    merge: Callable[[torch.Tensor], torch.Tensor] = lambda c: c  # noqa: E731
+    if cls == "MultiHeadAttention":
+        q, k, v = (t.unflatten(-1, (heads, -1)).transpose(-3, -2) for t in (q, k, v))
+
+        def merge(c: torch.Tensor) -> torch.Tensor:
+            return c.transpose(-3, -2).flatten(-2) @ weights["out_proj.weight"].T + weights["out_proj.bias"]
+    return ATTENTION(q=q, k=k, v=v, merge=merge, heads=heads, causal=cls not in ("SelfAttention_v1", "SelfAttention_v2"))
+
+
+def _snapshot_hints(case: SnapshotCase, inputs: dict[str, torch.Tensor], weights: dict[str, torch.Tensor]) -> Hints | None:
+    if case.init is None:
+        return None
+    return attention_hints(case.target, inputs["x"], weights, case.init.get("num_heads", 1))
+
+
 def _softmax_on(ctx: Context, x: torch.Tensor, dim: int) -> torch.Tensor:
     ctx.example(shapes={"x": list(x.shape)}, config={"dim": dim}, values={"x": x})
-    p = ctx.program()
-    out = ctx.run(p.returns(out=p.call("softmax", x, dim=dim, no_grad=True)))["out"]
-    return tensor_like(out, x, "output of softmax")
+    (out,) = ctx.fetch(ctx.call("softmax", x, dim=dim))
+    return ctx.expect_tensor(out, x, "output of softmax")
 
 
 @check(points=2, visibility="public", kind="property", targets=("softmax",),
@@ -57,12 +140,10 @@ def softmax_rows_sum_to_one(ctx: Context) -> None:
         dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
         x = data.draw(sg.tensors(shape=shape, scale=3.0), label="x")
         out = _softmax_on(ctx, x, dim)
-        if out.dtype != x.dtype:
-            raise CheckFailure(f"output of softmax: dtype {out.dtype}, expected {x.dtype} (keep the input's dtype)")
         if (out < 0).any():
             raise CheckFailure("output of softmax: has negative entries")
-        assert_close(out.sum(dim), torch.ones_like(x.sum(dim)), name=f"sum of softmax output along dim={dim}",
-                     tol=FLOAT64)
+        ctx.expect_close(out.sum(dim), torch.ones_like(x.sum(dim)), name=f"sum of softmax output along dim={dim}",
+                         tol=FLOAT64)
 
 
 @check(points=2, visibility="public", kind="property", targets=("softmax",),
@@ -76,11 +157,11 @@ def softmax_large_inputs(ctx: Context) -> None:
             raise CheckFailure("output of softmax: inf or nan for inputs of magnitude 1e4 (exp overflowed: "
                                "subtract the maximum along `dim` before exponentiating)")
         shifted = _softmax_on(ctx, x + shift, -1)
-        assert_close(shifted, out, name=f"softmax(x + {shift:g}) compared with softmax(x)", tol=FLOAT64)
+        ctx.expect_close(shifted, out, name=f"softmax(x + {shift:g}) compared with softmax(x)", tol=FLOAT64)
 
 
-register_snapshots(SUITE, SNAPSHOTS, describe=lambda case: f"{case.target}: matches stored reference outputs "
-                                                           f"for fixed weights and inputs")
+register_snapshots(SUITE, SNAPSHOTS, hints=_snapshot_hints,
+                   describe=lambda case: f"{case.target}: matches stored reference outputs for fixed weights and inputs")
 
 
 def _causal(cls: str) -> None:
@@ -115,26 +196,23 @@ for _cls in ("CausalAttention", MHA):
 @check(points=1, visibility="public", kind="property", targets=(MHA,),
        description="MultiHeadAttention: ValueError for d_out not divisible by num_heads, and for T > context_length")
 def mha_rejects_bad_input(ctx: Context) -> None:
-    expect_value_error(ctx, MHA, {"d_in": 4, "d_out": 10, "context_length": 4, "dropout": 0.0, "num_heads": 3},
-                       None, must_mention=("10", "3"))
-    expect_value_error(ctx, MHA, {"d_in": 4, "d_out": 4, "context_length": 3, "dropout": 0.0, "num_heads": 2},
-                       torch.zeros(1, 5, 4), must_mention=("5", "3"))
+    bad_heads = {"d_in": 4, "d_out": 10, "context_length": 4, "dropout": 0.0, "num_heads": 3}
+    short = {"d_in": 4, "d_out": 4, "context_length": 3, "dropout": 0.0, "num_heads": 2}
+    ctx.example(config={"bad_heads": bad_heads, "short_context": short}, shapes={"x": [1, 5, 4]})
+    made = ctx.module(MHA, bad_heads, catch=True)
+    long = ctx.call(ctx.module(MHA, short), torch.zeros(1, 5, 4), catch=True)
+    made, long = ctx.fetch(made, long)
+    ctx.expect_raises(made, f"{MHA}(d_out=10, num_heads=3)", ("ValueError", "TypeError"), mention=("10", "3"))
+    ctx.expect_raises(long, f"{MHA}(context_length=3) called on x of shape (1, 5, 4)", ("ValueError", "TypeError"),
+                      mention=("5", "3"))
 
 
 @check(points=1, visibility="public", kind="integrity", targets=(MHA,),
        description="MultiHeadAttention: float32 in, float32 out (float64 likewise); the input is not modified")
 def mha_keeps_dtype(ctx: Context) -> None:
-    for dtype in (torch.float32, torch.float64):
+    for dtype in (torch.float32, torch.float64):  # ctx.call checks the dtype and that x is left alone
         x = sg.make_tensor((2, 3, 4), 7, dtype=dtype)
         ctx.example(shapes={"x": [2, 3, 4]}, config={"dtype": str(dtype)})
-        p = ctx.program()
-        m = p.new(MHA, d_in=4, d_out=4, context_length=3, dropout=0.0, num_heads=2)
-        p.to(m, dtype)
-        xr = p.tensor("x", x)
-        res = ctx.run(p.returns(out=p.call(m, xr, no_grad=True), x_after=xr))
-        out = res["out"]
-        if not isinstance(out, torch.Tensor) or out.dtype != dtype:
-            raise CheckFailure(f"output of {MHA}: expected dtype {dtype}, got "
-                               f"{getattr(out, 'dtype', type(out).__name__)}")
-        if not torch.equal(res["x_after"], x):
-            raise CheckFailure(f"{MHA} modified its input x in place; compute on new tensors instead")
+        m = ctx.module(MHA, {"d_in": 4, "d_out": 4, "context_length": 3, "dropout": 0.0, "num_heads": 2}, dtype=dtype)
+        (out,) = ctx.fetch(ctx.call(m, x))
+        ctx.expect_tensor(out, x, f"output of {MHA}")
