@@ -11,6 +11,10 @@ from .results import AssignmentResult, CheckResult, Report, _json_safe  # noqa: 
 STATUS_LABEL = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "skipped": "SKIP"}
 
 
+def _pts(x: float) -> str:
+    return f"{x:g}"
+
+
 def _counterexample(c: CheckResult) -> list[str]:
     ce = c.counterexample
     if not ce:

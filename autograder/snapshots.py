@@ -167,7 +167,7 @@ def register(suite: Suite, cases: list[SnapshotCase], *,
              targets: Callable[[SnapshotCase], tuple[str, ...]] | None = None,
              uses: Callable[[SnapshotCase], tuple[str, ...]] | None = None,
              describe: Callable[[SnapshotCase], str] | None = None, hints: SnapshotHints | None = None,
-             tol: Tolerance = FLOAT64) -> None:
+             tol: Tolerance | Callable[[SnapshotCase], Tolerance] = FLOAT64) -> None:
     """One public, one-point check `<case>_snapshot` per case, replaying it on the learner's code.
 
     `hints(case, inputs, weights)`: the assignment's Misconceptions bound to the case, so a public
@@ -175,7 +175,7 @@ def register(suite: Suite, cases: list[SnapshotCase], *,
     """
     for case in cases:
         def body(ctx: Context, case: SnapshotCase = case) -> None:
-            replay(ctx, case, tol=tol, hints=hints)
+            replay(ctx, case, tol=tol(case) if callable(tol) else tol, hints=hints)
 
         body.__name__ = f"{case.name}_snapshot"
         suite.check(points=1, visibility="public", kind="snapshot",

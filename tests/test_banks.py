@@ -59,4 +59,5 @@ def test_alternative_scores_full_marks(tmp_path, aid, variant) -> None:
     report = grade(make_submission(tmp_path, aid, variant), [aid], isolate=False)
     (result,) = report.assignments
     failed = {c.name: c.message for c in result.checks if c.status != "passed"}
-    assert not failed, f"{variant.name} ({variant.why}) lost points: {failed}"
+    unexpected = {k: v for k, v in failed.items() if k not in variant.may_lose}
+    assert not unexpected, f"{variant.name} ({variant.why}) lost points: {unexpected}"
