@@ -8,6 +8,7 @@ index as `index | got | expected`.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -200,7 +201,8 @@ class Hints:
             if m.when is not None and not m.when(**self.inputs):
                 continue
             try:
-                with torch.no_grad():
+                with torch.no_grad(), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # a statistic over one element, say: the mistake's own business
                     out = m.compute(**self.inputs)
                     yield m, self.view(out) if self.view is not None else out
             except (RuntimeError, ValueError, IndexError, ZeroDivisionError):

@@ -236,9 +236,9 @@ def blame_note(aid: str, check: Check, r: CheckResult, ran: Ran) -> str:
         lost = [d.name for d in ran.results[dep] if d.score < d.max_score and d.name in dep_checks
                 and (not names or names & set(dep_checks[d.name].targets))]
         if lost:
-            what = ", ".join(sorted(names)) if names else dep
-            notes.append(f"\nNote: this check also runs your {dep} code ({what}), which lost points above "
-                         f"({', '.join(lost[:3])}{', ...' if len(lost) > 3 else ''}); fix {dep} first, this may "
+            what = f"{', '.join(sorted(names))}: " if names else ""
+            notes.append(f"\nNote: this check also runs your {dep} code, which lost points above ({what}"
+                         f"{', '.join(lost[:3])}{', ...' if len(lost) > 3 else ''}); fix {dep} first, this may "
                          f"then pass too.")
     return "".join(notes)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 # the dataclasses live in the torch-free results module; re-exported here for existing importers
 from .results import AssignmentResult, CheckResult, Report, _json_safe  # noqa: F401

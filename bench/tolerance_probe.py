@@ -36,7 +36,18 @@ def probe(aid: str) -> dict[str, Any]:
     original_report = compare.mismatch_report
     original_run = grading.run_check
 
+    original_match = compare.Hints.match
+
+    def matching(self: Any, *args: Any, **kwargs: Any) -> Any:  # hint comparisons are not errors
+        current["hint"] = True
+        try:
+            return original_match(self, *args, **kwargs)
+        finally:
+            current["hint"] = False
+
     def recording(actual: torch.Tensor, expected: torch.Tensor, tol: compare.Tolerance) -> str | None:
+        if current.get("hint"):
+            return original_report(actual, expected, tol)
         a, e = actual.detach().to(torch.float64), expected.detach().to(torch.float64)
         if a.shape == e.shape and a.numel():
             both_nan = torch.isnan(a) & torch.isnan(e)
@@ -53,6 +64,7 @@ def probe(aid: str) -> dict[str, Any]:
         return original_run(check, *args, **kwargs)
 
     compare.mismatch_report = recording  # type: ignore[assignment]
+    compare.Hints.match = matching  # type: ignore[method-assign]
     grading.run_check = run_check  # type: ignore[assignment]
     bank = importlib.import_module(f"tests.banks.{aid}")
     alt: dict[str, tuple[float, float, float, str]] = defaultdict(lambda: (0.0, 0.0, 0.0, ""))
@@ -68,13 +80,14 @@ def probe(aid: str) -> dict[str, Any]:
             for check, r, d, rel in current["log"]:
                 if kind == "alt" and check not in may_lose and r > alt[check][0]:
                     alt[check] = (r, d, rel, name)
-                if kind == "bad" and r > 1 and check not in first_fail:
+                if kind == "bad" and r > 1 and r < first_fail.get(check, (float("inf"),))[0]:
                     first_fail[check] = (r, d, rel)
-            for check, (r, d, rel) in first_fail.items():
+            for check, (r, d, rel) in first_fail.items():  # the smallest failing comparison of each check
                 if r < bad[check][0]:
                     bad[check] = (r, d, rel, name)
     finally:
         compare.mismatch_report = original_report  # type: ignore[assignment]
+        compare.Hints.match = original_match  # type: ignore[method-assign]
         grading.run_check = original_run  # type: ignore[assignment]
     return {"alternatives": dict(alt), "mistakes": dict(bad)}
 

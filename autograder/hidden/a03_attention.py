@@ -11,7 +11,8 @@ from autograder.checks import Context
 from autograder.compare import FLOAT32, FLOAT64, Tolerance
 from autograder.differential import compare_module, random_weights
 from autograder.properties import attention_init
-from autograder.suites.a03_attention import SUITE, attention_hints
+from autograder.mistakes.a03_attention import attention_hints
+from autograder.suites.a03_attention import SUITE
 
 check = SUITE.check
 

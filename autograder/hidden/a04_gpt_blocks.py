@@ -13,8 +13,8 @@ import reference.a04_gpt_blocks as ref
 from autograder import strategies as sg
 from autograder.differential import compare_module, random_weights
 from autograder.kit import FLOAT32, Context, Tolerance
-from autograder.suites.a04_gpt_blocks import (BLOCK, BLOCK_TARGETS, FF, FF_MISTAKES, FF_TARGETS, GELU, GELU_FLOAT64,
-                                              GELU_MISTAKES, LN, SUITE, block_hints, layernorm_hints)
+from autograder.mistakes.a04_gpt_blocks import FF_MISTAKES, GELU_MISTAKES, block_hints, layernorm_hints
+from autograder.suites.a04_gpt_blocks import BLOCK, BLOCK_TARGETS, FF, FF_TARGETS, GELU, GELU_FLOAT64, LN, SUITE
 
 check = SUITE.check
 
