@@ -22,9 +22,16 @@ The API, short:
         ctx.expect_raises(value, "LayerNorm(0)", ("ValueError",), mention=("0",))
 
     ctx.p is the program being built, for anything else (p.params, p.state, p.load, p.train, p.get).
-    compare_module(ctx, ref, target, inputs, init=..., hints=MISTAKES(...))   # differential, hidden checks
-    Properties written once (autograder.properties): causal_outputs, deterministic_in_eval,
-    check_rate (dropout rate), expect_value_error.
+    compare_module(ctx, ref, target, inputs, init=..., tol=..., hints=MISTAKES(...))   # differential (hidden)
+    Properties written once (autograder.properties): causal_outputs (later tokens never change earlier
+    outputs), deterministic_in_eval (eval is deterministic, equals the module without dropout, and
+    train = eval without dropout), dropout_probe (attention-weight dropout: rate, 1/(1-p), placement,
+    off in eval), check_rate (a binomial bound on a dropout rate), expect_value_error.
+    Snapshots: snapshots.register(SUITE, CASES, hints=lambda case, inputs, weights: MISTAKES(...), tol=...).
+    Tolerances: FLOAT64 and FLOAT32 by default; a wider one only where a bank alternative written the
+    book's way needs it, measured with bench/tolerance_probe.py (its figures in a comment next to it).
+    Banks: a correct alternative that may lose a check about what the contract adds names it in
+    `Variant(may_lose=(...))`; bench/bank_matrix.py records and diffs every variant's check results.
 
 What the engine owns, so no suite writes it: stub detection (a NotImplementedError anywhere ends the
 check with `CheckResult.not_implemented`), exceptions (uncaught: status "error"; caught and
@@ -45,8 +52,10 @@ Porting a suite onto the kit:
 3. Replace `try: assert_close(...) except CheckFailure as f: f.hint = ...` with
    `ctx.expect_close(..., hints=CATALOGUE(...))`; for a derived quantity (a row's variance) bind the
    catalogue with `view=` or match the whole output with `.on(whole_output)`.
+   The catalogue lives in `autograder/mistakes/aNN_*.py` (shipped with the public checks).
 4. Drop `uses=` from checks and declare the assignment's use of earlier ones in
-   `assignments.DEPENDENCIES`.
+   `assignments.DEPENDENCIES`; add a sample of each new catalogue to tests/test_kit.py (SAMPLES),
+   and the suite to test_banks.KIT (public checks must show the bank's hints).
 5. Run `python bench/bank_matrix.py --only aNN --out new.json` and
    `python bench/bank_matrix.py --diff /work/wt/kit-baseline.json new.json`: every change is explained.
 """
@@ -56,7 +65,10 @@ from __future__ import annotations
 from .assignments import DEPENDENCIES, Uses
 from .checks import CheckAbort, CheckSkipped, Context, Suite
 from .compare import FLOAT32, FLOAT64, CheckFailure, Hints, Misconception, Misconceptions, Tolerance, assert_close
+from .differential import compare_module, random_weights
+from .properties import causal_outputs, check_rate, deterministic_in_eval, dropout_probe
 from .results import CheckResult
 
 __all__ = ["DEPENDENCIES", "FLOAT32", "FLOAT64", "CheckAbort", "CheckFailure", "CheckResult", "CheckSkipped",
-           "Context", "Hints", "Misconception", "Misconceptions", "Suite", "Tolerance", "Uses", "assert_close"]
+           "Context", "Hints", "Misconception", "Misconceptions", "Suite", "Tolerance", "Uses", "assert_close",
+           "causal_outputs", "check_rate", "compare_module", "deterministic_in_eval", "dropout_probe", "random_weights"]

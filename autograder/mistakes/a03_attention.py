@@ -65,6 +65,13 @@ def _(q, k, v, merge, causal, heads, **_):
     return _attend(q, k, v, merge, scale=(q.shape[-1] * heads) ** -0.5, mask=_future(q.shape[-2]) if causal else None)
 
 
+@ATTENTION.add("scale_by_d_out", "your output matches scores divided by d (the key width), and the whole d_out at "
+               "that, instead of sqrt(head_dim): divide each head's scores by head_dim ** 0.5.",
+               when=lambda heads, **_: heads > 1)
+def _(q, k, v, merge, causal, heads, **_):
+    return _attend(q, k, v, merge, scale=1 / (q.shape[-1] * heads), mask=_future(q.shape[-2]) if causal else None)
+
+
 @ATTENTION.add("softmax_over_queries", "your output matches the softmax taken over the queries (dim=0 or -2): "
                "normalise each query's scores over the keys, dim=-1.")
 def _(q, k, v, merge, causal, **_):
