@@ -37,6 +37,12 @@ DEPENDENCIES: dict[str, tuple[Uses, ...]] = {
 }
 
 
+def imports(aid: str) -> list[str]:
+    """The earlier assignments whose learner modules `aid`'s module imports itself, in curriculum order."""
+    direct = {use.dep for use in DEPENDENCIES.get(aid, ())}
+    return [a for a in CURRICULUM if a in direct]
+
+
 def depends_on(aid: str) -> list[str]:
     """Every earlier assignment whose learner code `aid` imports, directly or not, in curriculum order."""
     found: set[str] = set()

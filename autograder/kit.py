@@ -26,7 +26,8 @@ The API, short:
     Properties written once (autograder.properties): causal_outputs (later tokens never change earlier
     outputs), deterministic_in_eval (eval is deterministic, equals the module without dropout, and
     train = eval without dropout), dropout_probe (attention-weight dropout: rate, 1/(1-p), placement,
-    off in eval), check_rate (a binomial bound on a dropout rate), expect_value_error.
+    off in eval), check_rate (a binomial bound on a dropout rate), expect_trainable (parameters frozen or
+    trainable by name prefix, with `ctx.p.trainable(m)`), expect_value_error.
     Snapshots: snapshots.register(SUITE, CASES, hints=lambda case, inputs, weights: MISTAKES(...), tol=...).
     Tolerances: FLOAT64 and FLOAT32 by default; a wider one only where a bank alternative written the
     book's way needs it, measured with bench/tolerance_probe.py (its figures in a comment next to it).
@@ -66,9 +67,11 @@ from .assignments import DEPENDENCIES, Uses
 from .checks import CheckAbort, CheckSkipped, Context, Suite
 from .compare import FLOAT32, FLOAT64, CheckFailure, Hints, Misconception, Misconceptions, Tolerance, assert_close
 from .differential import compare_module, random_weights
-from .properties import causal_outputs, check_rate, deterministic_in_eval, dropout_probe
+from .properties import causal_outputs, check_rate, deterministic_in_eval, dropout_probe, expect_trainable
 from .results import CheckResult
+from .runtime.values import Raised
 
 __all__ = ["DEPENDENCIES", "FLOAT32", "FLOAT64", "CheckAbort", "CheckFailure", "CheckResult", "CheckSkipped",
-           "Context", "Hints", "Misconception", "Misconceptions", "Suite", "Tolerance", "Uses", "assert_close",
-           "causal_outputs", "check_rate", "compare_module", "deterministic_in_eval", "dropout_probe", "random_weights"]
+           "Context", "Hints", "Misconception", "Misconceptions", "Raised", "Suite", "Tolerance", "Uses", "assert_close",
+           "causal_outputs", "check_rate", "compare_module", "deterministic_in_eval", "dropout_probe",
+           "expect_trainable", "random_weights"]

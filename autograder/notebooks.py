@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .assignments import CURRICULUM, UsageError
-from .assignments import depends_on as declared_dependencies
+from .assignments import imports as declared_imports
 from .results import not_implemented
 
 MARKER = re.compile(r"^# (a\d\d_[a-z0-9_]+)\.py, part (\d+) of (\d+)\s*$")
@@ -142,7 +142,7 @@ def build_notebook(aid: str, source: str, *, final_cells: list[dict[str, Any]] |
     when given, is called as `code_metadata(part_source, index)` for each module cell's metadata.
     """
     doc, parts = split_module(source)
-    deps = declared_dependencies(aid)
+    deps = declared_imports(aid)  # the setup cell brings in what these import in turn
     n = len(parts)
     cells = [_cell("markdown", _docstring_markdown(aid, doc) if doc else f"# {aid}\n", f"{aid}-intro")]
     how = (f"The code cells below make up `{aid}.py`: fill in every `# YOUR CODE HERE`, run all cells, then run "

@@ -114,6 +114,19 @@ def deterministic_in_eval(ctx: Context, cls: str, init: dict[str, Any] | list[An
                                                             f"compared with eval mode")
 
 
+def expect_trainable(got: Any, label: str, *, trainable: tuple[str, ...] = (), frozen: tuple[str, ...] = ()) -> None:
+    """`got` (the value of `p.trainable(module)`): the parameters under the `trainable` prefixes require
+    grad, those under the `frozen` prefixes do not (a prefix "" means every parameter)."""
+    if not isinstance(got, dict) or not got:
+        raise CheckFailure(f"parameters of {label}: expected named parameters, got {got!r}")
+    for prefixes, want in ((trainable, True), (frozen, False)):
+        wrong = sorted(k for k, v in got.items() if any(k.startswith(p) for p in prefixes) and v is not want)
+        if wrong:
+            state = "frozen (requires_grad False)" if want else "trainable (requires_grad True)"
+            raise CheckFailure(f"parameters of {label}: {', '.join(wrong[:5])}{' ...' if len(wrong) > 5 else ''} "
+                               f"should not be {state}; expected {'trainable' if want else 'frozen'}")
+
+
 def _rate_ok(dropped: int, n: int, p: float) -> str | None:
     z = (dropped - n * p) / math.sqrt(n * p * (1 - p))
     if abs(z) > RATE_Z_LIMIT:

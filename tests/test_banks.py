@@ -61,6 +61,9 @@ def test_alternative_scores_full_marks(tmp_path, aid, variant) -> None:
     failed = {c.name: c.message for c in result.checks if c.status != "passed"}
     unexpected = {k: v for k, v in failed.items() if k not in variant.may_lose}
     assert not unexpected, f"{variant.name} ({variant.why}) lost points: {unexpected}"
+    if failed and variant.hint:  # a check about what the contract adds says so
+        feedback = [f"{c.message}\n{c.hint or ''}" for c in result.checks if c.name in failed]
+        assert all(variant.hint in f for f in feedback), f"expected {variant.hint!r} in {feedback}"
 
 
 KIT = ("a03_attention", "a04_gpt_blocks")  # suites on the check kit (autograder/kit.py): public hints = hidden ones

@@ -287,3 +287,29 @@ def test_results_module_imports_without_torch(tmp_path: Path) -> None:
             "assert '\"not_implemented\": true' in r.to_json() and not_implemented({'message': 'not implemented yet'})\n")
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+def test_expect_trainable_names_frozen_and_trainable_parameters(tmp_path: Path) -> None:
+    from autograder.properties import expect_trainable
+    (tmp_path / "a03_attention.py").write_text(
+        "import torch\n"
+        "class Head(torch.nn.Module):\n"
+        "    def __init__(self, freeze):\n"
+        "        super().__init__()\n"
+        "        self.body = torch.nn.Linear(2, 2)\n"
+        "        self.out = torch.nn.Linear(2, 1)\n"
+        "        self.body.requires_grad_(not freeze)\n", encoding="utf-8")
+    suite = Suite("a03_attention")
+
+    @suite.check(points=1, visibility="public", kind="property", description="d")
+    def frozen_body(ctx: Any) -> None:
+        for freeze in (True, False):
+            (got,) = ctx.fetch(ctx.p.trainable(ctx.module("Head", [freeze], dtype=None, train=None)))
+            expect_trainable(got, "Head", trainable=("out.",), frozen=("body.",))
+
+    executor = InProcess(tmp_path)
+    try:
+        result = run_check(suite.checks[0], suite, executor)
+    finally:
+        executor.close()
+    assert result.status == "failed" and "body.bias, body.weight should not be trainable" in result.message

@@ -15,7 +15,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import strategies as sg
-from autograder.kit import FLOAT64, CheckFailure, Context, Hints, Suite, Tolerance
+from autograder.kit import FLOAT64, CheckFailure, Context, Hints, Raised, Suite, Tolerance
 from autograder.mistakes.a04_gpt_blocks import (DEFAULT_EPS, FF_MISTAKES, GELU_MISTAKES, RESIDUAL_MISTAKES, block_hints,
                                                 layernorm_hints)
 from autograder.properties import causal_outputs, check_rate, deterministic_in_eval
@@ -124,6 +124,12 @@ def _row_var(t: torch.Tensor) -> torch.Tensor:
        description="LayerNorm (scale 1, shift 0): every row of the output has mean 0 and biased variance "
                    "var / (var + eps), for small and large rows and for a given eps")
 def layernorm_normalises_rows(ctx: Context) -> None:
+    (made,) = ctx.fetch(ctx.module(LN, {"emb_dim": 2, "eps": 0.1}, catch=True))
+    if isinstance(made, Raised) and made.type == "TypeError" and "eps" in made.message:
+        raise CheckFailure(f"LayerNorm(2, eps=0.1): your code raised {made}",
+                           hint="this assignment's LayerNorm takes eps as an argument, LayerNorm(emb_dim, eps=1e-5) "
+                                "(the book's sets self.eps = 1e-5 inside): keep the default and store the argument")
+
     @ctx.given(lead=sg.shapes(min_dims=1, max_dims=2, max_side=4), E=st.integers(2, 8), seed=sg.seeds(),
                eps=st.sampled_from([1e-3, 0.1]))
     def _(lead: tuple[int, ...], E: int, seed: int, eps: float) -> None:

@@ -172,6 +172,7 @@ ALTERNATIVES = [
                  new="        self.eps = 1e-5\n"),
         ],
         may_lose=("layernorm_normalises_rows",),
+        hint="takes eps as an argument",
     ),
     Variant(
         name="rsqrt_layernorm",
