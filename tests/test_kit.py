@@ -83,6 +83,13 @@ def _residual() -> tuple[Any, torch.Tensor]:
     return RESIDUAL_MISTAKES(x=x, p_drop=0.25, got=x.clone()), x
 
 
+def _dropout() -> tuple[Any, torch.Tensor]:
+    from autograder.mistakes.a04_gpt_blocks import DROPOUT_MISTAKES
+    x, c = _x(4, 3, 8), 0.5 + 0.25 * torch.arange(8, dtype=torch.float64)
+    kept = torch.rand(4, 3, 8, generator=torch.Generator().manual_seed(1)) >= 0.25
+    return DROPOUT_MISTAKES(x=x, c=c, p_drop=0.25), x + kept * c / 0.75  # one right answer: a seeded dropout
+
+
 _CFG = {"vocab_size": 11, "context_length": 6, "emb_dim": 8, "n_heads": 2, "n_layers": 1, "drop_rate": 0.0,
         "qkv_bias": True}
 # catalogue topic -> examples, each (bound catalogue, the right answer for the same inputs)
@@ -94,6 +101,7 @@ SAMPLES: dict[str, Callable[[], list[tuple[Any, torch.Tensor]]]] = {
     "FeedForward": lambda: [_feedforward(_CFG)],
     "TransformerBlock": lambda: [_block(_CFG)],
     "TransformerBlock residual stream": lambda: [_residual()],
+    "TransformerBlock dropout": lambda: [_dropout()],
 }
 
 

@@ -252,3 +252,12 @@ def _(x, p_drop, got):
     if ((ratio - nearest).abs() > 1e-6).any() or bool((nearest == 1).all()):
         raise ValueError("not a dropped shortcut")
     return x * nearest
+
+
+DROPOUT_MISTAKES = Misconceptions("TransformerBlock dropout")
+
+
+@DROPOUT_MISTAKES.add("drop_shortcut_never_applied", "drop_shortcut is never applied: "
+                      "x = x + self.drop_shortcut(sublayer(norm(x)))")
+def _(x, c, p_drop):
+    return x + c  # the sub-layer's constant output c, never dropped nor scaled

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from autograder import strategies as sg
 from autograder.kit import FLOAT64, CheckFailure, Context, Hints, Raised, Suite, Tolerance
-from autograder.mistakes.a04_gpt_blocks import (DEFAULT_EPS, FF_MISTAKES, GELU_MISTAKES, RESIDUAL_MISTAKES, block_hints,
+from autograder.mistakes.a04_gpt_blocks import (DEFAULT_EPS, DROPOUT_MISTAKES, FF_MISTAKES, GELU_MISTAKES, RESIDUAL_MISTAKES, block_hints,
                                                 layernorm_hints)
 from autograder.properties import causal_outputs, check_rate, deterministic_in_eval
 from autograder.scan import Ban
@@ -343,7 +343,7 @@ def _dropped_constant(out: torch.Tensor, x: torch.Tensor, c: torch.Tensor, p_dro
     unscaled = (d - c).abs() <= 1e-9
     if unscaled.all():
         raise CheckFailure(f"{name}: got x + c everywhere, no element was dropped",
-                           hint="drop_shortcut is never applied: x = x + self.drop_shortcut(sublayer(norm(x)))")
+                           hint=DROPOUT_MISTAKES(x=x, c=c, p_drop=p_drop).match(out, FLOAT64))
     if not (kept | dropped).all():
         if (unscaled | dropped).all():
             raise CheckFailure(f"{name}: kept elements of the {sub} output are not scaled by 1/(1-p) = "
