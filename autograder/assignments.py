@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,57 @@ CURRICULUM = (
     "a12_kv_cache", "a13_llama", "a14_dpo",
 )
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
+
+
+@dataclass(frozen=True)
+class Uses:
+    """This assignment's public names `by` run the public names `names` of the earlier assignment `dep`."""
+    dep: str
+    names: tuple[str, ...]
+    by: tuple[str, ...]
+
+
+# The one declaration of "aNN uses aMM": which of an assignment's names run which earlier names.
+# Checks derive what earlier learner code they run from their targets; the blame note, the notebook
+# setup cell and tests/test_assignments.py (which compares it with the solutions' imports) read it.
+DEPENDENCIES: dict[str, tuple[Uses, ...]] = {
+    "a04_gpt_blocks": (Uses("a03_attention", ("MultiHeadAttention",), by=("TransformerBlock",)),),
+    "a05_gpt_model": (Uses("a04_gpt_blocks", ("LayerNorm", "TransformerBlock"),
+                           by=("GPTModel", "generate_text_simple")),),
+}
+
+
+def imports(aid: str) -> list[str]:
+    """The earlier assignments whose learner modules `aid`'s module imports itself, in curriculum order."""
+    direct = {use.dep for use in DEPENDENCIES.get(aid, ())}
+    return [a for a in CURRICULUM if a in direct]
+
+
+def depends_on(aid: str) -> list[str]:
+    """Every earlier assignment whose learner code `aid` imports, directly or not, in curriculum order."""
+    found: set[str] = set()
+    todo = [aid]
+    while todo:
+        for use in DEPENDENCIES.get(todo.pop(), ()):
+            if use.dep not in found:
+                found.add(use.dep)
+                todo.append(use.dep)
+    return [a for a in CURRICULUM if a in found]
+
+
+def runs(aid: str, targets: tuple[str, ...]) -> dict[str, set[str]]:
+    """The earlier assignments' public names that calling `targets` of `aid` runs, transitively."""
+    out: dict[str, set[str]] = {}
+    todo = [(aid, set(targets))]
+    while todo:
+        here, names = todo.pop()
+        for use in DEPENDENCIES.get(here, ()):
+            if names & set(use.by):
+                new = set(use.names) - out.get(use.dep, set())
+                if new:
+                    out.setdefault(use.dep, set()).update(new)
+                    todo.append((use.dep, new))
+    return out
 
 
 class UsageError(Exception):

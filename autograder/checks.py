@@ -10,23 +10,19 @@ from __future__ import annotations
 import time
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Callable, Protocol
 
 import torch
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import errors as hyp_errors
 
-from .compare import CheckFailure
-from .program import Program
+from .compare import CheckFailure, Hints, Tolerance, assert_close, tensor_like
+from .program import Program, Ref
 from .runtime.values import Raised
 from .scan import Ban
 from .worker import Response, WorkerFault
 
-Visibility = Literal["public", "hidden"]
-Kind = Literal["differential", "property", "snapshot", "integrity"]
-Status = Literal["passed", "failed", "error", "timeout", "skipped"]
-VISIBILITIES = ("public", "hidden")
-KINDS = ("differential", "property", "snapshot", "integrity")
+from .results import KINDS, NOT_IMPLEMENTED, VISIBILITIES, CheckResult, Kind, Status, Visibility  # noqa: F401
 CALL_TIMEOUT_S = 10.0  # per worker call; the solutions' slowest call in a03/a04 takes < 0.1 s
 BUDGET_EXHAUSTED = "time budget exhausted"
 
@@ -47,11 +43,36 @@ class LearnerError(Exception):
 class CheckAbort(Exception):
     """Stop the check at once, no shrinking: a timeout, a dead worker, a stub, a banned call."""
 
-    def __init__(self, status: Status, message: str, hint: str | None = None) -> None:
+    def __init__(self, status: Status, message: str, hint: str | None = None, *,
+                 not_implemented: bool = False, raised: Raised | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.hint = hint
+        self.not_implemented = not_implemented
+        self.raised = raised
+
+
+def stub_abort(raised: Raised) -> CheckAbort:
+    """The one way a check ends on an untouched stub (learner code raised NotImplementedError)."""
+    return CheckAbort("failed", f"{NOT_IMPLEMENTED}: {raised.message or raised}", not_implemented=True, raised=raised)
+
+
+def find_stub(value: Any) -> Raised | None:
+    """A NotImplementedError anywhere in a returned value (a caught step that hit a stub)."""
+    if isinstance(value, Raised):
+        return value if value.type == "NotImplementedError" else None
+    if isinstance(value, dict):
+        items: Any = value.values()
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        return None
+    for v in items:
+        found = find_stub(v)
+        if found is not None:
+            return found
+    return None
 
 
 class CheckSkipped(Exception):
@@ -124,6 +145,22 @@ def _small_values(value: Any) -> Any:
 
 
 @dataclass
+class _Call:
+    out: str  # the Ref name of the call's value
+    what: str  # how a message names the callee
+    inputs: dict[str, tuple[torch.Tensor, int]]  # tensor arguments sent (ref name -> copy, position)
+    dtype: torch.dtype | None  # the dtype a floating output must keep, or None
+
+
+@dataclass
+class _Pending:
+    program: Program
+    calls: list[_Call] = field(default_factory=list)
+    dtypes: dict[str, torch.dtype] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Context:
     check: Check
     suite: Suite
@@ -134,7 +171,9 @@ class Context:
     aborted: CheckAbort | None = None
     call_timeout_s: float | None = None  # overrides the check's own limit (CLI --timeout)
     deadline: float | None = None  # time.monotonic() when the assignment's or submission's budget runs out
+    raised: list[Raised] = field(default_factory=list)  # what learner code raised, caught or not
     _n_given: int = 0
+    _pending: Any = None  # the kit's program being built (autograder.kit), run by ctx.fetch
 
     @property
     def call_limit_s(self) -> float:
@@ -197,11 +236,130 @@ class Context:
         if resp.status == "raised":
             assert resp.error is not None
             if resp.error.type == "NotImplementedError":
-                self.aborted = CheckAbort("failed", f"not implemented yet: {resp.error.message or resp.error}")
+                self.aborted = stub_abort(resp.error)
                 raise self.aborted
+            self.raised.append(resp.error)
             step = program.steps[resp.step]["op"] if 0 <= resp.step < len(program.steps) else "respond"
             raise LearnerError(resp.error, step)
+        # a caught step that hit a stub: the check cannot judge anything yet, whatever it caught for
+        stub = find_stub(resp.returns)
+        if stub is not None:
+            self.aborted = stub_abort(stub)
+            raise self.aborted
         return resp.returns
+
+    # -- the kit: build, run and judge learner calls (see autograder/kit.py for the guide) ----------
+    @property
+    def p(self) -> Program:
+        """The program being built by `module`/`call` and run by `fetch` (a fresh one after each fetch)."""
+        if self._pending is None:
+            self._pending = _Pending(self.program())
+        return self._pending.program
+
+    def module(self, cls: str, init: dict[str, Any] | list[Any] | tuple[Any, ...] | None = None, *,
+               dtype: torch.dtype | None = torch.float64, weights: dict[str, torch.Tensor] | None = None,
+               train: bool | None = False, seed: int | None = None, catch: bool = False) -> Ref:
+        """Construct the learner's `cls` (init: kwargs dict or positional list), then cast, load and set the mode.
+
+        dtype None leaves the module as built; train None leaves its mode; seed seeds torch first.
+        """
+        p = self.p
+        if seed is not None:
+            p.seed(seed)
+        init = {} if init is None else init
+        m = p.new(cls, **init, catch=catch) if isinstance(init, dict) else p.new(cls, *init, catch=catch)
+        if catch:
+            return m
+        if dtype is not None:
+            p.to(m, dtype)
+            self._pending.dtypes[m.name] = dtype
+        if weights is not None:
+            p.load(m, weights)
+        if train is not None:
+            p.train(m, train)
+        self._pending.labels[m.name] = cls
+        return m
+
+    def call(self, fn: Ref | str, *args: Any, method: str | None = None, grad: bool = False, catch: bool = False,
+             keeps_dtype: bool = True, may_modify: bool = False, label: str | None = None, **kwargs: Any) -> Ref:
+        """Call learner code (a Ref from `module`, or a public function's name) on these arguments.
+
+        `fetch` then checks, for every tensor argument, that the call left it unchanged (unless
+        `may_modify`), and that a floating output has the dtype of the floating inputs (unless not
+        `keeps_dtype`, or they differ).
+        """
+        p = self.p
+        pending = self._pending
+        tensors = {}
+        named: list[Any] = []
+        for i, a in enumerate([*args, *kwargs.values()]):
+            if isinstance(a, torch.Tensor):
+                ref = p.tensor(f"in{len(p.tensors)}_{i}", a)
+                tensors[ref.name] = (a.detach().clone(), i)
+                named.append(ref)
+            else:
+                named.append(a)
+        args_, kw_ = named[:len(args)], dict(zip(kwargs, named[len(args):]))
+        out = p.call(fn, *args_, method=method, no_grad=not grad, catch=catch, **kw_)
+        what = label or (fn if isinstance(fn, str) else pending.labels.get(fn.name, "your code"))
+        if method:
+            what = f"{what}.{method}"
+        floats = {t.dtype for t, _ in tensors.values() if t.is_floating_point()}
+        module_dtype = pending.dtypes.get(fn.name) if isinstance(fn, Ref) else None
+        want = next(iter(floats)) if keeps_dtype and len(floats) == 1 and module_dtype in (None, *floats) else None
+        pending.calls.append(_Call(out.name, what, {} if may_modify else tensors, want))
+        return out
+
+    def fetch(self, *refs: Any, **named: Any) -> Any:
+        """Run the program built so far; the values of `refs` (a list) or of `named` (a dict).
+
+        Stops the check on a stub or an uncaught exception (ctx.run), then on a call that modified
+        its tensor inputs or changed their dtype.
+        """
+        if self._pending is None:
+            raise RuntimeError("ctx.fetch() with nothing built: call ctx.module/ctx.call first")
+        pending, self._pending = self._pending, None
+        p = pending.program
+        keys = [f"r{i}" for i in range(len(refs))]
+        after = {f"after_{name}": Ref(name) for c in pending.calls for name in c.inputs}
+        res = self.run(p.returns(**dict(zip(keys, refs)), **named, **after))
+        for c in pending.calls:
+            for name, (orig, i) in c.inputs.items():
+                now = res[f"after_{name}"]
+                if isinstance(now, torch.Tensor) and not (now.shape == orig.shape and torch.equal(
+                        now.nan_to_num(1.5), orig.nan_to_num(1.5))):
+                    raise CheckFailure(f"{c.what} modified its input (argument {i + 1}) in place; compute on new "
+                                       f"tensors instead (x = x + ..., not x += ...)")
+        out_of = {r.name: k for k, r in [*zip(keys, refs), *named.items()] if isinstance(r, Ref)}
+        for c in pending.calls:
+            key = out_of.get(c.out)
+            value = res.get(key) if key else None
+            if c.dtype is not None and isinstance(value, torch.Tensor) and value.is_floating_point() \
+                    and value.dtype != c.dtype:
+                raise CheckFailure(f"output of {c.what}: dtype {str(value.dtype).removeprefix('torch.')}, expected "
+                                   f"{str(c.dtype).removeprefix('torch.')} (keep the input's dtype)")
+        return [res[k] for k in keys] if refs else {k: res[k] for k in named}
+
+    def expect_close(self, actual: Any, expected: Any, *, name: str, tol: Tolerance | None = None,
+                     hints: Hints | None = None) -> None:
+        """raised -> type -> shape -> dtype -> values -> hint, for tensors, floats, ids and strings alike."""
+        assert_close(actual, expected, name=name, tol=tol, hints=hints)  # type: ignore[arg-type]
+
+    def expect_tensor(self, actual: Any, like: torch.Tensor, name: str) -> torch.Tensor:
+        """`actual` when it is a tensor of `like`'s shape; else the failure that says what it is."""
+        return tensor_like(actual, like, name)
+
+    def expect_raises(self, got: Any, when: str, kinds: tuple[str, ...] = ("ValueError",),
+                      mention: tuple[str, ...] = ()) -> None:
+        """`got` (a caught call) is an exception of one of `kinds` whose message names each of `mention`."""
+        if not isinstance(got, Raised):
+            raise CheckFailure(f"{when}: expected a {kinds[0]}, but no error was raised")
+        if got.type not in kinds:
+            raise CheckFailure(f"{when}: expected a {kinds[0]}, got {got}", raised=got)
+        missing = [m for m in mention if m not in got.message]
+        if missing:
+            raise CheckFailure(f"{when}: the error message should name the offending values "
+                               f"({', '.join(mention)}); got {got.message!r}")
 
     def given(self, **strategies: Any) -> Callable[[Callable[..., None]], None]:
         """Decorator that runs the function at once over the check's Hypothesis examples."""
@@ -231,23 +389,6 @@ class Context:
         return run
 
 
-@dataclass
-class CheckResult:
-    name: str
-    status: Status
-    score: float
-    max_score: float
-    visibility: Visibility
-    kind: Kind
-    description: str
-    message: str = ""
-    counterexample: dict[str, Any] | None = None
-    hint: str | None = None
-    output: str = ""
-    elapsed_s: float = 0.0
-    grader_fault: bool = False
-
-
 def run_check(check: Check, suite: Suite, executor: Executor, *, seed: int = 0,
               call_timeout_s: float | None = None, deadline: float | None = None) -> CheckResult:
     """Run one check; whatever happens, return a result (never raises, except GradingInterrupted)."""
@@ -259,8 +400,11 @@ def run_check(check: Check, suite: Suite, executor: Executor, *, seed: int = 0,
         check.fn(ctx)
     except CheckFailure as f:
         status, message, hint = "failed", f.message, f.hint
+        if f.raised is not None:
+            ctx.raised.append(f.raised)
     except LearnerError as e:
         status, message = "error", f"your code raised {e.raised}"
+        ctx.raised.append(e.raised)
     except CheckAbort as a:
         status, message, hint = a.status, a.message, a.hint
     except CheckSkipped as s:
@@ -278,9 +422,13 @@ def run_check(check: Check, suite: Suite, executor: Executor, *, seed: int = 0,
     if status != "passed" and ctx.aborted is not None and status != ctx.aborted.status:
         status, message = ctx.aborted.status, ctx.aborted.message
     passed = status == "passed"
-    stub = status == "failed" and message.startswith("not implemented yet")  # no example to show
+    stub = status == "failed" and ctx.aborted is not None and ctx.aborted.not_implemented  # no example to show
+    raised_in = tuple(dict.fromkeys(r.where.split(":", 1)[0] for r in ctx.raised if r.where))
+    if ctx.aborted is not None and ctx.aborted.raised is not None and ctx.aborted.raised.where:
+        raised_in = (ctx.aborted.raised.where.split(":", 1)[0], *raised_in)
     return CheckResult(
         name=check.name, status=status, score=check.points if passed else 0.0, max_score=check.points,
         visibility=check.visibility, kind=check.kind, description=check.description, message=message,
         counterexample=None if passed or stub else ctx.example_info, hint=hint,
-        output="\n".join(ctx.output)[:4000], elapsed_s=round(time.monotonic() - t0, 3), grader_fault=fault)
+        output="\n".join(ctx.output)[:4000], elapsed_s=round(time.monotonic() - t0, 3), grader_fault=fault,
+        not_implemented=stub, raised_in=tuple(dict.fromkeys(raised_in)) if not passed else ())

@@ -7,7 +7,10 @@ index as `index | got | expected`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -18,11 +21,13 @@ from .runtime.values import Opaque, Raised
 class CheckFailure(Exception):
     """A check found a wrong answer. `hint` is filled in when a known misconception matches."""
 
-    def __init__(self, message: str, *, hint: str | None = None, tensor: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, tensor: str | None = None,
+                 raised: Raised | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.tensor = tensor
+        self.raised = raised  # the learner's exception, when the wrong answer is one
 
 
 @dataclass(frozen=True)
@@ -78,11 +83,23 @@ def mismatch_report(actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance
     return "\n".join(lines)
 
 
-def assert_close(actual: Any, expected: torch.Tensor, *, name: str, tol: Tolerance,
-                 check_dtype: bool = True) -> None:
-    """Raise CheckFailure naming `name` unless `actual` is a tensor matching `expected`."""
+def assert_close(actual: Any, expected: Any, *, name: str, tol: Tolerance = None,  # type: ignore[assignment]
+                 check_dtype: bool = True, hints: "Hints | None" = None) -> None:
+    """Raise CheckFailure naming `name` unless `actual` matches `expected`.
+
+    `expected` is a tensor (shape, dtype, then values within `tol`), a float (within `tol`), or any
+    other value (ids, strings, lists: equal). The checks run in a fixed order: raised, type, shape,
+    dtype, values; a failure on values gets the hint of the first mistake in `hints` that matches.
+    """
     if isinstance(actual, Raised):
-        raise CheckFailure(f"{name}: your code raised {actual}", tensor=name)
+        raise CheckFailure(f"{name}: your code raised {actual}", tensor=name, raised=actual)
+    if not isinstance(expected, torch.Tensor):
+        if _same(actual, expected, tol):
+            return
+        hint = hints.match(actual, tol) if hints is not None else None
+        raise CheckFailure(f"{name}: got {_short(actual)}, expected {_short(expected)}", tensor=name, hint=hint)
+    if tol is None:
+        raise TypeError(f"assert_close({name!r}): comparing tensors needs a tolerance, got tol=None")
     if not isinstance(actual, torch.Tensor):
         raise CheckFailure(f"{name}: expected {describe(expected)}, got {describe(actual)}", tensor=name)
     if tuple(actual.shape) != tuple(expected.shape):
@@ -93,7 +110,111 @@ def assert_close(actual: Any, expected: torch.Tensor, *, name: str, tol: Toleran
                            f"{str(expected.dtype).removeprefix('torch.')}", tensor=name)
     report = mismatch_report(actual, expected, tol)
     if report is not None:
-        raise CheckFailure(f"{name}: values differ\n{report}", tensor=name)
+        hint = hints.match(actual, tol) if hints is not None else None
+        raise CheckFailure(f"{name}: values differ\n{report}", tensor=name, hint=hint)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _same(actual: Any, expected: Any, tol: Tolerance | None) -> bool:
+    """Equal, floats within `tol` (exactly equal when None), tensors by shape and values."""
+    if isinstance(expected, torch.Tensor):
+        return tol is not None and is_close(actual, expected, tol)
+    if isinstance(expected, float) and isinstance(actual, (int, float)) and not isinstance(actual, bool):
+        if tol is None:
+            return float(actual) == expected
+        return math.isclose(float(actual), expected, rel_tol=tol.rtol, abs_tol=tol.atol) or (
+            math.isnan(expected) and math.isnan(float(actual)))
+    return type(actual) is type(expected) and actual == expected
+
+
+# -- misconceptions: one catalogue shape for every hint -------------------------------------------
+@dataclass(frozen=True)
+class Misconception:
+    """A known mistake: its name, the hint a learner reads, and how to compute its output."""
+    name: str
+    hint: str
+    compute: Callable[..., Any]  # called with the catalogue's inputs (keyword arguments)
+    when: Callable[..., bool] | None = None  # for some inputs only (a mistake that needs 2+ heads, say)
+
+
+class Misconceptions:
+    """The catalogue of known mistakes of one function or class.
+
+        LAYERNORM = Misconceptions("LayerNorm")
+
+        @LAYERNORM.add("unbiased_variance", "LayerNorm uses the biased variance, x.var(dim=-1, unbiased=False)")
+        def _(x, scale, shift, eps):
+            return scale * (x - x.mean(-1, keepdim=True)) / (x.var(-1, keepdim=True) + eps).sqrt() + shift
+
+        assert_close(got, expected, name=..., tol=..., hints=LAYERNORM(x=x, scale=s, shift=b, eps=eps))
+
+    Calling the catalogue binds it to one example's inputs; every compute function takes the same
+    keyword arguments (and may ignore some with **_). A mistake whose compute raises for these inputs
+    is skipped.
+    """
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.items: list[Misconception] = []
+
+    def add(self, name: str, hint: str, *, when: Callable[..., bool] | None = None
+            ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        if any(m.name == name for m in self.items):
+            raise ValueError(f"{self.topic}: two misconceptions are named {name!r}")
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.items.append(Misconception(name, hint, fn, when))
+            return fn
+
+        return register
+
+    def __call__(self, **inputs: Any) -> "Hints":
+        return Hints(self, inputs)
+
+    def __iter__(self) -> Iterator[Misconception]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass
+class Hints:
+    """A catalogue bound to one example's inputs; `on(full)` matches `full` instead of the compared value."""
+    catalogue: Misconceptions
+    inputs: dict[str, Any]
+    view: Callable[[Any], Any] | None = None  # what of a mistake's output the compared value is (row variance)
+    actual: Any = field(default=None)
+    has_actual: bool = False
+
+    def on(self, actual: Any) -> "Hints":
+        """Match the mistakes' outputs against `actual` (the learner's whole output) instead."""
+        return Hints(self.catalogue, self.inputs, self.view, actual, True)
+
+    def outputs(self) -> Iterator[tuple[Misconception, Any]]:
+        """Each applicable mistake with its output for these inputs (ones that cannot be computed skipped)."""
+        for m in self.catalogue.items:
+            if m.when is not None and not m.when(**self.inputs):
+                continue
+            try:
+                with torch.no_grad(), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # a statistic over one element, say: the mistake's own business
+                    out = m.compute(**self.inputs)
+                    yield m, self.view(out) if self.view is not None else out
+            except (RuntimeError, ValueError, IndexError, ZeroDivisionError):
+                continue
+
+    def match(self, actual: Any, tol: Tolerance | None) -> str | None:
+        """The hint of the first mistake whose output equals `actual` (or the value given to `on`)."""
+        got = self.actual if self.has_actual else actual
+        for m, out in self.outputs():
+            if _same(got, out, tol):
+                return m.hint
+        return None
 
 
 def tensor_like(actual: Any, like: torch.Tensor, name: str) -> torch.Tensor:

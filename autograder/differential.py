@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .checks import Context
-from .compare import FLOAT64, CheckFailure, Tolerance, assert_close, is_close
+from .compare import FLOAT64, CheckFailure, Hints, Tolerance, assert_close, is_close
 from .program import Ref
 from .runtime.values import Raised
 
@@ -74,20 +74,22 @@ def learner_run(ctx: Context, target: str, inputs: dict[str, torch.Tensor], grad
 def compare_module(ctx: Context, ref: nn.Module | Callable[..., torch.Tensor], target: str,
                    inputs: dict[str, torch.Tensor], *, init: dict[str, Any] | None = None,
                    kwargs: dict[str, Any] | None = None, tol: Tolerance = FLOAT64, seed: int = 0,
-                   hint: HintFn | None = None, grads: bool = True, dtype: torch.dtype | None = None) -> None:
+                   hint: HintFn | None = None, grads: bool = True, dtype: torch.dtype | None = None,
+                   hints: Hints | None = None) -> None:
     """Raise CheckFailure unless the learner's `target` matches `ref` in output and all gradients.
 
     `dtype`: what the learner's module is cast to; by default the first input's (give it when that
-    input holds token ids).
+    input holds token ids). `hints`: the assignment's Misconceptions bound to these inputs (`hint`,
+    a function of the learner's output, is the older form).
     """
     dtype = dtype or next(iter(inputs.values())).dtype
     expected = reference_run(ref, inputs, seed, kwargs)
     weights = {k: v.detach() for k, v in ref.state_dict().items()} if isinstance(ref, nn.Module) else None
     got = learner_run(ctx, target, inputs, expected["grad_out"], init=init, weights=weights, dtype=dtype, kwargs=kwargs)
     try:
-        assert_close(got["out"], expected["out"], name=f"output of {target}", tol=tol)
+        assert_close(got["out"], expected["out"], name=f"output of {target}", tol=tol, hints=hints)
     except CheckFailure as failure:
-        if hint is not None and isinstance(got["out"], torch.Tensor):
+        if hint is not None and failure.hint is None and isinstance(got["out"], torch.Tensor):
             failure.hint = hint(got["out"])
         raise
     if not grads:

@@ -31,6 +31,7 @@ from . import __version__
 from .assignments import UsageError, resolve_all
 from .escape import md_code, md_text
 from .launch import PROJECT_ROOT, WORKER_USER_ENV, prestart, worker_account
+from .results import CheckResult, Report  # torch-free: this module must start without torch
 
 ROOT_ENV = "SCRATCHGRAD_GRADESCOPE_ROOT"
 DEFAULT_ROOT = "/autograder"
@@ -243,7 +244,7 @@ def _pts(x: float) -> str:
     return f"{x:g}"
 
 
-def _test_output(c: Any) -> str:
+def _test_output(c: CheckResult) -> str:
     from .report import failure_lines
     lines = [c.description]
     if c.status != "passed":
@@ -252,7 +253,7 @@ def _test_output(c: Any) -> str:
     return text if len(text) <= MAX_TEST_OUTPUT else text[:MAX_TEST_OUTPUT] + "\n... (cut)"
 
 
-def _problems(report: Any) -> list[str]:
+def _problems(report: Report) -> list[str]:
     """Per-assignment reasons that explain every lost point (missing file, syntax, import error)."""
     out = []
     for a in report.assignments:
@@ -264,7 +265,7 @@ def _problems(report: Any) -> list[str]:
     return out
 
 
-def _summary(report: Any, collected: Collected) -> str:
+def _summary(report: Report, collected: Collected) -> str:
     """What every learner sees at once: public checks only (the total would reveal the hidden results)."""
     public = [c for a in report.assignments for c in a.checks if c.visibility == "public"]
     hidden = [c for a in report.assignments for c in a.checks if c.visibility != "public"]
@@ -291,7 +292,7 @@ def _summary(report: Any, collected: Collected) -> str:
     return "\n".join(lines)
 
 
-def to_results(report: Any, collected: Collected, *, elapsed_s: float, worker_user: str | None) -> dict[str, Any]:
+def to_results(report: Report, collected: Collected, *, elapsed_s: float, worker_user: str | None) -> dict[str, Any]:
     """Gradescope's results.json for a graded report: one test per check; hidden ones shown once published."""
     tests = []
     for i, a in enumerate(report.assignments, 1):

@@ -20,13 +20,13 @@ from typing import Callable
 import torch
 
 from . import __version__
-from .assignments import UsageError, load_suite
+from .assignments import CURRICULUM, UsageError, load_suite, runs
 from .budgets import ASSIGNMENT_BUDGET_S, SUBMISSION_BUDGET_S, GradingInterrupted, Stop
 from .checks import BUDGET_EXHAUSTED, Check, CheckResult, Executor, Suite, run_check
 from .notebooks import NotebookError, module_from_file
 from .program import Program
-from .report import AssignmentResult, Report
 from .resources import RESOURCES, Policy, require
+from .results import AssignmentResult, Report
 from .scan import Finding, IntegrityFinding, integrity_scan, scan_file
 from .worker import InProcess, Worker, WorkerFault
 
@@ -277,22 +277,12 @@ def run_checks(scanned: Scanned, executor: Executor, *, visibility: str, seed: i
 def score(ran: Ran, *, elapsed_s: float, seed: int, worker_starts: int,
           unavailable: dict[str, str] | None = None) -> Report:
     assignments = []
-    lost = {aid: any(r.score < r.max_score for r in rs) for aid, rs in ran.results.items()}
     for aid, rs in ran.results.items():
         checks_by_name = {c.name: c for c in ran.scanned.suites[aid].checks}
         for r in rs:
             check = checks_by_name.get(r.name)
-            if r.status == "passed" or check is None or not check.uses:
-                continue
-            if r.message.startswith(f"not implemented yet: {aid[:3]}:"):  # its own stub: nothing earlier to blame
-                continue
-            for dep in check.uses:
-                if lost.get(dep):
-                    r.message += (f"\nNote: this check also runs your {dep} code, which lost points above; "
-                                  f"fix {dep} first, this may then pass too.")
-                elif dep not in lost:
-                    r.message += (f"\nNote: this check also runs your {dep} code; a mistake there "
-                                  f"shows up here too (grade {dep} to rule it out).")
+            if r.status != "passed" and check is not None:
+                r.message += blame_note(aid, check, r, ran)
         integrity = [f.to_dict() for f in ran.scanned.integrity.get(aid, [])]
         assignments.append(AssignmentResult(aid, rs, error=ran.scanned.problems.get(aid), integrity=integrity))
     grader = {"version": __version__, "seed": seed, "elapsed_s": round(elapsed_s, 3), "worker_starts": worker_starts}
@@ -301,6 +291,40 @@ def score(ran: Ran, *, elapsed_s: float, seed: int, worker_starts: int,
     if unavailable:  # what this installation lacked: those checks were skipped or dropped from the maximum
         grader["unavailable"] = dict(unavailable)
     return Report(submission=ran.scanned.submission.name, assignments=assignments, grader=grader)
+
+
+def blame_note(aid: str, check: Check, r: CheckResult, ran: Ran) -> str:
+    """The note that sends the learner to an earlier assignment first, or "" (see assignments.DEPENDENCIES).
+
+    An earlier assignment is blamed only when its checks on the very names this check runs lost
+    points, or when the learner's exception was raised inside its file; when it was not graded in
+    this run, the note says how to rule it out.
+    """
+    runs_names = runs(aid, check.targets)
+    for dep in check.uses:  # a suite not yet on the declaration: every name of dep counts
+        runs_names.setdefault(dep, set())
+    notes = []
+    for dep in [a for a in CURRICULUM if a in runs_names]:
+        if f"{dep}.py" in r.raised_in:
+            notes.append(f"\nNote: the error was raised inside your {dep} code; fix {dep} first, this may "
+                         f"then pass too.")
+            continue
+        if r.not_implemented or (r.raised_in and r.raised_in[0] == f"{aid}.py"):
+            continue  # the learner's own code here stopped it: nothing earlier to blame
+        if dep not in ran.results:
+            notes.append(f"\nNote: this check also runs your {dep} code; a mistake there shows up here too "
+                         f"(grade {dep} to rule it out).")
+            continue
+        names = runs_names[dep]
+        dep_checks = {c.name: c for c in ran.scanned.suites[dep].checks}
+        lost = [d.name for d in ran.results[dep] if d.score < d.max_score and d.name in dep_checks
+                and (not names or names & set(dep_checks[d.name].targets))]
+        if lost:
+            what = f"{', '.join(sorted(names))}: " if names else ""
+            notes.append(f"\nNote: this check also runs your {dep} code, which lost points above ({what}"
+                         f"{', '.join(lost[:3])}{', ...' if len(lost) > 3 else ''}); fix {dep} first, this may "
+                         f"then pass too.")
+    return "".join(notes)
 
 
 # -- the whole pipeline ----------------------------------------------------------------------

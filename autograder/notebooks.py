@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from .assignments import CURRICULUM, UsageError
+from .assignments import imports as declared_imports
+from .results import not_implemented
 
 MARKER = re.compile(r"^# (a\d\d_[a-z0-9_]+)\.py, part (\d+) of (\d+)\s*$")
 NBFORMAT = {"nbformat": 4, "nbformat_minor": 5}
@@ -169,7 +171,7 @@ def build_notebook(aid: str, source: str, *, final_cells: list[dict[str, Any]] |
     when given, is called as `code_metadata(part_source, index)` for each module cell's metadata.
     """
     doc, parts = split_module(source)
-    deps = depends_on(source)
+    deps = declared_imports(aid)  # the setup cell brings in what these import in turn
     n = len(parts)
     cells = [_cell("markdown", _docstring_markdown(aid, doc) if doc else f"# {aid}\n", f"{aid}-intro")]
     how = (f"The code cells below make up `{aid}.py`: fill in every `# YOUR CODE HERE`, run all cells, then run "
@@ -393,7 +395,7 @@ def check(aid: str) -> None:
     (result,) = report["assignments"]
     failed = [c for c in result["checks"] if c["status"] not in ("passed", "skipped")]
     if failed or result.get("error"):
-        todo = [c["name"] for c in failed if "not implemented yet" in (c.get("message") or "")]
+        todo = [c["name"] for c in failed if not_implemented(c)]
         reason = (f"{len(todo)} not implemented yet" if len(todo) == len(failed)
                   else f"{len(failed)} of {len(result['checks'])} checks did not pass")
         raise ChecksFailed(f"{aid}: {result['score']:g} / {result['max_score']:g} public points ({reason}); "

@@ -157,6 +157,10 @@ class Program:
         """Names and shapes of the parameters of a learner module."""
         return self._add({"op": "params", "obj": obj.spec()})
 
+    def trainable(self, obj: Ref) -> Ref:
+        """Parameter name -> requires_grad, for a learner module."""
+        return self._add({"op": "trainable", "obj": obj.spec()})
+
     def state(self, obj: Ref) -> Ref:
         return self._add({"op": "state", "obj": obj.spec()})
 

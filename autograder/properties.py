@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
-from .checks import CheckAbort, Context
+from .checks import Context, stub_abort
 from .compare import FLOAT64, CheckFailure, assert_close, tensor_like
 from .runtime.values import Raised
 from .strategies import make_tensor
@@ -79,6 +79,52 @@ def _probe_weights(cls: str, D: int, value: torch.Tensor) -> dict[str, torch.Ten
         w.update({"out_proj.weight": torch.eye(D, dtype=torch.float64),
                   "out_proj.bias": torch.zeros(D, dtype=torch.float64)})
     return w
+
+
+def check_rate(name: str, dropped: int, n: int, p: float, what: str = "elements") -> None:
+    """Dropout's rate: `dropped` of `n` must be within RATE_Z_LIMIT binomial standard deviations of n * p."""
+    z = (dropped - n * p) / math.sqrt(n * p * (1 - p))
+    if abs(z) > RATE_Z_LIMIT:
+        raise CheckFailure(f"{name}: dropped {dropped} of {n} {what} ({dropped / n:.3f}), expected about p={p} "
+                           f"(z-score {z:.1f}, limit {RATE_Z_LIMIT:g})")
+
+
+def deterministic_in_eval(ctx: Context, cls: str, init: dict[str, Any] | list[Any], x: torch.Tensor, *,
+                          weights: dict[str, torch.Tensor] | None = None, drop_key: str | None = None,
+                          plain: dict[str, Any] | list[Any] | None = None) -> None:
+    """In eval mode two calls agree bit for bit; with `plain` (the same module without dropout), eval
+    equals it, and `plain` in train mode equals it in eval mode."""
+    m = ctx.module(cls, init, dtype=x.dtype, weights=weights, train=False, seed=0)
+    calls = [ctx.call(m, x), ctx.call(m, x)]
+    if plain is not None:
+        q = ctx.module(cls, plain, dtype=x.dtype, weights=weights, train=False)
+        calls.append(ctx.call(q, x))
+        ctx.p.train(q, True)
+        calls.append(ctx.call(q, x))
+    res = ctx.fetch(*calls)
+    a = ctx.expect_tensor(res[0], x, f"output of {cls}")
+    b = res[1]  # bit for bit, NaN included (nan != nan would blame dropout for a NaN)
+    if not (isinstance(b, torch.Tensor) and b.shape == a.shape and torch.allclose(a, b, rtol=0, atol=0, equal_nan=True)):
+        raise CheckFailure(f"{cls}{f' ({drop_key})' if drop_key else ''} in eval mode: two calls gave different "
+                           f"outputs; dropout must be off after .eval()")
+    if plain is not None:
+        ctx.expect_close(a, res[2], tol=FLOAT64, name=f"output of {cls}{f' ({drop_key})' if drop_key else ''} in "
+                                                      f"eval mode compared with the same weights without dropout")
+        ctx.expect_close(res[3], res[2], tol=FLOAT64, name=f"output of {cls} without dropout in train mode "
+                                                            f"compared with eval mode")
+
+
+def expect_trainable(got: Any, label: str, *, trainable: tuple[str, ...] = (), frozen: tuple[str, ...] = ()) -> None:
+    """`got` (the value of `p.trainable(module)`): the parameters under the `trainable` prefixes require
+    grad, those under the `frozen` prefixes do not (a prefix "" means every parameter)."""
+    if not isinstance(got, dict) or not got:
+        raise CheckFailure(f"parameters of {label}: expected named parameters, got {got!r}")
+    for prefixes, want in ((trainable, True), (frozen, False)):
+        wrong = sorted(k for k, v in got.items() if any(k.startswith(p) for p in prefixes) and v is not want)
+        if wrong:
+            state = "frozen (requires_grad False)" if want else "trainable (requires_grad True)"
+            raise CheckFailure(f"parameters of {label}: {', '.join(wrong[:5])}{' ...' if len(wrong) > 5 else ''} "
+                               f"should not be {state}; expected {'trainable' if want else 'frozen'}")
 
 
 def _rate_ok(dropped: int, n: int, p: float) -> str | None:
@@ -169,8 +215,8 @@ def expect_value_error(ctx: Context, cls: str, init: dict[str, Any], x: torch.Te
 
 def check_raised(ctx: Context, got: Any, when: str, kinds: tuple[str, ...], must_mention: tuple[str, ...]) -> None:
     """`got` (a caught step's value) must be an exception of one of `kinds` whose message names `must_mention`."""
-    if isinstance(got, Raised) and got.type == "NotImplementedError":
-        ctx.aborted = CheckAbort("failed", f"not implemented yet: {got.message}")
+    if isinstance(got, Raised) and got.type == "NotImplementedError":  # (ctx.run stops on stubs first)
+        ctx.aborted = stub_abort(got)
         raise ctx.aborted
     if not isinstance(got, Raised):
         raise CheckFailure(f"{when}: expected a {kinds[0]}, but no error was raised")

@@ -3,83 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass, field
-from typing import Any
 
-from .checks import CheckResult
 from .escape import md_fence, md_text, printable
+# the dataclasses live in the torch-free results module; re-exported here for existing importers
+from .results import AssignmentResult, CheckResult, Report, _json_safe  # noqa: F401
 
 STATUS_LABEL = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "skipped": "SKIP"}
 
 
-def _json_safe(value: Any) -> Any:
-    """Strict JSON has no NaN or Infinity: such values (say, in a public counterexample) become strings."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def _pts(x: float) -> str:
     return f"{x:g}"
-
-
-@dataclass
-class AssignmentResult:
-    id: str
-    checks: list[CheckResult]
-    error: str | None = None
-    integrity: list[dict[str, Any]] = field(default_factory=list)  # integrity-scan findings: file, line, construct
-
-    @property
-    def score(self) -> float:
-        return round(sum(c.score for c in self.checks), 6)
-
-    @property
-    def max_score(self) -> float:
-        return round(sum(c.max_score for c in self.checks), 6)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "score": self.score, "max_score": self.max_score, "checks": [
-            {"name": c.name, "status": c.status, "score": c.score, "max_score": c.max_score,
-             "visibility": c.visibility, "kind": c.kind, "description": c.description, "message": c.message,
-             "counterexample": c.counterexample, "hint": c.hint, "output": c.output, "elapsed_s": c.elapsed_s}
-            for c in self.checks]}
-        if self.error:
-            out["error"] = self.error
-        if self.integrity:
-            out["integrity"] = self.integrity
-        return out
-
-
-@dataclass
-class Report:
-    submission: str
-    assignments: list[AssignmentResult]
-    grader: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def score(self) -> float:
-        return round(sum(a.score for a in self.assignments), 6)
-
-    @property
-    def max_score(self) -> float:
-        return round(sum(a.max_score for a in self.assignments), 6)
-
-    @property
-    def grader_faults(self) -> int:
-        return sum(c.grader_fault for a in self.assignments for c in a.checks)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"submission": self.submission, "score": self.score, "max_score": self.max_score,
-                "assignments": [a.to_dict() for a in self.assignments], "grader": self.grader}
-
-    def to_json(self) -> str:
-        return json.dumps(_json_safe(self.to_dict()), indent=2, allow_nan=False, default=str)
 
 
 def _counterexample(c: CheckResult) -> list[str]:

@@ -25,7 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .checks import Context
-from .compare import FLOAT64, CheckFailure, Tolerance, assert_close
+from .compare import FLOAT64, CheckFailure, Hints, Tolerance
 from .strategies import make_tensor
 
 if TYPE_CHECKING:
@@ -113,7 +113,10 @@ def stale(aid: str, cases: list[SnapshotCase]) -> list[str]:
     return problems
 
 
-def replay(ctx: Context, case: SnapshotCase, *, tol: Tolerance = FLOAT64) -> None:
+SnapshotHints = Callable[[SnapshotCase, dict[str, torch.Tensor], dict[str, torch.Tensor]], "Hints | None"]
+
+
+def replay(ctx: Context, case: SnapshotCase, *, tol: Tolerance = FLOAT64, hints: SnapshotHints | None = None) -> None:
     """The public check body: run the learner's `case.target` on the stored case and compare."""
     path = path_for(ctx.suite.assignment)
     if not path.is_file():
@@ -122,17 +125,11 @@ def replay(ctx: Context, case: SnapshotCase, *, tol: Tolerance = FLOAT64) -> Non
     inputs = {k: stored[f"{case.name}/in/{k}"] for k in case.inputs}
     ctx.example(shapes={k: list(v.shape) for k, v in inputs.items()}, config={"target": case.target, **(case.init or {})},
                 values=inputs)
-    p = ctx.program()
-    if case.init is not None:
-        fn = p.new(case.target, **case.init)
-        p.to(fn, torch.float64)
-        p.load(fn, {k.split("/w/", 1)[1]: v for k, v in stored.items() if k.startswith(f"{case.name}/w/")})
-        p.train(fn, False)
-        out = p.call(fn, *inputs.values(), no_grad=True, **case.kwargs)
-    else:
-        out = p.call(case.target, *inputs.values(), no_grad=True, **case.kwargs)
-    got = ctx.run(p.returns(out=out))["out"]
-    assert_close(got, stored[f"{case.name}/out"], name=f"output of {case.target}", tol=tol)
+    weights = {k.split("/w/", 1)[1]: v for k, v in stored.items() if k.startswith(f"{case.name}/w/")}
+    fn = case.target if case.init is None else ctx.module(case.target, case.init, weights=weights)
+    (got,) = ctx.fetch(ctx.call(fn, *inputs.values(), **case.kwargs))
+    ctx.expect_close(got, stored[f"{case.name}/out"], name=f"output of {case.target}", tol=tol,
+                     hints=hints(case, inputs, weights) if hints else None)
 
 
 # -- JSON snapshots (see the module docstring) --------------------------------------------------
@@ -198,11 +195,16 @@ def load_json(aid: str) -> Any:
 def register(suite: Suite, cases: list[SnapshotCase], *,
              targets: Callable[[SnapshotCase], tuple[str, ...]] | None = None,
              uses: Callable[[SnapshotCase], tuple[str, ...]] | None = None,
-             describe: Callable[[SnapshotCase], str] | None = None) -> None:
-    """One public, one-point check `<case>_snapshot` per case, replaying it on the learner's code."""
+             describe: Callable[[SnapshotCase], str] | None = None, hints: SnapshotHints | None = None,
+             tol: Tolerance | Callable[[SnapshotCase], Tolerance] = FLOAT64) -> None:
+    """One public, one-point check `<case>_snapshot` per case, replaying it on the learner's code.
+
+    `hints(case, inputs, weights)`: the assignment's Misconceptions bound to the case, so a public
+    snapshot names the same mistakes a hidden check does.
+    """
     for case in cases:
         def body(ctx: Context, case: SnapshotCase = case) -> None:
-            replay(ctx, case)
+            replay(ctx, case, tol=tol(case) if callable(tol) else tol, hints=hints)
 
         body.__name__ = f"{case.name}_snapshot"
         suite.check(points=1, visibility="public", kind="snapshot",

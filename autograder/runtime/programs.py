@@ -182,6 +182,10 @@ class Interpreter:
         module = self.value(step["obj"])
         return {k: list(p.shape) for k, p in module.named_parameters()}
 
+    def op_trainable(self, step: dict[str, Any]) -> dict[str, bool]:
+        module = self.value(step["obj"])
+        return {k: bool(p.requires_grad) for k, p in module.named_parameters()}
+
 
 def execute(program: dict[str, Any], tensors: dict[str, torch.Tensor], roots: list[str]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Run ``program``; return the response header and its tensors (never raises for learner errors)."""

@@ -6,9 +6,9 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import strategies as sg
-from autograder.checks import Context, Suite
-from autograder.compare import FLOAT64, CheckFailure, assert_close, tensor_like
-from autograder.properties import dropout_probe, expect_value_error, is_causal
+from autograder.kit import FLOAT64, CheckFailure, Context, Hints, Suite
+from autograder.mistakes.a03_attention import attention_hints
+from autograder.properties import dropout_probe, is_causal
 from autograder.scan import Ban
 from autograder.snapshots import SnapshotCase
 from autograder.snapshots import register as register_snapshots
@@ -42,11 +42,16 @@ SNAPSHOTS = [
 _CASES = {c.name: c for c in SNAPSHOTS}
 
 
+def _snapshot_hints(case: SnapshotCase, inputs: dict[str, torch.Tensor], weights: dict[str, torch.Tensor]) -> Hints | None:
+    if case.init is None:
+        return None
+    return attention_hints(case.target, inputs["x"], weights, case.init.get("num_heads", 1))
+
+
 def _softmax_on(ctx: Context, x: torch.Tensor, dim: int) -> torch.Tensor:
     ctx.example(shapes={"x": list(x.shape)}, config={"dim": dim}, values={"x": x})
-    p = ctx.program()
-    out = ctx.run(p.returns(out=p.call("softmax", x, dim=dim, no_grad=True)))["out"]
-    return tensor_like(out, x, "output of softmax")
+    (out,) = ctx.fetch(ctx.call("softmax", x, dim=dim))
+    return ctx.expect_tensor(out, x, "output of softmax")
 
 
 @check(points=2, visibility="public", kind="property", targets=("softmax",),
@@ -57,12 +62,10 @@ def softmax_rows_sum_to_one(ctx: Context) -> None:
         dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
         x = data.draw(sg.tensors(shape=shape, scale=3.0), label="x")
         out = _softmax_on(ctx, x, dim)
-        if out.dtype != x.dtype:
-            raise CheckFailure(f"output of softmax: dtype {out.dtype}, expected {x.dtype} (keep the input's dtype)")
         if (out < 0).any():
             raise CheckFailure("output of softmax: has negative entries")
-        assert_close(out.sum(dim), torch.ones_like(x.sum(dim)), name=f"sum of softmax output along dim={dim}",
-                     tol=FLOAT64)
+        ctx.expect_close(out.sum(dim), torch.ones_like(x.sum(dim)), name=f"sum of softmax output along dim={dim}",
+                         tol=FLOAT64)
 
 
 @check(points=2, visibility="public", kind="property", targets=("softmax",),
@@ -76,11 +79,11 @@ def softmax_large_inputs(ctx: Context) -> None:
             raise CheckFailure("output of softmax: inf or nan for inputs of magnitude 1e4 (exp overflowed: "
                                "subtract the maximum along `dim` before exponentiating)")
         shifted = _softmax_on(ctx, x + shift, -1)
-        assert_close(shifted, out, name=f"softmax(x + {shift:g}) compared with softmax(x)", tol=FLOAT64)
+        ctx.expect_close(shifted, out, name=f"softmax(x + {shift:g}) compared with softmax(x)", tol=FLOAT64)
 
 
-register_snapshots(SUITE, SNAPSHOTS, describe=lambda case: f"{case.target}: matches stored reference outputs "
-                                                           f"for fixed weights and inputs")
+register_snapshots(SUITE, SNAPSHOTS, hints=_snapshot_hints,
+                   describe=lambda case: f"{case.target}: matches stored reference outputs for fixed weights and inputs")
 
 
 def _causal(cls: str) -> None:
@@ -115,26 +118,23 @@ for _cls in ("CausalAttention", MHA):
 @check(points=1, visibility="public", kind="property", targets=(MHA,),
        description="MultiHeadAttention: ValueError for d_out not divisible by num_heads, and for T > context_length")
 def mha_rejects_bad_input(ctx: Context) -> None:
-    expect_value_error(ctx, MHA, {"d_in": 4, "d_out": 10, "context_length": 4, "dropout": 0.0, "num_heads": 3},
-                       None, must_mention=("10", "3"))
-    expect_value_error(ctx, MHA, {"d_in": 4, "d_out": 4, "context_length": 3, "dropout": 0.0, "num_heads": 2},
-                       torch.zeros(1, 5, 4), must_mention=("5", "3"))
+    bad_heads = {"d_in": 4, "d_out": 10, "context_length": 4, "dropout": 0.0, "num_heads": 3}
+    short = {"d_in": 4, "d_out": 4, "context_length": 3, "dropout": 0.0, "num_heads": 2}
+    ctx.example(config={"bad_heads": bad_heads, "short_context": short}, shapes={"x": [1, 5, 4]})
+    made = ctx.module(MHA, bad_heads, catch=True)
+    long = ctx.call(ctx.module(MHA, short), torch.zeros(1, 5, 4), catch=True)
+    made, long = ctx.fetch(made, long)
+    ctx.expect_raises(made, f"{MHA}(d_out=10, num_heads=3)", ("ValueError", "TypeError"), mention=("10", "3"))
+    ctx.expect_raises(long, f"{MHA}(context_length=3) called on x of shape (1, 5, 4)", ("ValueError", "TypeError"),
+                      mention=("5", "3"))
 
 
 @check(points=1, visibility="public", kind="integrity", targets=(MHA,),
        description="MultiHeadAttention: float32 in, float32 out (float64 likewise); the input is not modified")
 def mha_keeps_dtype(ctx: Context) -> None:
-    for dtype in (torch.float32, torch.float64):
+    for dtype in (torch.float32, torch.float64):  # ctx.call checks the dtype and that x is left alone
         x = sg.make_tensor((2, 3, 4), 7, dtype=dtype)
         ctx.example(shapes={"x": [2, 3, 4]}, config={"dtype": str(dtype)})
-        p = ctx.program()
-        m = p.new(MHA, d_in=4, d_out=4, context_length=3, dropout=0.0, num_heads=2)
-        p.to(m, dtype)
-        xr = p.tensor("x", x)
-        res = ctx.run(p.returns(out=p.call(m, xr, no_grad=True), x_after=xr))
-        out = res["out"]
-        if not isinstance(out, torch.Tensor) or out.dtype != dtype:
-            raise CheckFailure(f"output of {MHA}: expected dtype {dtype}, got "
-                               f"{getattr(out, 'dtype', type(out).__name__)}")
-        if not torch.equal(res["x_after"], x):
-            raise CheckFailure(f"{MHA} modified its input x in place; compute on new tensors instead")
+        m = ctx.module(MHA, {"d_in": 4, "d_out": 4, "context_length": 3, "dropout": 0.0, "num_heads": 2}, dtype=dtype)
+        (out,) = ctx.fetch(ctx.call(m, x))
+        ctx.expect_tensor(out, x, f"output of {MHA}")

@@ -26,7 +26,7 @@ MUTANTS = [
         name="mask_diagonal_2",
         why="mask built with diagonal=2 lets each token see the next one",
         edits=[Edit(old="dtype=torch.bool), diagonal=1)", new="dtype=torch.bool), diagonal=2)", count=2)],
-        hint='also attend to later tokens',
+        hint="torch.triu(..., diagonal=1)",  # no-mask hint when T <= 2 (the same thing there), off-by-one beyond
     ),
     Variant(
         name="mask_tril",

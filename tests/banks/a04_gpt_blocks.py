@@ -155,6 +155,26 @@ MUTANTS += [
 
 ALTERNATIVES = [
     Variant(
+        name="gelu_book_float32_constant",
+        why="the book's GELU: sqrt(2/pi) as a float32 tensor, torch.sqrt(torch.tensor(2.0 / torch.pi)) "
+            "(3e-8 off in the constant, ~3e-7 relative in float64 outputs)",
+        edits=[Edit(old=_GELU, new="inner = torch.sqrt(torch.tensor(2.0 / torch.pi)) * (x + 0.044715 * torch.pow(x, 3))")],
+    ),
+    Variant(
+        name="layernorm_book_without_eps_argument",
+        why="the book's LayerNorm(emb_dim) with self.eps = 1e-5 inside and no eps argument: only the check on "
+            "the eps argument (which the contract adds) may fail",
+        edits=[
+            Edit(old="def __init__(self, emb_dim: int, eps: float = 1e-5) -> None:",
+                 new="def __init__(self, emb_dim: int) -> None:"),
+            Edit(old='        if eps < 0:\n            raise ValueError(f"eps must be non-negative, got eps={eps}")\n'
+                     '        self.eps = eps\n',
+                 new="        self.eps = 1e-5\n"),
+        ],
+        may_lose=("layernorm_normalises_rows",),
+        hint="takes eps as an argument",
+    ),
+    Variant(
         name="rsqrt_layernorm",
         why="multiply by rsqrt(var + eps)",
         edits=[Edit(old=_NORM, new="norm_x = (x - mean) * torch.rsqrt(var + self.eps)  # (..., E)")],

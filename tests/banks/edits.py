@@ -17,12 +17,15 @@ class Variant:
     """A named set of edits: a learner mistake (mutant) or a correct alternative.
 
     `hint` is a substring the grader's feedback (a hint, or the failure message) should contain, or None.
+    `may_lose` (alternatives only): the checks this correct alternative may fail, each about something
+    the contract adds to the book (say, LayerNorm's `eps` argument); every other check must pass.
     """
 
     name: str
     why: str
     edits: list[Edit]
     hint: str | None = None
+    may_lose: tuple[str, ...] = ()
 
 
 def apply(source: str, variant: Variant) -> str:
