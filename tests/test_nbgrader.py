@@ -31,8 +31,9 @@ pytest.importorskip("nbgrader", reason="nbgrader is not installed (pip install -
 # it writes to stderr and warns on every forward, in the notebook's kernel and in the grader's worker
 NOISY = Variant("noisy_solution", "correct, but writes to stderr and warns", [
     Edit(old="        return self.out_proj(context)  # (B, T, d_out)",
-         new="        import sys\n        import warnings\n\n"
-             "        print('noise from my attention', file=sys.stderr)\n"
+         # logging, not sys.stderr: graded code may not import sys (the integrity scan)
+         new="        import logging\n        import warnings\n\n"
+             "        logging.getLogger('mine').warning('noise from my attention')  # to stderr\n"
              "        warnings.warn('a torch-style UserWarning from the learner')\n"
              "        return self.out_proj(context)  # (B, T, d_out)"),
 ])
