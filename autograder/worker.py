@@ -62,6 +62,7 @@ class Worker:
         self.starts = 0
         self._tmp: Path | None = None
         self._ready = False
+        self.protections: dict[str, list[str]] | None = None  # what the worker reported it could apply
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -159,6 +160,9 @@ class Worker:
         if header.get("status") != "ready":
             raise self._fault("error", f"the grading worker sent {header!r} instead of 'ready'")
         self._ready = True
+        reported = header.get("protections")
+        if isinstance(reported, dict):  # the latest start's; a restarted worker confines itself the same way
+            self.protections = {k: [str(x) for x in reported.get(k, [])][:40] for k in ("active", "missing")}
 
     def request(self, header: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None,
                 *, timeout_s: float = 10.0) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -204,6 +208,8 @@ class InProcess:
     def __init__(self, submission: Path) -> None:
         self.submission = Path(submission).resolve()
         self.starts = 0
+        self.protections = {"active": [], "missing": ["isolation: learner code ran in the grader process "
+                                                      "(in-process mode, for benchmarks and debugging)"]}
 
     def start(self) -> None:
         if str(self.submission) not in sys.path:

@@ -1,8 +1,11 @@
 """The worker process: the only place learner code runs on a graded route.
 
 Started by autograder.worker.Worker as `python -I -S -c <bootstrap>` with a scrubbed environment and
-a `sys.path` of: this runtime, the submission folder, the standard library and a filtered view of
-site-packages. It then loops: read a request frame, run its program, write a response frame.
+a `sys.path` of: this runtime, a private copy of the submission's modules, the standard library and a
+filtered view of site-packages. The bootstrap turns bytecode writing off and confines the process
+(`confine.py`: namespaces, no capabilities, Landlock, seccomp) before it calls `main`, so neither torch
+nor learner code ever runs unconfined. It then loops: read a request frame, run its program, write a
+response frame.
 
 Frames travel on the process's original stdin/stdout; learner output never reaches them: file
 descriptors 1 and 2 are pointed at a scratch file and `sys.stdout`/`sys.stderr` at capped buffers,
@@ -58,7 +61,9 @@ def _drain(fd: int) -> str:
     return text + (f"\n[... {size - len(data)} more bytes not shown]" if size > len(data) else "")
 
 
-def main() -> None:
+def main(confined: dict[str, Any] | None = None) -> None:
+    """Serve requests; `confined` is what `confine.confine` reported (sent to the grader when ready)."""
+    protections = confined or {"active": [], "missing": ["worker confinement: not applied"]}
     proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
     proto_out = os.fdopen(os.dup(1), "wb")
     scratch = os.open("worker-output.txt", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -81,7 +86,8 @@ def main() -> None:
 
     signal.signal(signal.SIGALRM, on_alarm)
     roots = [os.path.realpath(p) for p in sys.argv[1:]]
-    write_frame(proto_out, {"status": "ready", "pid": os.getpid(), "torch": torch.__version__})
+    write_frame(proto_out, {"status": "ready", "pid": os.getpid(), "torch": torch.__version__,
+                            "protections": protections})
     while True:
         try:
             request, tensors = read_frame(proto_in)
@@ -91,7 +97,7 @@ def main() -> None:
             return
         if request.get("op") == "describe":  # used by the isolation tests
             write_frame(proto_out, {"status": "ok", "sys_path": sys.path, "env": dict(os.environ),
-                                    "cwd": os.getcwd(), "uid": os.getuid()})
+                                    "cwd": os.getcwd(), "uid": os.getuid(), "protections": protections})
             continue
         out, err = CappedText(OUTPUT_LIMIT), CappedText(OUTPUT_LIMIT)
         sys.stdout, sys.stderr = out, err
