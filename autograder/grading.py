@@ -7,12 +7,7 @@ assignment record with a reason; nothing here raises for anything a learner can 
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -22,84 +17,17 @@ import torch
 from . import __version__
 from .assignments import UsageError, load_suite
 from .checks import Check, CheckResult, Executor, Suite, run_check
-from .notebooks import NotebookError, module_from_file
 from .program import Program
 from .report import AssignmentResult, Report
+from .sandbox import guard_grader, protections
 from .scan import Finding, scan_file
+from .submission import Submission, load
 from .worker import InProcess, Worker, WorkerFault
 
-MAX_ZIP_BYTES = 64 << 20  # uncompressed; a homework submission is a few source files
 
-
-# -- stage 1: load ---------------------------------------------------------------------------
-@dataclass
-class Submission:
-    name: str
-    root: Path  # the folder that holds the aNN_*.py files
-    files: dict[str, Path | None]
-    _tmp: Path | None = None
-    problems: dict[str, str] = field(default_factory=dict)  # aid -> why its file is unusable (a notebook)
-
-    def cleanup(self) -> None:
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-
-
-def _extract_zip(path: Path, dest: Path) -> None:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            total = sum(i.file_size for i in zf.infolist())
-            if total > MAX_ZIP_BYTES:
-                raise UsageError(f"{path}: the zip holds {total} bytes uncompressed (limit {MAX_ZIP_BYTES})")
-            for info in zf.infolist():
-                target = (dest / info.filename).resolve()
-                if not str(target).startswith(str(dest.resolve()) + os.sep):
-                    raise UsageError(f"{path}: member {info.filename!r} would land outside the folder")
-            zf.extractall(dest)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
-        # corrupt or truncated data, an unsupported compression method, an encrypted member
-        raise UsageError(f"{path}: not a readable zip file ({type(exc).__name__}: {exc})") from None
-
-
-def _find_root(folder: Path, ids: list[str]) -> Path:
-    """The folder itself, or the one sub-folder holding the files (zips often wrap a folder)."""
-    if any((folder / f"{a}{ext}").is_file() for a in ids for ext in (".py", ".ipynb")):
-        return folder
-    for candidate in sorted(p.parent for a in ids for ext in (".py", ".ipynb") for p in folder.rglob(f"{a}{ext}")):
-        if "__MACOSX" not in candidate.parts:
-            return candidate
-    return folder
-
-
+# -- stage 1: load (autograder.submission: the private copy every route grades) -------------
 def load_submission(path: Path, ids: list[str]) -> Submission:
-    path = Path(path)
-    if not path.exists():
-        raise UsageError(f"submission {str(path)!r} does not exist")
-    tmp = None
-    if path.is_file():
-        if path.suffix != ".zip":
-            raise UsageError(f"submission {str(path)!r} must be a folder or a .zip of one")
-        tmp = Path(tempfile.mkdtemp(prefix="scratchgrad-sub-"))
-        _extract_zip(path, tmp)
-        folder = tmp
-    else:
-        folder = path
-    root = _find_root(folder.resolve(), ids)
-    problems: dict[str, str] = {}
-    notebooks = [nb for nb in sorted(root.glob("a[0-9][0-9]_*.ipynb")) if not nb.with_suffix(".py").is_file()]
-    if notebooks:  # notebooks become modules in a staging folder, beside the submission's .py files
-        if tmp is None:
-            tmp = Path(tempfile.mkdtemp(prefix="scratchgrad-sub-"))
-            for f in root.glob("a[0-9][0-9]_*.py"):
-                shutil.copy(f, tmp / f.name)
-            root = tmp
-        for nb in notebooks:
-            try:
-                (root / f"{nb.stem}.py").write_text(module_from_file(nb), encoding="utf-8")
-            except NotebookError as exc:
-                problems[nb.stem] = str(exc)
-    files = {a: (root / f"{a}.py") if (root / f"{a}.py").is_file() else None for a in ids}
-    return Submission(name=path.name.removesuffix(".zip"), root=root, files=files, _tmp=tmp, problems=problems)
+    return load(path, ids)
 
 
 # -- stage 2: static scan --------------------------------------------------------------------
@@ -195,7 +123,8 @@ def run_checks(scanned: Scanned, executor: Executor, *, visibility: str, seed: i
 
 
 # -- stage 4: score and explain --------------------------------------------------------------
-def score(ran: Ran, *, elapsed_s: float, seed: int, worker_starts: int) -> Report:
+def score(ran: Ran, *, elapsed_s: float, seed: int, worker_starts: int,
+          confinement: dict[str, list[str]] | None = None) -> Report:
     assignments = []
     lost = {aid: any(r.score < r.max_score for r in rs) for aid, rs in ran.results.items()}
     for aid, rs in ran.results.items():
@@ -214,28 +143,37 @@ def score(ran: Ran, *, elapsed_s: float, seed: int, worker_starts: int) -> Repor
                     r.message += (f"\nNote: this check also runs your {dep} code; a mistake there "
                                   f"shows up here too (grade {dep} to rule it out).")
         assignments.append(AssignmentResult(aid, rs, error=ran.scanned.problems.get(aid)))
-    return Report(submission=ran.scanned.submission.name, assignments=assignments,
-                  grader={"version": __version__, "seed": seed, "elapsed_s": round(elapsed_s, 3),
-                          "worker_starts": worker_starts})
+    sub = ran.scanned.submission
+    grader = {"version": __version__, "seed": seed, "elapsed_s": round(elapsed_s, 3), "worker_starts": worker_starts,
+              "files": dict(sub.origins), "protections": protections(confinement)}
+    if sub.notes:
+        grader["notes"] = list(sub.notes)
+    return Report(submission=sub.name, assignments=assignments, grader=grader)
 
 
 # -- the whole pipeline ----------------------------------------------------------------------
-def grade(path: Path, ids: list[str], *, visibility: str = "all", seed: int = 0, isolate: bool = True,
+def grade(path: Path | Submission, ids: list[str], *, visibility: str = "all", seed: int = 0, isolate: bool = True,
           call_timeout_s: float | None = None,
           progress: Callable[[str, CheckResult], None] | None = None) -> Report:
-    """Grade one submission folder or zip on `ids`; `visibility` is "all" or "public"."""
+    """Grade one submission (a folder, a zip, or one already loaded) on `ids`; `visibility` is "all" or "public".
+
+    A loaded Submission stays the caller's to clean up; one loaded here is removed when grading ends.
+    """
     t0 = time.monotonic()
+    guard_grader()  # before any worker exists: its /proc files and ptrace are closed to same-user processes
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors; a second thread only fights the worker for the CPU
-    sub = load_submission(path, ids)
+    sub = path if isinstance(path, Submission) else load(path, ids)
     executor: Worker | InProcess = Worker(sub.root) if isolate else InProcess(sub.root)
     try:
         executor.start()  # the worker imports torch while the suites load below
         suites = {aid: load_suite(aid, hidden=visibility == "all") for aid in ids}
         ran = run_checks(static_scan(sub, suites), executor, visibility=visibility, seed=seed,
                          call_timeout_s=call_timeout_s, progress=progress)
-        return score(ran, elapsed_s=time.monotonic() - t0, seed=seed, worker_starts=executor.starts)
+        return score(ran, elapsed_s=time.monotonic() - t0, seed=seed, worker_starts=executor.starts,
+                     confinement=executor.protections)
     finally:
         executor.close()
-        sub.cleanup()
+        if sub is not path:
+            sub.cleanup()
         torch.set_num_threads(threads)
