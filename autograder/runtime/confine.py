@@ -324,6 +324,7 @@ def confine(plan: dict[str, Any]) -> dict[str, Any]:
     if why_not:
         return {"active": active, "missing": [f"all kernel confinement: {why_not}"]}
     scratch = plan["scratch"]
+    missing += [f"{name}: left out on request (SCRATCHGRAD_CONFINE_SKIP)" for name in sorted(skip)]
     if "namespaces" not in skip:
         try:
             done, failed = enter_namespaces(scratch, int(plan.get("scratch_mb", 64)))
