@@ -169,7 +169,8 @@ def collect(submission: Path, ids: list[str], dest: Path) -> Collected:
     """
     dest.mkdir(parents=True, exist_ok=True)
     if not submission.is_dir():
-        return Collected(files={aid: None for aid in ids}, notes=["the submission is empty: Gradescope passed no files"])
+        return Collected(files={aid: None for aid in ids},
+                         notes=["the submission is empty: Gradescope passed no files"])
     unpack = Path(tempfile.mkdtemp(prefix="unzipped-", dir=dest.parent))
     try:
         found = find(submission, ids, unpack=unpack)

@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 
 from . import __version__
-from .assignments import UsageError, load_suite
+from .assignments import load_suite
 from .checks import Check, CheckResult, Executor, Suite, run_check
 from .program import Program
 from .report import AssignmentResult, Report

@@ -13,7 +13,6 @@ applies the plan itself (`runtime/confine.py`) before it imports anything else.
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import pwd
 import re

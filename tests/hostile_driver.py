@@ -3,8 +3,8 @@
     python tests/hostile_driver.py CONFIG.json
 
 CONFIG names `project` (a disposable copy of the grader: autograder/, reference/, solutions/,
-assignments/; the attacks aim at it), `work` (an empty folder for the students' folders), `bank` (tests/banks/hostile.py) and `mark`
-(a unique name for files an attack manages to write). The test runs this inside a PID namespace of
+assignments/; the attacks aim at it), `work` (an empty folder for the students' folders), `bank`
+(tests/banks/hostile.py) and `mark` (a unique name for files an attack manages to write). The test runs this inside a PID namespace of
 its own, so whatever learner code might leave running dies with it, and sets the environment
 variable SCRATCHGRAD_TEST_SECRET, which no output may contain.
 """

@@ -70,8 +70,8 @@ def bank(request, tmp_path_factory) -> dict:
     env = {**os.environ, "SCRATCHGRAD_TEST_SECRET": SECRET, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("SCRATCHGRAD_CONFINE_SKIP", None)
     try:
-        run = subprocess.run([*prefix, sys.executable, str(ROOT / "tests" / "hostile_driver.py"), str(top / "cfg.json")],
-                             capture_output=True, text=True, env=env, timeout=600, check=False)
+        driver = [sys.executable, str(ROOT / "tests" / "hostile_driver.py"), str(top / "cfg.json")]
+        run = subprocess.run([*prefix, *driver], capture_output=True, text=True, env=env, timeout=600, check=False)
     finally:  # whatever an attack managed to write outside the test's own folders
         for leftover in [*Path("/tmp").glob(f"{mark}*"), *Path("/dev/shm").glob(f"{mark}*")]:
             leftover.unlink(missing_ok=True)
@@ -258,17 +258,25 @@ def test_read_plan_names_no_instructor_path() -> None:
     assert str(Path(torch.__file__).resolve().parent) in paths  # site-packages entries by their real path
 
 
-def test_worker_writes_no_bytecode_and_may_signal_itself(tmp_path: Path) -> None:
-    (tmp_path / "a99_bytecode.py").write_text(textwrap.dedent('''
-        import sys, os, signal
+def test_worker_holds_no_capability_writes_no_bytecode_and_may_signal_itself(tmp_path: Path) -> None:
+    (tmp_path / "a99_bytecode.py").write_text(textwrap.dedent(f'''
+        import ctypes, os, struct, sys
         def probe(x):
             os.kill(os.getpid(), 0)  # signalling itself stays allowed (Python's own alarms need it)
-            return {"dont_write_bytecode": sys.dont_write_bytecode}
+            libc = ctypes.CDLL(None, use_errno=True)
+            header = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0), 8)
+            data = ctypes.create_string_buffer(24)
+            assert libc.syscall({confine.NR_CAPGET}, header, data) == 0
+            bounding = [cap for cap in range(41) if libc.prctl(23, cap, 0, 0, 0) == 1]  # PR_CAPBSET_READ
+            return {{"dont_write_bytecode": sys.dont_write_bytecode, "uid": os.getuid(),
+                     "capabilities": list(struct.unpack("6I", data.raw)), "bounding": bounding}}
     '''))
     p = Program("a99_bytecode")
     p.returns(out=p.call("probe", torch.ones(1)))
     with Worker(tmp_path) as w:
         resp = w.run(p.to_json(), p.tensors)
     assert resp.status == "ok", resp.error
-    assert resp.returns["out"] == {"dont_write_bytecode": True}
+    # as root too (these tests run as root in CI): uid 0 stays, but with every capability set empty
+    assert resp.returns["out"] == {"dont_write_bytecode": True, "uid": os.getuid(), "capabilities": [0] * 6,
+                                   "bounding": []}
     assert not (tmp_path / "__pycache__").exists()

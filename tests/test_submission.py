@@ -37,7 +37,8 @@ def test_renamed_copies_and_sub_folders_become_plain_modules(tmp_path: Path) -> 
         assert sorted(p.name for p in sub.root.iterdir()) == ["a03_attention.py", "a04_gpt_blocks.py"]
         assert sub.files["a03_attention"].read_bytes() == b"# deeper, exact name"
         assert sub.files["a04_gpt_blocks"].read_bytes() == (SOLUTIONS / "a04_gpt_blocks.py").read_bytes()
-        assert sub.origins == {"a03_attention": "week3/deeper/a03_attention.py", "a04_gpt_blocks": "A04_GPT_Blocks-2.py"}
+        assert sub.origins == {"a03_attention": "week3/deeper/a03_attention.py",
+                               "a04_gpt_blocks": "A04_GPT_Blocks-2.py"}
         notes = "\n".join(sub.notes)
         assert "also found `week3/a03_attention (1).py`" in notes  # the exact name wins, and the choice is said
         assert "ignored `random.py`, `signal.py`: only the assignment modules" in notes and "notes.txt" not in notes
