@@ -161,7 +161,7 @@ def spawn(submission: Path, *, memory_mb: int = MEMORY_LIMIT_MB, user: str | Non
         _hand_over(tmp, account)
     sys_path = build_sys_path(tmp, copy)
     plan = tmp / "confine.json"
-    views = [p for p in sys_path if p.startswith(tempfile.gettempdir()) and "scratchgrad-view-" in p]
+    views = [p for p in sys_path if p in _VIEWS.values()]  # folders of symlinks: Landlock checks their targets
     sandbox.write_plan(plan, extra_read=[str(tmp / "runtime"), str(copy), *views], scratch=home)
     # bytecode off before the first import; confinement before anything but the standard library is imported
     boot = ("import sys; sys.dont_write_bytecode = True; sys.path[:] = " + repr(sys_path) + "; import json; "
