@@ -54,7 +54,7 @@ CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET, CLONE_THREAD = 0x00020000, 0x10000000,
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
 PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT = 4, 38, 24, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
-SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 1, 1
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 CAP_LAST_CAP_FALLBACK = 40  # CAP_CHECKPOINT_RESTORE (Linux 5.9); newer kernels publish theirs in /proc
 
@@ -304,8 +304,9 @@ def apply_seccomp() -> list[str]:
     buf = ctypes.create_string_buffer(code, len(code))
     fprog = struct.pack("HxxxxxxP", len(code) // 8, ctypes.addressof(buf))
     _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "PR_SET_NO_NEW_PRIVS")
-    _check(_syscall(NR_SECCOMP, ctypes.c_uint(SECCOMP_SET_MODE_FILTER), ctypes.c_uint(0), ctypes.c_char_p(fprog)),
-           "seccomp")
+    # TSYNC: every thread gets the filter (there is only one now; this makes sure)
+    _check(_syscall(NR_SECCOMP, ctypes.c_uint(SECCOMP_SET_MODE_FILTER), ctypes.c_uint(SECCOMP_FILTER_FLAG_TSYNC),
+                    ctypes.c_char_p(fprog)), "seccomp")
     return ["seccomp"]
 
 
@@ -324,6 +325,12 @@ def confine(plan: dict[str, Any]) -> dict[str, Any]:
     if why_not:
         return {"active": active, "missing": [f"all kernel confinement: {why_not}"]}
     scratch = plan["scratch"]
+    try:  # unshare(CLONE_NEWUSER) and Landlock act on a single thread: nothing may have started another yet
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        threads = 1
+    if threads != 1:
+        missing.append(f"confinement started with {threads} threads: the others are not confined")
     missing += [f"{name}: left out on request (SCRATCHGRAD_CONFINE_SKIP)" for name in sorted(skip)]
     if "namespaces" not in skip:
         try:
