@@ -25,6 +25,7 @@ from .assignments import UsageError
 from .notebooks import NotebookError, module_from_file
 
 MAX_ZIP_BYTES = 64 << 20  # uncompressed; a homework submission is a few source files
+MAX_MODULE_BYTES = {".py": 4 << 20, ".ipynb": 64 << 20}  # the solutions are ~15 kB; notebooks carry outputs
 MAX_ENTRIES = 20_000  # files and folders looked at; a submission is a handful, a home folder is not
 # `a03_attention.py`, and the names browsers and uploads give copies: `a03_attention (1).py`, `A03_Attention-2.py`
 COPY_SUFFIX = r"(?: ?\(\d+\)|-\d+)?"
@@ -178,6 +179,10 @@ def load(path: Path, ids: list[str]) -> Submission:
             source, shown = choice
             sub.origins[aid] = shown
             target = root / f"{aid}.py"
+            size, limit = source.stat().st_size, MAX_MODULE_BYTES[source.suffix.lower()]
+            if size > limit:
+                sub.problems[aid] = f"`{shown}` holds {size} bytes, more than an assignment file may ({limit})"
+                continue
             if source.suffix.lower() == ".py":
                 target.write_bytes(source.read_bytes())
             else:

@@ -74,6 +74,12 @@ def test_zip_notebook_and_refusals(tmp_path: Path) -> None:
         load(SOLUTIONS / "a03_attention.py", IDS)
     with pytest.raises(UsageError, match="does not exist"):
         load(tmp_path / "nowhere", IDS)
+    huge = tmp_path / "huge"
+    huge.mkdir()
+    (huge / "a03_attention.py").write_bytes(b"#" * (5 << 20))
+    sub = load(huge, IDS)
+    assert sub.files["a03_attention"] is None and "holds 5242880 bytes" in sub.problems["a03_attention"]
+    sub.cleanup()
 
 
 def test_planted_helpers_and_bytecode_are_not_graded(tmp_path: Path) -> None:
