@@ -73,8 +73,7 @@ def build_sys_path(base: Path, submission: Path) -> list[str]:
     stdlib = _stdlib_paths()
     views = []
     for entry in (p for p in sys.path if p and p not in stdlib and os.path.isdir(p)):
-        real = os.path.realpath(entry)
-        if real == str(PROJECT_ROOT) or real.startswith(str(PROJECT_ROOT) + os.sep):
+        if sandbox.in_checkout(entry):
             continue
         views.append(_view_of(entry))
     return [str(runtime), str(submission), *stdlib, *views]

@@ -23,6 +23,9 @@ from . import gpt2_vocab
 from .runtime import confine
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# a non-editable install: the "project root" is site-packages itself, shared with torch; then this
+# project's own entries (PRIVATE_NAMES) are what is cut out, not the whole folder
+INSTALLED = PROJECT_ROOT.name in ("site-packages", "dist-packages")
 # distributions and top-level packages of this project: never visible to learner code
 PRIVATE_NAMES = ("autograder", "reference", "solutions", "scratchgrad", "__editable__")
 SCRATCH_MB = 64  # the worker's only writable space (a tmpfs); a graded check writes nothing
@@ -36,8 +39,13 @@ def is_private(path: str) -> bool:
     name = os.path.basename(path)
     if name.endswith(".pth") or name.startswith(PRIVATE_NAMES):
         return True
+    return in_checkout(path)
+
+
+def in_checkout(path: str) -> bool:
+    """Inside the grader's source checkout (never true for a non-editable install, see INSTALLED)."""
     real = os.path.realpath(path)
-    return real == str(PROJECT_ROOT) or real.startswith(str(PROJECT_ROOT) + os.sep)
+    return not INSTALLED and _inside(real, str(PROJECT_ROOT))
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -73,7 +81,7 @@ def read_paths() -> list[str]:
     """Every real path the worker may read, outside its own sandbox (cached)."""
     if _PLAN:
         return list(_PLAN)
-    forbidden = {str(PROJECT_ROOT)}  # never readable, whatever leads there
+    forbidden = set() if INSTALLED else {str(PROJECT_ROOT)}  # never readable, whatever leads there
     allowed: list[str] = []
     for site in site_dirs():  # granted item by item, each by its real path (views are symlinks to them)
         for item in sorted(os.scandir(site), key=lambda e: e.name):

@@ -283,3 +283,55 @@ def test_worker_holds_no_capability_writes_no_bytecode_and_may_signal_itself(tmp
     assert resp.returns["out"] == {"dont_write_bytecode": True, "uid": os.getuid(), "capabilities": [0] * 6,
                                    "bounding": []}
     assert not (tmp_path / "__pycache__").exists()
+
+
+INSTALLED_PROBE = textwrap.dedent('''
+    import json, sys
+    sys.path.insert(0, sys.argv[1])
+    import torch
+    import autograder
+    from autograder import sandbox
+    from autograder.program import Program
+    from autograder.worker import Worker
+    p = Program("a99_probe")
+    p.returns(out=p.call("probe", torch.ones(1)))
+    with Worker(sys.argv[2]) as w:
+        resp = w.run(p.to_json(), p.tensors)
+    print(json.dumps({"installed": sandbox.INSTALLED, "from": autograder.__file__,
+                      "out": resp.returns["out"] if resp.status == "ok" else str(resp.error)}))
+''')
+
+
+def test_a_non_editable_install_hides_its_packages_but_not_site_packages(tmp_path: Path) -> None:
+    """pip install (not -e) puts reference/ and autograder/hidden/ in site-packages, beside torch."""
+    site = tmp_path / "lib" / "site-packages"
+    for name in ("autograder", "reference"):
+        shutil.copytree(ROOT / name, site / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (site / "scratchgrad-0.1.0.dist-info").mkdir()
+    (site / "scratchgrad-0.1.0.dist-info" / "RECORD").write_text("reference/a03_attention.py,,\n")
+    (site / "helperpkg").mkdir()
+    (site / "helperpkg" / "__init__.py").write_text("VALUE = 7\n")
+    learner = tmp_path / "learner"
+    learner.mkdir()
+    (learner / "a99_probe.py").write_text(textwrap.dedent(f'''
+        def _read(path):
+            try:
+                return open(path).read(20)
+            except OSError as exc:
+                return type(exc).__name__
+        def probe(x):
+            import helperpkg, torch
+            return {{"helper": helperpkg.VALUE, "torch": torch.__version__ != "",
+                     "reference": _read({str(site / "reference" / "a03_attention.py")!r}),
+                     "hidden": _read({str(site / "autograder" / "hidden" / "a03_attention.py")!r}),
+                     "record": _read({str(site / "scratchgrad-0.1.0.dist-info" / "RECORD")!r})}}
+    '''))
+    run = subprocess.run([sys.executable, "-c", INSTALLED_PROBE, str(site), str(learner)], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.splitlines()[-1])
+    assert got["installed"] and got["from"].startswith(str(site)), got
+    if confine.landlock_abi() == 0:
+        pytest.skip("without Landlock only the import path hides the installed packages, not their files")
+    assert got["out"] == {"helper": 7, "torch": True, "reference": "PermissionError", "hidden": "PermissionError",
+                          "record": "PermissionError"}, got
