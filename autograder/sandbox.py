@@ -100,13 +100,25 @@ def read_paths() -> list[str]:
 
 def write_plan(path: Path, *, extra_read: list[str], scratch: Path) -> None:
     """The plan `confine.confine` applies: read paths, the scratch folder and its size."""
-    plan = {"read": read_paths() + [os.path.realpath(p) for p in extra_read],
-            "scratch": str(scratch), "scratch_mb": SCRATCH_MB}
+    read = read_paths() + [os.path.realpath(p) for p in extra_read]
+    plan = {"read": read, "scratch": str(scratch), "scratch_mb": SCRATCH_MB,
+            "hide": hidden_folders([*read, os.path.realpath(scratch)])}
     skip = os.environ.get("SCRATCHGRAD_CONFINE_SKIP")  # tests only: mechanisms to leave out
     if skip:
         plan["skip"] = skip.split(",")
     path.write_text(json.dumps(plan), encoding="utf-8")
     os.chmod(path, 0o644)  # a worker running as another account reads it
+
+
+def hidden_folders(needed: list[str]) -> list[str]:
+    """Instructor folders the worker's mount namespace covers with an empty tmpfs: the checkout, or in
+    a non-editable install this project's packages; never one holding something the worker needs."""
+    if INSTALLED:
+        folders = [os.path.join(PROJECT_ROOT, name) for name in os.listdir(PROJECT_ROOT)
+                   if name.startswith(PRIVATE_NAMES) and os.path.isdir(os.path.join(PROJECT_ROOT, name))]
+    else:
+        folders = [str(PROJECT_ROOT)]
+    return [f for f in folders if not any(_inside(n, f) for n in needed)]
 
 
 _GUARD: list[str] = []

@@ -5,7 +5,10 @@ yet), with a plan the grader wrote (`autograder.sandbox.write_plan`). In order:
 
 1. **namespaces** (`unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET)`, unprivileged): a network
    namespace with no interface, and a mount namespace in which a size-limited tmpfs is mounted over the
-   worker's home, its only writable folder. The user namespace maps only the worker's own uid and gid.
+   worker's home, its only writable folder, and an empty read-only one over each instructor folder
+   in the plan (the checkout), so those files do not even exist for learner code, which also
+   protects them on kernels that have user namespaces but no Landlock. The user namespace maps only
+   the worker's own uid and gid.
 2. **capabilities**: the bounding, ambient, inheritable, permitted and effective sets are emptied
    (the namespace step grants all capabilities inside it; a root grader's worker starts with all of them).
 3. **Landlock** (the ABI the kernel offers, 1 to 7): read-only access to exactly the paths in the plan
@@ -51,7 +54,7 @@ NR_CAPGET, NR_CAPSET = (125, 126) if _X86_64 else (90, 91)
 NR_SECCOMP = 317 if _X86_64 else 277
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET, CLONE_THREAD = 0x00020000, 0x10000000, 0x40000000, 0x00010000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x1, 0x2, 0x4, 0x8, 0x4000, 0x40000
 PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT = 4, 38, 24, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 1, 1
@@ -165,8 +168,9 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
                    data.encode() if data else None), f"mount {fstype or 'MS_PRIVATE'} on {target}")
 
 
-def enter_namespaces(scratch: str, scratch_mb: int) -> tuple[list[str], list[str]]:
-    """Fresh user, mount and network namespaces; a tmpfs of `scratch_mb` MiB over `scratch`.
+def enter_namespaces(scratch: str, scratch_mb: int, hide: list[str]) -> tuple[list[str], list[str]]:
+    """Fresh user, mount and network namespaces; a tmpfs of `scratch_mb` MiB over `scratch`, an
+    empty read-only one over each folder in `hide`.
 
     Returns (what worked, what is missing and why); raises OSError when the user namespace itself is
     refused (user namespaces disabled), so the caller reports all of it missing.
@@ -183,7 +187,16 @@ def enter_namespaces(scratch: str, scratch_mb: int) -> tuple[list[str], list[str
         os.chdir(scratch)  # the old cwd is the folder under the mount
     except OSError as exc:
         return ["userns", "netns", "mountns"], [f"tmpfs scratch of {scratch_mb} MiB: {exc}"]
-    return ["userns", "netns", "mountns", f"tmpfs-scratch({scratch_mb} MiB)"], []
+    done, failed = ["userns", "netns", "mountns", f"tmpfs-scratch({scratch_mb} MiB)"], []
+    try:
+        for folder in hide:
+            if os.path.isdir(folder):
+                _mount("hidden", folder, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
+        if hide:
+            done.append(f"instructor-folders-hidden({len(hide)})")
+    except OSError as exc:
+        failed.append(f"hiding the instructor folders: {exc}")
+    return done, failed
 
 
 # -- 2. capabilities --------------------------------------------------------------------------
@@ -334,7 +347,7 @@ def confine(plan: dict[str, Any]) -> dict[str, Any]:
     missing += [f"{name}: left out on request (SCRATCHGRAD_CONFINE_SKIP)" for name in sorted(skip)]
     if "namespaces" not in skip:
         try:
-            done, failed = enter_namespaces(scratch, int(plan.get("scratch_mb", 64)))
+            done, failed = enter_namespaces(scratch, int(plan.get("scratch_mb", 64)), list(plan.get("hide", [])))
             active += done
             missing += failed
         except OSError as exc:
