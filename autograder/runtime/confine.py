@@ -327,8 +327,9 @@ def apply_seccomp() -> list[str]:
 def confine(plan: dict[str, Any]) -> dict[str, Any]:
     """Apply every mechanism the plan asks for that the kernel offers.
 
-    `plan` keys: read (paths), scratch (the writable folder), scratch_mb, and optionally
-    skip (mechanism names not to apply, for tests). Returns {"active": [...], "missing": [...]}:
+    `plan` keys: read (paths), scratch (the writable folder), scratch_mb, hide (instructor folders
+    to cover), and optionally skip (mechanism names not to apply: namespaces, capabilities,
+    landlock, seccomp; for tests and debugging, and then reported missing). Returns {"active": [...], "missing": [...]}:
     a missing entry says which protection is absent and why.
     """
     skip = set(plan.get("skip", ()))
