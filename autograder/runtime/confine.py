@@ -293,6 +293,10 @@ def seccomp_program(pid: int) -> bytes:
             _insn(LD_W_ABS, 0, 0, 0)]  # seccomp_data.nr
     if _X86_64:  # the x32 ABI shares AUDIT_ARCH_X86_64 with numbers offset by this bit
         prog += [_insn(JGE_K, 0, 1, X32_SYSCALL_BIT), _insn(RET_K, 0, 0, eperm)]
+    ruled = [n[arch_index] for n in DENIED.values() if n[arch_index] is not None]
+    ruled += [NR_CLONE, NR_CLONE3] + [x86 if _X86_64 else arm for _, x86, arm, _ in SELF_ONLY]
+    # below the smallest number with a rule (read, write, mmap, ... on x86_64): allowed at once
+    prog += [_insn(JGE_K, 1, 0, min(ruled)), _insn(RET_K, 0, 0, RET_ALLOW)]
     for numbers in DENIED.values():
         nr = numbers[arch_index]
         if nr is not None:
