@@ -64,17 +64,33 @@ def _write(path: str | None, text: str) -> None:
         Path(path).write_text(text, encoding="utf-8")
 
 
+def _load_and_prestart(path: Path, ids: list[str]):
+    """The submission's private copy, with its worker started before torch is imported here (~2 s saved)."""
+    from .launch import prestart
+    from .submission import load
+    sub = load(path, ids)
+    for note in sub.notes:  # renamed copies, files ignored, links refused: what was graded is what they see
+        print(f"note: {note}", file=sys.stderr)
+    if any(sub.files.values()):
+        prestart(sub.root)
+    return sub
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    from .grading import grade
-    from .report import render_terminal
     ids = resolve_all(args.ids)
     path = Path(args.path)
     if not path.is_dir():
         raise UsageError(f"--path {str(path)!r} is not a folder (run from your kit's root, or pass --path)")
-    report = grade(path, ids, visibility="public", seed=args.seed, call_timeout_s=args.timeout,
-                   assignment_budget_s=args.assignment_budget, submission_budget_s=args.submission_budget,
-                   progress=_progress(sys.stderr))
+    sub = _load_and_prestart(path, ids)
+    try:
+        from .grading import grade
+        report = grade(sub, ids, visibility="public", seed=args.seed, call_timeout_s=args.timeout,
+                       assignment_budget_s=args.assignment_budget, submission_budget_s=args.submission_budget,
+                       progress=_progress(sys.stderr))
+    finally:
+        sub.cleanup()
     signum = interrupted_by()  # main() installed the handlers: SIGTERM/SIGINT cut grading short
+    from .report import render_terminal
     print(render_terminal(report, title=f"scratchgrad {__version__} check: public checks on {path}",
                           verbose=args.verbose))
     if any(c.not_implemented for a in report.assignments for c in a.checks):
@@ -87,13 +103,17 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from .grading import grade
-    from .report import render_markdown, render_terminal
     ids = resolve_all(args.only)
-    report = grade(Path(args.submission), ids, visibility="all", seed=args.seed, call_timeout_s=args.timeout,
-                   assignment_budget_s=args.assignment_budget, submission_budget_s=args.submission_budget,
-                   progress=_progress(sys.stderr), unavailable="drop" if args.drop_unavailable else "error")
+    sub = _load_and_prestart(Path(args.submission), ids)
+    try:
+        from .grading import grade
+        report = grade(sub, ids, visibility="all", seed=args.seed, call_timeout_s=args.timeout,
+                       assignment_budget_s=args.assignment_budget, submission_budget_s=args.submission_budget,
+                       progress=_progress(sys.stderr), unavailable="drop" if args.drop_unavailable else "error")
+    finally:
+        sub.cleanup()
     signum = interrupted_by()
+    from .report import render_markdown, render_terminal
     print(render_terminal(report, title=f"scratchgrad {__version__} grade: {args.submission}",
                           verbose=args.verbose))
     _write(args.json, report.to_json())
@@ -252,22 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _prestart(args: argparse.Namespace) -> None:
-    """Start the worker before torch is imported here, so the two imports overlap (~2 s saved)."""
-    folder = Path(getattr(args, "path", None) or getattr(args, "submission", None) or "")
-    if folder.is_dir() and any(folder.glob("a[0-9][0-9]_*.py")):
-        from .launch import prestart
-        prestart(folder)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     grading = args.command in ("check", "grade")
     # from here on SIGTERM/SIGINT end `check`/`grade` with a partial report, not a traceback
     with stop_on_signals() if grading else nullcontext():
-        if grading:
-            _prestart(args)
         try:
             return int(args.func(args))
         except UsageError as exc:

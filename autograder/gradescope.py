@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from .assignments import UsageError, resolve_all
 from .escape import md_code, md_text
 from .launch import PROJECT_ROOT, WORKER_USER_ENV, prestart, worker_account
 from .results import CheckResult, Report  # torch-free: this module must start without torch
+from .submission import Submission, find, load
 
 ROOT_ENV = "SCRATCHGRAD_GRADESCOPE_ROOT"
 DEFAULT_ROOT = "/autograder"
@@ -155,88 +155,33 @@ def build(out: Path, ids: list[str], *, project: Path = PROJECT_ROOT) -> list[st
     return [name for name, _, _ in entries]
 
 
-# -- finding the learner's files -------------------------------------------------------------
-# `a03_attention.py`, and the names browsers and uploads give copies: `a03_attention (1).py`, `A03_Attention-2.py`
-_COPY_SUFFIX = r"(?: ?\(\d+\)|-\d+)?"
-
-
+# -- finding the learner's files (autograder.submission: the loader every route uses) -------
 @dataclass
 class Collected:
     files: dict[str, str | None]  # assignment -> where in the submission its file came from
     notes: list[str] = field(default_factory=list)  # what the learner should know about their upload
 
 
-def _skip(rel: Path) -> bool:
-    return any(part.startswith(".") or part in ("__MACOSX", "__pycache__") for part in rel.parts)
-
-
-def _candidates(folder: Path, label: str, notes: list[str], unpack: Path | None) -> list[tuple[Path, str]]:
-    """Every regular file under `folder` as (path, name shown to the learner); zips unpacked one level deep."""
-    found = []
-    for dirpath, dirs, names in os.walk(folder):
-        dirs.sort()
-        for name in sorted(names):
-            path = Path(dirpath) / name
-            rel = path.relative_to(folder)
-            shown = f"{label}{rel.as_posix()}"
-            if _skip(rel):
-                continue
-            if path.is_symlink():
-                notes.append(f"{md_code(shown)} is a symbolic link and was ignored: upload the file itself")
-                continue
-            if unpack is not None and name.lower().endswith(".zip"):
-                dest = Path(tempfile.mkdtemp(prefix="zip-", dir=unpack))
-                try:
-                    _extract(path, dest)
-                except UsageError as exc:
-                    notes.append(f"{md_code(shown)} could not be unpacked: {md_text(str(exc))}")
-                    continue
-                found += _candidates(dest, f"{shown}/", notes, None)
-            else:
-                found.append((path, shown))
-    return found
-
-
-def _extract(path: Path, dest: Path) -> None:
-    from .grading import _extract_zip  # the engine's size and path-traversal checks
-    _extract_zip(path, dest)
-
-
 def collect(submission: Path, ids: list[str], dest: Path) -> Collected:
     """Copy the best match for each `aNN_*.py` (else `.ipynb`) of `ids` in `submission` into `dest`.
 
-    Exact names beat renamed copies, and shallower files beat deeper ones; the choice is reported
-    when more than one file could be the assignment.
+    The same choice `submission.load` makes (exact names beat renamed copies, shallower files beat
+    deeper ones, zips are unpacked one level); the choice is reported when more than one file could
+    be the assignment.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    out = Collected(files={aid: None for aid in ids})
     if not submission.is_dir():
-        out.notes.append("the submission is empty: Gradescope passed no files")
-        return out
+        return Collected(files={aid: None for aid in ids},
+                         notes=["the submission is empty: Gradescope passed no files"])
     unpack = Path(tempfile.mkdtemp(prefix="unzipped-", dir=dest.parent))
     try:
-        candidates = _candidates(submission, "", out.notes, unpack)
-        for aid in ids:
-            for ext in (".py", ".ipynb"):  # the engine turns a notebook into the module; a .py file wins
-                pattern = re.compile(re.escape(aid) + _COPY_SUFFIX + re.escape(ext), re.IGNORECASE)
-                matches = sorted((path.name != f"{aid}{ext}", shown.count("/"), shown, path)
-                                 for path, shown in candidates if pattern.fullmatch(path.name))
-                if matches:
-                    *_, shown, path = matches[0]
-                    shutil.copyfile(path, dest / f"{aid}{ext}")
-                    out.files[aid] = shown
-                    if len(matches) > 1:
-                        others = ", ".join(md_code(m[2]) for m in matches[1:4])
-                        out.notes.append(f"graded {md_code(shown)} as {aid}{ext}; also found {others}")
-                    break
-        if not any(out.files.values()):
-            names = ", ".join(f"{a}.py" for a in ids) + " (or .ipynb)"
-            seen = ", ".join(md_code(s) for _, s in candidates[:8]) or "no files"
-            out.notes.append(f"no assignment file found (looked for {names} at the top level, in folders and in "
-                             f".zip files; the submission holds {seen})")
+        found = find(submission, ids, unpack=unpack)
+        for aid, choice in found.chosen.items():
+            if choice is not None:
+                shutil.copyfile(choice[0], dest / f"{aid}{choice[0].suffix.lower()}")
     finally:
         shutil.rmtree(unpack, ignore_errors=True)
-    return out
+    return Collected(files={aid: c[1] if c else None for aid, c in found.chosen.items()}, notes=found.notes)
 
 
 # -- results.json ----------------------------------------------------------------------------
@@ -327,16 +272,27 @@ def _grade(root: Path, ids: list[str], seed: int, t0: float, work: Path) -> dict
         print(f"learner code runs as {account.pw_name} (uid {account.pw_uid})")
     elif os.geteuid() == 0:
         print(f"warning: grading as root with no worker account (setup.sh creates {WORKER_USER}; or set "
-              f"{WORKER_USER_ENV}): learner code can read the grader's files")
-    staged = work / "submission"
-    collected = collect(root / "submission", ids, staged)
+              f"{WORKER_USER_ENV}): learner code runs as root without capabilities; only the kernel's confinement "
+              "(listed below) keeps it from the grader's files")
+    if (root / "submission").is_dir():
+        sub = load(root / "submission", ids)  # the private copy of the modules: all the worker ever sees
+    else:
+        sub = Submission(name="submission", root=work, files={a: None for a in ids}, origins={a: None for a in ids},
+                         notes=["the submission is empty: Gradescope passed no files"])
+    collected = Collected(files=dict(sub.origins), notes=sub.notes)
     for note in collected.notes:
         print(f"note: {note}")
-    if any(staged.glob("*.py")) and not any(staged.glob("*.ipynb")):  # notebooks are graded from another folder
-        prestart(staged)  # the worker imports torch while this process does (~2 s)
-    from .grading import grade
-    from .report import render_terminal
-    report = grade(staged, ids, visibility="all", seed=seed)
+    try:
+        if any(sub.files.values()):
+            prestart(sub.root)  # the worker imports torch while this process does (~2 s)
+        from .grading import grade
+        from .report import render_terminal
+        report = grade(sub, ids, visibility="all", seed=seed)
+    finally:
+        sub.cleanup()
+    print("learner code ran with: " + ", ".join(report.grader["protections"]["active"]))
+    for missing in report.grader["protections"]["missing"]:
+        print(f"warning: protection missing: {missing}")
     print(render_terminal(report, title=f"scratchgrad {__version__} on Gradescope", verbose=True))
     return to_results(report, collected, elapsed_s=time.monotonic() - t0,
                       worker_user=account.pw_name if account else None)

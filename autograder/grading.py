@@ -7,12 +7,7 @@ assignment record with a reason; nothing here raises for anything a learner can 
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -20,89 +15,23 @@ from typing import Callable
 import torch
 
 from . import __version__
-from .assignments import CURRICULUM, UsageError, load_suite, runs
+from .assignments import CURRICULUM, load_suite, runs
 from .budgets import ASSIGNMENT_BUDGET_S, SUBMISSION_BUDGET_S, GradingInterrupted, Stop
 from .checks import BUDGET_EXHAUSTED, Check, CheckResult, Executor, Suite, run_check
-from .notebooks import NotebookError, module_from_file
 from .program import Program
 from .resources import RESOURCES, Policy, require
 from .results import AssignmentResult, Report
+from .sandbox import guard_grader, protections
 from .scan import Finding, IntegrityFinding, integrity_scan, scan_file
+from .submission import Submission, load
 from .worker import InProcess, Worker, WorkerFault
 
-MAX_ZIP_BYTES = 64 << 20  # uncompressed; a homework submission is a few source files
 INTERRUPTED = "grading interrupted"
 
 
-# -- stage 1: load ---------------------------------------------------------------------------
-@dataclass
-class Submission:
-    name: str
-    root: Path  # the folder that holds the aNN_*.py files
-    files: dict[str, Path | None]
-    _tmp: Path | None = None
-    problems: dict[str, str] = field(default_factory=dict)  # aid -> why its file is unusable (a notebook)
-
-    def cleanup(self) -> None:
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-
-
-def _extract_zip(path: Path, dest: Path) -> None:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            total = sum(i.file_size for i in zf.infolist())
-            if total > MAX_ZIP_BYTES:
-                raise UsageError(f"{path}: the zip holds {total} bytes uncompressed (limit {MAX_ZIP_BYTES})")
-            for info in zf.infolist():
-                target = (dest / info.filename).resolve()
-                if not str(target).startswith(str(dest.resolve()) + os.sep):
-                    raise UsageError(f"{path}: member {info.filename!r} would land outside the folder")
-            zf.extractall(dest)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
-        # corrupt or truncated data, an unsupported compression method, an encrypted member
-        raise UsageError(f"{path}: not a readable zip file ({type(exc).__name__}: {exc})") from None
-
-
-def _find_root(folder: Path, ids: list[str]) -> Path:
-    """The folder itself, or the one sub-folder holding the files (zips often wrap a folder)."""
-    if any((folder / f"{a}{ext}").is_file() for a in ids for ext in (".py", ".ipynb")):
-        return folder
-    for candidate in sorted(p.parent for a in ids for ext in (".py", ".ipynb") for p in folder.rglob(f"{a}{ext}")):
-        if "__MACOSX" not in candidate.parts:
-            return candidate
-    return folder
-
-
+# -- stage 1: load (autograder.submission: the private copy every route grades) -------------
 def load_submission(path: Path, ids: list[str]) -> Submission:
-    path = Path(path)
-    if not path.exists():
-        raise UsageError(f"submission {str(path)!r} does not exist")
-    tmp = None
-    if path.is_file():
-        if path.suffix != ".zip":
-            raise UsageError(f"submission {str(path)!r} must be a folder or a .zip of one")
-        tmp = Path(tempfile.mkdtemp(prefix="scratchgrad-sub-"))
-        _extract_zip(path, tmp)
-        folder = tmp
-    else:
-        folder = path
-    root = _find_root(folder.resolve(), ids)
-    problems: dict[str, str] = {}
-    notebooks = [nb for nb in sorted(root.glob("a[0-9][0-9]_*.ipynb")) if not nb.with_suffix(".py").is_file()]
-    if notebooks:  # notebooks become modules in a staging folder, beside the submission's .py files
-        if tmp is None:
-            tmp = Path(tempfile.mkdtemp(prefix="scratchgrad-sub-"))
-            for f in root.glob("a[0-9][0-9]_*.py"):
-                shutil.copy(f, tmp / f.name)
-            root = tmp
-        for nb in notebooks:
-            try:
-                (root / f"{nb.stem}.py").write_text(module_from_file(nb), encoding="utf-8")
-            except NotebookError as exc:
-                problems[nb.stem] = str(exc)
-    files = {a: (root / f"{a}.py") if (root / f"{a}.py").is_file() else None for a in ids}
-    return Submission(name=path.name.removesuffix(".zip"), root=root, files=files, _tmp=tmp, problems=problems)
+    return load(path, ids)
 
 
 # -- stage 2: static scan --------------------------------------------------------------------
@@ -275,7 +204,8 @@ def run_checks(scanned: Scanned, executor: Executor, *, visibility: str, seed: i
 
 # -- stage 4: score and explain --------------------------------------------------------------
 def score(ran: Ran, *, elapsed_s: float, seed: int, worker_starts: int,
-          unavailable: dict[str, str] | None = None) -> Report:
+          unavailable: dict[str, str] | None = None,
+          confinement: dict[str, list[str]] | None = None) -> Report:
     assignments = []
     for aid, rs in ran.results.items():
         checks_by_name = {c.name: c for c in ran.scanned.suites[aid].checks}
@@ -285,12 +215,16 @@ def score(ran: Ran, *, elapsed_s: float, seed: int, worker_starts: int,
                 r.message += blame_note(aid, check, r, ran)
         integrity = [f.to_dict() for f in ran.scanned.integrity.get(aid, [])]
         assignments.append(AssignmentResult(aid, rs, error=ran.scanned.problems.get(aid), integrity=integrity))
-    grader = {"version": __version__, "seed": seed, "elapsed_s": round(elapsed_s, 3), "worker_starts": worker_starts}
+    sub = ran.scanned.submission
+    grader = {"version": __version__, "seed": seed, "elapsed_s": round(elapsed_s, 3), "worker_starts": worker_starts,
+              "files": dict(sub.origins), "protections": protections(confinement)}
+    if sub.notes:
+        grader["notes"] = list(sub.notes)
     if ran.interrupted is not None:
         grader["interrupted"] = ran.interrupted  # the signal number; the report is partial
     if unavailable:  # what this installation lacked: those checks were skipped or dropped from the maximum
         grader["unavailable"] = dict(unavailable)
-    return Report(submission=ran.scanned.submission.name, assignments=assignments, grader=grader)
+    return Report(submission=sub.name, assignments=assignments, grader=grader)
 
 
 def blame_note(aid: str, check: Check, r: CheckResult, ran: Ran) -> str:
@@ -332,12 +266,14 @@ def needs_of(suites: dict[str, Suite], visibility: str) -> set[str]:
     return {n for suite in suites.values() for c in _selected(suite, visibility) for n in c.needs}
 
 
-def grade(path: Path, ids: list[str], *, visibility: str = "all", seed: int = 0, isolate: bool = True,
+def grade(path: Path | Submission, ids: list[str], *, visibility: str = "all", seed: int = 0, isolate: bool = True,
           call_timeout_s: float | None = None, assignment_budget_s: float | None = ASSIGNMENT_BUDGET_S,
           submission_budget_s: float | None = SUBMISSION_BUDGET_S, integrity: bool = True,
           progress: Callable[[str, CheckResult], None] | None = None,
           unavailable: Policy | None = None) -> Report:
-    """Grade one submission folder or zip on `ids`; `visibility` is "all" or "public".
+    """Grade one submission (a folder, a zip, or one already loaded) on `ids`; `visibility` is "all" or "public".
+
+    A loaded Submission stays the caller's to clean up; one loaded here is removed when grading ends.
 
     The budgets bound the wall time of the checks (None: unbounded); `integrity=False` skips the
     integrity rules (the engine's own tests of worker survival only: every route keeps them on).
@@ -348,9 +284,10 @@ def grade(path: Path, ids: list[str], *, visibility: str = "all", seed: int = 0,
     the maximum) or "skip" (the default for public self-checks: skipped, not counted).
     """
     t0 = time.monotonic()
+    guard_grader()  # before any worker exists: its /proc files and ptrace are closed to same-user processes
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors; a second thread only fights the worker for the CPU
-    sub = load_submission(path, ids)
+    sub = path if isinstance(path, Submission) else load(path, ids)
     executor: Worker | InProcess = Worker(sub.root) if isolate else InProcess(sub.root)
     try:
         executor.start()  # the worker imports torch while the suites load below
@@ -361,8 +298,9 @@ def grade(path: Path, ids: list[str], *, visibility: str = "all", seed: int = 0,
                          seed=seed, call_timeout_s=call_timeout_s, assignment_budget_s=assignment_budget_s,
                          submission_budget_s=submission_budget_s, progress=progress, missing=missing, policy=policy)
         return score(ran, elapsed_s=time.monotonic() - t0, seed=seed, worker_starts=executor.starts,
-                     unavailable=missing)
+                     unavailable=missing, confinement=executor.protections)
     finally:
         executor.close()
-        sub.cleanup()
+        if sub is not path:
+            sub.cleanup()
         torch.set_num_threads(threads)

@@ -3,6 +3,11 @@
 Kept free of torch so the command line can start the worker (whose torch import takes ~2 s) before
 the grader imports torch and its suites: the two imports then overlap. autograder.worker.Worker
 talks to the process; this module only builds its sandbox and spawns it.
+
+The sandbox is a fresh folder per worker: a copy of the runtime, a copy of the submission's
+assignment modules (`aNN_*.py` only), an empty home (the scratch folder, where the worker mounts a
+size-limited tmpfs), the boot log and the confinement plan (`autograder.sandbox`). The worker
+applies the plan itself (`runtime/confine.py`) before it imports anything else.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import atexit
 import os
 import pwd
+import re
 import resource  # here, not in _limits: a child that dropped to another user may not read lib-dynload
 import shutil
 import signal
@@ -20,23 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from . import gpt2_vocab
+from . import gpt2_vocab, sandbox
+from .sandbox import PRIVATE_NAMES, PROJECT_ROOT  # noqa: F401  (re-exported: tests and gradescope use them)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
-# distributions and top-level packages of this project: never visible to learner code
-PRIVATE_NAMES = ("autograder", "reference", "solutions", "scratchgrad", "__editable__")
+MODULE_FILE = re.compile(r"a\d\d_\w+\.py")  # the only files of a submission the worker gets
 # where the grader runs as root (Gradescope), learner code runs as this account (see worker_account)
 WORKER_USER_ENV = "SCRATCHGRAD_WORKER_USER"
 MEMORY_LIMIT_MB = 6144  # address space; importing torch alone reserves ~650 MB here
 FILE_SIZE_LIMIT_MB = 512
-
-
-def _is_private(entry: os.DirEntry) -> bool:
-    if entry.name.endswith(".pth") or entry.name.startswith(PRIVATE_NAMES):
-        return True
-    real = os.path.realpath(entry.path)
-    return real == str(PROJECT_ROOT) or real.startswith(str(PROJECT_ROOT) + os.sep)
 
 
 def _stdlib_paths() -> list[str]:
@@ -57,7 +55,7 @@ def _view_of(entry: str) -> str:
         os.chmod(view, 0o755)  # only symlinks to public packages: a worker running as another user reads it
         atexit.register(shutil.rmtree, view, True)
         for item in os.scandir(entry):
-            if not _is_private(item):
+            if not sandbox.is_private(item.path):
                 os.symlink(item.path, view / item.name)
         _VIEWS[entry] = str(view)
     return _VIEWS[entry]
@@ -75,11 +73,21 @@ def build_sys_path(base: Path, submission: Path) -> list[str]:
     stdlib = _stdlib_paths()
     views = []
     for entry in (p for p in sys.path if p and p not in stdlib and os.path.isdir(p)):
-        real = os.path.realpath(entry)
-        if real == str(PROJECT_ROOT) or real.startswith(str(PROJECT_ROOT) + os.sep):
+        if sandbox.in_checkout(entry):
             continue
         views.append(_view_of(entry))
     return [str(runtime), str(submission), *stdlib, *views]
+
+
+def _copy_modules(submission: Path, dest: Path) -> None:
+    """The submission's assignment modules, copied byte for byte (no links, no helper modules, no bytecode)."""
+    dest.mkdir()
+    for item in sorted(os.scandir(submission), key=lambda e: e.name):
+        if MODULE_FILE.fullmatch(item.name) and item.is_file(follow_symlinks=False):
+            with open(item.path, "rb") as src:
+                (dest / item.name).write_bytes(src.read())
+            os.chmod(dest / item.name, 0o644)  # a worker running as another account reads it
+    os.chmod(dest, 0o755)
 
 
 def _limits(memory_mb: int) -> None:  # runs in the child between fork and exec
@@ -124,19 +132,10 @@ def worker_account(user: str | None = None) -> pwd.struct_passwd | None:
                            f"does not exist: create it (useradd --system {name}) or unset {WORKER_USER_ENV}") from None
 
 
-def _hand_over(tmp: Path, submission: Path, account: pwd.struct_passwd) -> Path:
-    """Make the sandbox the worker account's, with a world-readable copy of the submission in it."""
-    copy = tmp / "submission"
-    # symlinks stay links: copying through them as root could expose files the account may not read
-    shutil.copytree(submission, copy, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
-    for folder, dirs, files in os.walk(copy):
-        os.chmod(folder, 0o755)
-        for name in files:
-            if not os.path.islink(os.path.join(folder, name)):
-                os.chmod(os.path.join(folder, name), 0o644)
+def _hand_over(tmp: Path, account: pwd.struct_passwd) -> None:
+    """Make the sandbox (whose runtime and submission copies all may read) the worker account's."""
     for path in (tmp, tmp / "home"):
         os.chown(path, account.pw_uid, account.pw_gid)
-    return copy
 
 
 def spawn(submission: Path, *, memory_mb: int = MEMORY_LIMIT_MB, user: str | None = None) -> Launched:
@@ -146,19 +145,33 @@ def spawn(submission: Path, *, memory_mb: int = MEMORY_LIMIT_MB, user: str | Non
     drops to it before running anything, and reads a copy of the submission inside its sandbox.
     """
     account = worker_account(user)
+    sandbox.guard_grader()  # before any learner code runs: its /proc files and ptrace are closed to the worker
     submission = Path(submission).resolve()
     tmp = Path(tempfile.mkdtemp(prefix="scratchgrad-worker-"))
     home = tmp / "home"
     home.mkdir()
+    copy = tmp / "submission"
+    try:
+        _copy_modules(submission, copy)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if account is not None:
-        submission = _hand_over(tmp, submission, account)
-    sys_path = build_sys_path(tmp, submission)
-    boot = "import sys; sys.path[:] = " + repr(sys_path) + "; from _sg_runtime.worker import main; main()"
+        _hand_over(tmp, account)
+    sys_path = build_sys_path(tmp, copy)
+    plan = tmp / "confine.json"
+    views = [p for p in sys_path if p in _VIEWS.values()]  # folders of symlinks: Landlock checks their targets
+    sandbox.write_plan(plan, extra_read=[str(tmp / "runtime"), str(copy), *views], scratch=home)
+    # bytecode off before the first import; confinement before anything but the standard library is imported
+    boot = ("import sys; sys.dont_write_bytecode = True; sys.path[:] = " + repr(sys_path) + "; import json; "
+            "from _sg_runtime.confine import confine; "
+            f"confined = confine(json.load(open({str(plan)!r}))); "
+            "from _sg_runtime.worker import main; main(confined)")
     boot_err = open(tmp / "boot.err", "wb")
     drop = {} if account is None else {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", boot, str(submission)],
+            [sys.executable, "-I", "-S", "-c", boot, str(copy)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=boot_err,
             cwd=home, env=_worker_env(home), start_new_session=True, preexec_fn=lambda: _limits(memory_mb),
             **drop)  # the child drops to the account before preexec_fn and exec

@@ -78,6 +78,7 @@ class Worker:
         self._ready = False
         self._key = b""
         self._seq = 0
+        self.protections: dict[str, list[str]] | None = None  # what the worker reported it could apply
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -218,6 +219,9 @@ class Worker:
         if header.get("status") != "ready":
             raise self._fault("error", f"the grading worker sent {str(header)[:200]} instead of 'ready'")
         self._ready = True
+        reported = header.get("protections")
+        if isinstance(reported, dict):  # the latest start's; a restarted worker confines itself the same way
+            self.protections = {k: [str(x) for x in reported.get(k, [])][:40] for k in ("active", "missing")}
 
     def request(self, header: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None,
                 *, timeout_s: float = 10.0) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -289,6 +293,8 @@ class InProcess:
     def __init__(self, submission: Path) -> None:
         self.submission = Path(submission).resolve()
         self.starts = 0
+        self.protections = {"active": [], "missing": ["isolation: learner code ran in the grader process "
+                                                      "(in-process mode, for benchmarks and debugging)"]}
 
     def start(self) -> None:
         if str(self.submission) not in sys.path:

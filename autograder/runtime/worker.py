@@ -1,8 +1,11 @@
 """The worker process: the only place learner code runs on a graded route.
 
 Started by autograder.worker.Worker as `python -I -S -c <bootstrap>` with a scrubbed environment and
-a `sys.path` of: this runtime, the submission folder, the standard library and a filtered view of
-site-packages. It then loops: read a request frame, run its program, write a response frame.
+a `sys.path` of: this runtime, a private copy of the submission's modules, the standard library and a
+filtered view of site-packages. The bootstrap turns bytecode writing off and confines the process
+(`confine.py`: namespaces, no capabilities, Landlock, seccomp) before it calls `main`, so neither torch
+nor learner code ever runs unconfined. It then loops: read a request frame, run its program, write a
+response frame.
 
 Frames travel on the process's original stdin/stdout, moved to unpredictable high descriptor
 numbers; learner output never reaches them: file descriptors 1 and 2 are pointed at a scratch file
@@ -80,7 +83,9 @@ def _hide(fd: int) -> int:
     return fd  # a crowded fd table: stay where we are (the tags still authenticate every answer)
 
 
-def main() -> None:
+def main(confined: dict[str, Any] | None = None) -> None:
+    """Serve requests; `confined` is what `confine.confine` reported (sent to the grader when ready)."""
+    protections = confined or {"active": [], "missing": ["worker confinement: not applied"]}
     # the protocol pipes move to hidden numbers; fds 0, 1 and 2 become /dev/null and a scratch file
     # that learner output lands in. The numbers, the streams and the key live only in this function's
     # locals and in the closures below, never in a module global learner code could import.
@@ -118,7 +123,7 @@ def main() -> None:
 
     signal.signal(signal.SIGALRM, on_alarm)
     roots = [os.path.realpath(p) for p in sys.argv[1:]]
-    send(0, {"status": "ready", "pid": os.getpid(), "torch": torch.__version__})
+    send(0, {"status": "ready", "pid": os.getpid(), "torch": torch.__version__, "protections": protections})
     seq = 0
     while True:
         seq += 1
@@ -132,7 +137,7 @@ def main() -> None:
             return
         if request.get("op") == "describe":  # used by the isolation tests
             send(seq, {"status": "ok", "sys_path": sys.path, "env": dict(os.environ),
-                       "cwd": os.getcwd(), "uid": os.getuid()})
+                       "cwd": os.getcwd(), "uid": os.getuid(), "protections": protections})
             continue
         out, err = CappedText(OUTPUT_LIMIT), CappedText(OUTPUT_LIMIT)
         sys.stdout, sys.stderr = out, err
