@@ -228,12 +228,18 @@ IMPORT_FORGE = PROTOCOL + "\nforge(None)  # at import time, before any answer\n"
 
 @pytest.fixture(scope="module")
 def protocol_worker(tmp_path_factory: pytest.TempPathFactory):
-    """One Worker for the protocol cases: each fault replaces its process, as in a real grading."""
+    """One Worker for the protocol cases: each fault replaces its process, as in a real grading.
+
+    Landlock is left out, as on a kernel without it: with it, learner code cannot list /proc/self/fd
+    and never finds the pipes (tests/test_sandbox.py), so the authentication would go untested.
+    """
     folder = tmp_path_factory.mktemp("protocol")
     (folder / "a99_hostile.py").write_text(PROTOCOL)
     (folder / "a97_forge.py").write_text(IMPORT_FORGE)
-    with Worker(folder) as w:
-        yield w
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SCRATCHGRAD_CONFINE_SKIP", "landlock")  # read when each worker process is spawned
+        with Worker(folder) as w:
+            yield w
 
 
 def test_a_forged_answer_fails_authentication_and_the_next_call_is_honest(protocol_worker: Worker) -> None:
