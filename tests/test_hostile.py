@@ -129,7 +129,14 @@ def _huge():
 '''
 
 
-def test_forged_and_oversized_answers_cost_only_the_checks_that_wrote_them(tmp_path: Path) -> None:
+@pytest.fixture
+def no_landlock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a kernel without Landlock: with it, the payloads cannot list /proc/self/fd and never find the pipes
+    (tests/test_sandbox.py), and the authentication behind it would go untested."""
+    monkeypatch.setenv("SCRATCHGRAD_CONFINE_SKIP", "landlock")
+
+
+def test_forged_and_oversized_answers_cost_only_the_checks_that_wrote_them(tmp_path: Path, no_landlock: None) -> None:
     sub = submission(tmp_path, append=CHANNEL, edits={V1_FORWARD: "        _forge()\n" + V1_FORWARD,
                                                       V2_FORWARD: "        _huge()\n" + V2_FORWARD})
     t0 = time.monotonic()
@@ -146,7 +153,8 @@ def test_forged_and_oversized_answers_cost_only_the_checks_that_wrote_them(tmp_p
     assert time.monotonic() - t0 < 180
 
 
-def test_forging_inside_softmax_costs_every_check_that_calls_it_and_stays_in_budget(tmp_path: Path) -> None:
+def test_forging_inside_softmax_costs_every_check_that_calls_it_and_stays_in_budget(tmp_path: Path,
+                                                                                    no_landlock: None) -> None:
     """softmax runs in nearly every check: each forged answer costs a fresh worker, and the budget caps the total."""
     sub = submission(tmp_path, append=CHANNEL, edits={SOFTMAX_BODY: "    _forge()\n" + SOFTMAX_BODY})
     t0 = time.monotonic()
@@ -161,7 +169,7 @@ def test_forging_inside_softmax_costs_every_check_that_calls_it_and_stays_in_bud
     assert elapsed < 20 + 60, elapsed  # the budget, plus the worker start and one hard kill
 
 
-def test_a_frame_at_import_time_fails_the_import_not_the_grader(tmp_path: Path) -> None:
+def test_a_frame_at_import_time_fails_the_import_not_the_grader(tmp_path: Path, no_landlock: None) -> None:
     sub = submission(tmp_path, source=ASSIGNMENTS, append=CHANNEL + "\n_forge()\n")
     report = grade(sub, [A03], integrity=False)
     (a,) = report.assignments
