@@ -81,8 +81,8 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
 
 
 def cmd_stubs(args: argparse.Namespace) -> int:
-    from .notebooks import stale_notebooks, write_notebooks
-    from .stubs import MarkerError, build, stale
+    from .notebooks import build_notebook, dumps, stale_notebooks
+    from .stubs import EditedError, MarkerError, plan, stale, write_generated
     try:
         if args.check:
             reasons = stale(Path(args.solutions), Path(args.out)) or stale_notebooks(Path(args.out),
@@ -93,10 +93,19 @@ def cmd_stubs(args: argparse.Namespace) -> int:
                 return 1
             print(f"{args.out}/ and {args.notebooks}/ are up to date with {args.solutions}/")
             return 0
-        for path in build(Path(args.solutions), Path(args.out)):
+        planned = plan(Path(args.solutions), Path(args.out), Path(args.notebooks),
+                       lambda aid, stub: dumps(build_notebook(aid, stub)))
+        try:
+            written, moved = write_generated(planned, force=args.force)
+        except EditedError as exc:
+            print(f"scratchgrad stubs: {exc}", file=sys.stderr)
+            return 1
+        for path, aside in moved.items():
+            print(f"kept your edited {path} as {aside}")
+        for path in written:
             print(f"wrote {path}")
-        for path in write_notebooks(Path(args.out), Path(args.notebooks)):
-            print(f"wrote {path}")
+        print(f"{len(planned) - len(written)} of {len(planned)} files were already up to date" if written else
+              f"all {len(planned)} files in {args.out}/ and {args.notebooks}/ were already up to date")
         return 0
     except (MarkerError, FileNotFoundError) as exc:
         raise UsageError(str(exc)) from None
@@ -149,7 +158,9 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="scratchgrad", description="Graded exercises for building a GPT in PyTorch.")
+    p = argparse.ArgumentParser(prog="scratchgrad", description="Graded exercises for building a GPT in PyTorch.",
+                                formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=16,
+                                                                                    width=110))
     p.add_argument("--version", action="version", version=f"scratchgrad {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -185,8 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop grading one student after this long (default: 1800)")
     b.set_defaults(func=cmd_grade_all)
 
-    s = sub.add_parser("stubs", help="build assignments/ from the solution regions in solutions/")
+    s = sub.add_parser("stubs", help="(instructors) build assignments/ from the solution regions in solutions/")
     s.add_argument("--check", action="store_true", help="exit 1 if assignments/ is out of date")
+    s.add_argument("--force", action="store_true",
+                   help="regenerate even over files edited since the last generation (they are moved aside)")
     s.add_argument("--solutions", default="solutions", help="default: ./solutions")
     s.add_argument("--out", default="assignments", help="default: ./assignments")
     s.add_argument("--notebooks", default="notebooks", help="the stubs as notebooks (default: ./notebooks)")

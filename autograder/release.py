@@ -16,7 +16,7 @@ from . import __version__
 from .assignments import UsageError, available
 from .launch import PROJECT_ROOT
 from .notebooks import write_notebooks
-from .stubs import stale
+from .stubs import make_stub, solution_files
 
 PACKAGE = Path(__file__).resolve().parent
 # instructor-side modules of the engine: they bundle, or only make sense with, the hidden material
@@ -110,21 +110,22 @@ def build_kit(out: Path, *, root: Path = PROJECT_ROOT) -> list[Path]:
     """Write the learner kit into `out` (which must not exist or be empty); return the files written.
 
     Raises:
-        UsageError: `out` is a non-empty folder or a file, or `assignments/` is out of date with `solutions/`.
+        UsageError: `out` is a non-empty folder or a file, or there is no `solutions/` to build the stubs from.
     """
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"release OUT={str(out)!r} already exists and is not an empty folder")
-    problems = stale(root / "solutions", root / "assignments") if (root / "solutions").is_dir() else []
-    if problems:
-        raise UsageError("assignments/ is out of date with solutions/ (run `scratchgrad stubs` first): "
-                         + "; ".join(problems))
-    out.mkdir(parents=True, exist_ok=True)
+    if not (root / "solutions").is_dir():
+        raise UsageError(f"release needs the solutions the stubs come from; {root / 'solutions'} does not exist")
     ids = available()
-    shutil.copytree(root / "assignments", out / "assignments", ignore=IGNORE)
-    for extra in (out / "assignments").iterdir():  # only the modules of assignments that have checks
-        if extra.suffix == ".py" and extra.stem not in ids:
-            extra.unlink()
+    # the stubs come straight from solutions/, not from this checkout's assignments/, which may hold
+    # someone's work in progress (and must then be neither shipped nor overwritten)
+    stubs = {p.stem: make_stub(p.read_text(encoding="utf-8"), str(p)) for p in solution_files(root / "solutions")
+             if p.stem in ids}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "assignments").mkdir()
+    for aid, text in stubs.items():
+        (out / "assignments" / f"{aid}.py").write_text(text, encoding="utf-8")
     write_notebooks(out / "assignments", out / "notebooks", ids)
     pkg = out / "autograder"
     shutil.copytree(PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*", *INSTRUCTOR_ONLY))

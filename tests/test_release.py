@@ -163,3 +163,16 @@ def test_kit_installs_and_checks_on_its_own(kit: Path, tmp_path: Path) -> None:
     hidden = subprocess.run([sys.executable, "-P", "-c", blocker, "grade", "assignments", "--only", "a03"], cwd=kit,
                             capture_output=True, text=True, timeout=300, env=env)
     assert hidden.returncode == 2 and "hidden checks are not installed" in hidden.stderr
+
+
+def test_release_ignores_work_in_progress_in_assignments(tmp_path: Path) -> None:
+    """A checkout whose assignments/ holds someone's edits still releases the generated stubs, and keeps the edits."""
+    root = tmp_path / "checkout"
+    shutil.copytree(ROOT / "solutions", root / "solutions")
+    shutil.copytree(ROOT / "assignments", root / "assignments")
+    mine = root / "assignments" / "a03_attention.py"
+    mine.write_text(mine.read_text(encoding="utf-8") + "\nMY_WORK = 1\n", encoding="utf-8")
+    build_kit(tmp_path / "kit", root=root)
+    assert (tmp_path / "kit" / "assignments" / "a03_attention.py").read_bytes() == \
+        (ROOT / "assignments" / "a03_attention.py").read_bytes()
+    assert mine.read_text(encoding="utf-8").endswith("\nMY_WORK = 1\n")
