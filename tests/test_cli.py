@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,9 +15,16 @@ from autograder.assignments import UsageError, resolve
 from tests.conftest import ASSIGNMENTS, ROOT
 
 
-def scratchgrad(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+def scratchgrad(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    # this checkout's engine wherever the command runs (not an installed copy)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=600)
+                          timeout=600, env=env)
+
+
+def tree(folder: Path) -> set[str]:
+    """Every file and folder under `folder`, minus bytecode caches (the worker's own business)."""
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if "__pycache__" not in p.parts}
 
 
 @pytest.mark.parametrize("token", ["a03_attention", "a03", "03", "3", "attention", "A03", "a03_attention.py"])
@@ -63,3 +71,13 @@ def test_grade_writes_json_and_feedback(tmp_path: Path) -> None:
     assert set(report["grader"]) >= {"version", "seed", "elapsed_s"}
     assert fb.read_text().startswith("# Feedback for solutions")
     assert f"Total {report['score']:g} / {report['max_score']:g}" in run.stdout
+
+
+def test_checking_writes_nothing_into_the_learners_folders(tmp_path: Path) -> None:
+    """No .hypothesis/ (Hypothesis makes one in the current folder even with database=None), nothing new."""
+    shutil.copytree(ASSIGNMENTS, tmp_path / "assignments")
+    before = tree(tmp_path)
+    run = scratchgrad("check", "a03", cwd=tmp_path, env={"SCRATCHGRAD_CACHE": str(tmp_path.parent / "cache")})
+    assert run.returncode == 0, run.stderr
+    assert tree(tmp_path) == before
+    assert (tmp_path.parent / "cache" / "hypothesis").is_dir()  # where Hypothesis keeps its files instead
