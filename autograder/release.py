@@ -50,6 +50,16 @@ include = ["autograder*"]
 autograder = ["suites/snapshots/*.safetensors", "suites/snapshots/*.json", "data/*.txt", "data/*.md"]
 """
 
+# what running the kit leaves behind: none of it is the learner's work
+KIT_GITIGNORE = """__pycache__/
+*.egg-info/
+.pytest_cache/
+.hypothesis/
+.ipynb_checkpoints/
+# the check cell of each notebook saves its module here; the notebook is the source
+notebooks/*.py
+"""
+
 README = """# Build a GPT from scratch: your kit
 
 {count} assignments, in teaching order: {ids}.
@@ -62,10 +72,28 @@ compare every output and gradient with a reference implementation that is not in
 
 ## Set up (once)
 
+Python 3.10 or newer, on Linux or macOS (on Windows, use WSL). In a virtual environment:
+
+**No NVIDIA GPU (most laptops):** on Linux, a plain install of torch pulls its CUDA build, several GB
+you cannot use. Take the CPU build from PyTorch's own CPU wheel index first (a few hundred MB), then the kit:
+
 ```bash
-python -m pip install -e .          # on a CPU-only machine you may add: -c constraints.txt
+python -m pip install torch --index-url https://download.pytorch.org/whl/cpu
+python -m pip install -e .
 scratchgrad check
 ```
+
+In one step: `python -m pip install -e . --extra-index-url https://download.pytorch.org/whl/cpu`. On macOS
+the torch wheels on PyPI are already CPU builds: skip the first line.
+
+**With an NVIDIA GPU:** the normal install, which brings the CUDA build of torch:
+
+```bash
+python -m pip install -e .
+scratchgrad check
+```
+
+The checks run on the CPU either way: the tensors are tiny.
 
 Every check fails with "not implemented yet" until you write the code: that is expected.
 
@@ -137,6 +165,5 @@ def build_kit(out: Path, *, root: Path = PROJECT_ROOT) -> list[Path]:
                                    encoding="utf-8")
     if (root / "examples").is_dir():  # the pretraining demo runs on the learner's own modules
         shutil.copytree(root / "examples", out / "examples", ignore=IGNORE)
-    if (root / "constraints.txt").is_file():
-        shutil.copy(root / "constraints.txt", out / "constraints.txt")
+    (out / ".gitignore").write_text(KIT_GITIGNORE, encoding="utf-8")
     return sorted(p for p in out.rglob("*") if p.is_file())

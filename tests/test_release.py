@@ -124,7 +124,13 @@ def test_kit_contents(kit: Path) -> None:
     assert sorted(p.stem for p in (kit / "autograder" / "suites").glob("a*.py")) == ids
     for aid in ids:  # the kit's stubs are the project's stubs
         assert (kit / "assignments" / f"{aid}.py").read_bytes() == (ROOT / "assignments" / f"{aid}.py").read_bytes()
-    assert "scratchgrad check" in (kit / "README.md").read_text(encoding="utf-8")
+    readme = (kit / "README.md").read_text(encoding="utf-8")
+    assert "scratchgrad check" in readme
+    # a laptop without a GPU gets the CPU build from PyTorch's index, not a pin that exists only here
+    assert "--index-url https://download.pytorch.org/whl/cpu" in readme and "constraints.txt" not in readme
+    assert not (kit / "constraints.txt").exists()
+    ignored = (kit / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert {"__pycache__/", ".hypothesis/", ".ipynb_checkpoints/", "notebooks/*.py"} <= set(ignored)
 
 
 def test_release_refuses_a_non_empty_folder(tmp_path: Path) -> None:
