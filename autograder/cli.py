@@ -8,17 +8,45 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
+import os
 import sys
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from . import __version__
-from .assignments import UsageError, available, resolve_all
+from .assignments import UsageError, available, hidden_available, resolve, resolve_all
+
+if TYPE_CHECKING:
+    from .checks import CheckResult
+
+MODULE_GLOB = "a[0-9][0-9]_*"  # an assignment module, .py or .ipynb
 
 
-def _progress(stream):  # one dot per check, only on a terminal
-    if not stream.isatty():
-        return None
-    return lambda aid, result: (stream.write("." if result.status == "passed" else "x"), stream.flush())
+class Progress:
+    """A progress bar on a terminal (tqdm, on stderr), gone before the report prints; nothing otherwise."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.bar = None
+        self.failed = 0
+
+    def __call__(self, aid: str, result: "CheckResult") -> None:
+        if self.bar is None:
+            if not self.stream.isatty():
+                return
+            from tqdm import tqdm
+            self.bar = tqdm(file=self.stream, unit=" checks", leave=False, dynamic_ncols=True,
+                            bar_format="{desc} {n_fmt} checks{postfix} [{elapsed}]")
+        self.failed += result.status != "passed"
+        self.bar.set_description_str(f"{aid}: {result.name}"[:60], refresh=False)
+        self.bar.set_postfix_str(f"{self.failed} not passed" if self.failed else "", refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()  # leave=False: the bar's line is cleared, the report starts on a clean one
+            self.bar = None
 
 
 def _positive_float(text: str) -> float:
@@ -37,33 +65,95 @@ def _write(path: str | None, text: str) -> None:
         Path(path).write_text(text, encoding="utf-8")
 
 
+def _holds_assignments(folder: Path) -> bool:
+    return any(folder.glob(f"{MODULE_GLOB}.py")) or any(folder.glob(f"{MODULE_GLOB}.ipynb"))
+
+
+def find_assignments(start: Path) -> Path | None:
+    """The folder `check` works on: `start` or the nearest folder above it that holds aNN_* modules
+    itself or in its `assignments/` sub-folder (so it works from a kit's root, its assignments/, its
+    notebooks/ or any folder below)."""
+    for folder in (start, *start.parents):
+        for candidate in (folder, folder / "assignments"):
+            if candidate.is_dir() and _holds_assignments(candidate):
+                return candidate
+    return None
+
+
+def resolve_check_target(args: argparse.Namespace) -> None:
+    """Turn `check`'s IDs and file paths and --path into `args.path` (a folder) and `args.ids`."""
+    ids, folders = [], set()
+    for token in args.ids:
+        path = Path(token)
+        if path.suffix in (".py", ".ipynb") and (path.is_file() or os.sep in token or "/" in token):
+            if not path.is_file():
+                raise UsageError(f"{token!r} is not a file")
+            ids.append(resolve(path.stem))
+            folders.add(path.resolve().parent)
+        else:
+            ids.append(token)
+    if len(folders) > 1:
+        raise UsageError(f"the files given are in different folders ({', '.join(sorted(map(str, folders)))}); "
+                         f"check one folder at a time")
+    args.ids = ids
+    if args.path is not None:
+        if not Path(args.path).is_dir():
+            raise UsageError(f"--path {args.path!r} is not a folder")
+        if folders and folders != {Path(args.path).resolve()}:
+            raise UsageError(f"{args.ids[0]} is not in --path {args.path!r}; give one or the other")
+        return
+    if folders:
+        args.path = str(os.path.relpath(folders.pop()))
+        return
+    found = find_assignments(Path.cwd())
+    if found is None:
+        raise UsageError(f"no assignment files (aNN_name.py) in {Path.cwd()}, its assignments/ folder, or any "
+                         f"folder above; run this inside your kit, or name the folder (--path DIR) or a file "
+                         f"(scratchgrad check path/to/a03_attention.py)")
+    args.path = os.path.relpath(found)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.watch:
+        from .watch import watch
+        return watch(args)
     from .grading import grade
     from .report import render_terminal
     ids = resolve_all(args.ids)
     path = Path(args.path)
-    if not path.is_dir():
-        raise UsageError(f"--path {str(path)!r} is not a folder (run from your kit's root, or pass --path)")
-    report = grade(path, ids, visibility="public", seed=args.seed, call_timeout_s=args.timeout,
-                   progress=_progress(sys.stderr))
+    progress = Progress(sys.stderr)
+    try:
+        report = grade(path, ids, visibility="public", seed=args.seed, call_timeout_s=args.timeout,
+                       progress=progress)
+    finally:
+        progress.close()
     print(render_terminal(report, title=f"scratchgrad {__version__} check: public checks on {path}",
                           verbose=args.verbose))
-    messages = [c.message for a in report.assignments for c in a.checks]
-    if any(m.startswith("not implemented yet") for m in messages):
-        print(f"Checks fail with 'not implemented yet' until you write the code: edit the files in {path}/ "
-              "and run this again.")
-    elif report.score < report.max_score:
-        print("Fix what failed above and run this again (--verbose shows every line of each failure).")
+    print(check_advice(report, path))
     _write(args.json, report.to_json())
     return 3 if report.grader_faults else 0
+
+
+def check_advice(report, path: Path) -> str:
+    messages = [c.message for a in report.assignments for c in a.checks]
+    if any(m.startswith("not implemented yet") for m in messages):
+        return (f"Checks fail with 'not implemented yet' until you write the code: edit the files in {path}/ "
+                "and run this again.")
+    if report.score < report.max_score:
+        return "Fix what failed above and run this again (--verbose shows every line of each failure)."
+    return "Every public check passes."
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from .grading import grade
     from .report import render_markdown, render_terminal
     ids = resolve_all(args.only)
-    report = grade(Path(args.submission), ids, visibility="all", seed=args.seed, call_timeout_s=args.timeout,
-                   progress=_progress(sys.stderr))
+    progress = Progress(sys.stderr)
+    try:
+        report = grade(Path(args.submission), ids, visibility="all", seed=args.seed, call_timeout_s=args.timeout,
+                       progress=progress)
+    finally:
+        progress.close()
     print(render_terminal(report, title=f"scratchgrad {__version__} grade: {args.submission}",
                           verbose=args.verbose))
     _write(args.json, report.to_json())
@@ -162,12 +252,23 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=16,
                                                                                     width=110))
     p.add_argument("--version", action="version", version=f"scratchgrad {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     c = sub.add_parser("check", help="run the public checks on your assignments (self-check)")
-    c.add_argument("ids", nargs="*", metavar="ID", help="assignments, e.g. a03 or attention (default: all)")
-    c.add_argument("--path", default="assignments", help="folder with your aNN_*.py files (default: ./assignments)")
+    c.add_argument("ids", nargs="*", metavar="ID|FILE",
+                   help="assignments, e.g. a03, 3 or attention, or a file such as assignments/a03_attention.py "
+                        "(default: all)")
+    c.add_argument("--path", metavar="DIR",
+                   help="folder with your aNN_*.py files (default: found from here upwards: ./assignments, ...)")
+    c.add_argument("--watch", action="store_true", help="keep running: check again every time you save a file")
     c.set_defaults(func=cmd_check)
+    if not instructor_tools():  # a learner kit: `check` is what it can do
+        c.add_argument("--seed", type=int, default=0, help="grading seed (recorded in the report; default 0)")
+        c.add_argument("-v", "--verbose", action="store_true", help="show every line of each failure")
+        c.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
+                       help="time limit per call into your code (default: each check's own, 10 s)")
+        c.add_argument("--json", metavar="OUT", help="write the JSON report here")
+        return p
 
     g = sub.add_parser("grade", help="grade a submission (folder or .zip) with public and hidden checks")
     g.add_argument("submission", help="folder holding aNN_*.py files, or a .zip of one")
@@ -226,6 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def instructor_tools() -> bool:
+    """False in a learner kit, which ships neither the hidden checks nor the instructor-side modules."""
+    return hidden_available() and importlib.util.find_spec("autograder.release") is not None
+
+
 def _prestart(args: argparse.Namespace) -> None:
     """Start the worker before torch is imported here, so the two imports overlap (~2 s saved)."""
     folder = Path(getattr(args, "path", None) or getattr(args, "submission", None) or "")
@@ -237,9 +343,14 @@ def _prestart(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in ("check", "grade"):
-        _prestart(args)
+    if args.command is None:  # bare `scratchgrad`: what it can do
+        parser.print_help()
+        return 0
     try:
+        if args.command == "check":
+            resolve_check_target(args)
+        if args.command in ("check", "grade") and not getattr(args, "watch", False):
+            _prestart(args)
         return int(args.func(args))
     except UsageError as exc:
         print(f"scratchgrad {args.command}: error: {exc}", file=sys.stderr)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder.assignments import UsageError, resolve
-from tests.conftest import ASSIGNMENTS, ROOT
+from tests.conftest import ASSIGNMENTS, KIT_BLOCKER, ROOT
 
 
 def scratchgrad(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -27,7 +27,7 @@ def tree(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if "__pycache__" not in p.parts}
 
 
-@pytest.mark.parametrize("token", ["a03_attention", "a03", "03", "3", "attention", "A03", "a03_attention.py"])
+@pytest.mark.parametrize("token", ["a03_attention", "a03", "a3", "03", "3", "attention", "A03", "a03_attention.py"])
 def test_id_spellings(token: str) -> None:
     assert resolve(token) == "a03_attention"
 
@@ -44,6 +44,9 @@ def test_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     assert run.returncode == 2 and "does not exist" in run.stderr
     run = scratchgrad("check", "--path", str(tmp_path / "nope"))
     assert run.returncode == 2 and "is not a folder" in run.stderr
+    run = scratchgrad("check", cwd=tmp_path)  # nothing to check here or above: no flag the user did not pass
+    assert run.returncode == 2 and "no assignment files" in run.stderr and "--path DIR" in run.stderr
+    assert "is not a folder" not in run.stderr
     run = scratchgrad("grade", "solutions", "--timeout", "0")
     assert run.returncode == 2 and "--timeout" in run.stderr
 
@@ -81,3 +84,68 @@ def test_checking_writes_nothing_into_the_learners_folders(tmp_path: Path) -> No
     assert run.returncode == 0, run.stderr
     assert tree(tmp_path) == before
     assert (tmp_path.parent / "cache" / "hypothesis").is_dir()  # where Hypothesis keeps its files instead
+
+
+def test_check_finds_the_assignments_from_where_the_learner_is(tmp_path: Path) -> None:
+    kit = tmp_path / "kit"
+    shutil.copytree(ASSIGNMENTS, kit / "assignments")
+    (kit / "notes" / "deep").mkdir(parents=True)
+    for where, args in ((kit / "assignments", ("a3",)), (kit / "notes" / "deep", ("3",)),
+                        (tmp_path, ("kit/assignments/a03_attention.py",))):
+        run = scratchgrad("check", *args, cwd=where)
+        assert run.returncode == 0, (where, run.stderr)
+        assert "a03_attention  0 / " in run.stdout and "a04_gpt_blocks" not in run.stdout, where
+
+
+def test_bare_command_lists_the_commands() -> None:
+    run = scratchgrad()
+    assert run.returncode == 0 and "check" in run.stdout and "grade-all" in run.stdout
+
+
+def test_learner_kit_cli_lists_only_what_the_kit_can_do() -> None:
+    """Without the hidden checks (a kit), grade/release/... are not offered (they used to end in tracebacks)."""
+    program = KIT_BLOCKER + "from autograder.cli import main\nraise SystemExit(main(sys.argv[1:]))\n"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = lambda *a: subprocess.run([sys.executable, "-c", program, *a], capture_output=True, text=True, cwd=ROOT,
+                                    env=env, timeout=120)
+    listed = run("--help").stdout
+    assert "check" in listed
+    for command in ("grade", "grade-all", "release", "gradescope", "nbgrader", "snapshots", "stubs"):
+        assert f"    {command} " not in listed and f"    {command}\n" not in listed, command
+        refused = run(command, "x")
+        assert refused.returncode == 2 and "invalid choice" in refused.stderr and "Traceback" not in refused.stderr
+    assert "--watch" in run("check", "--help").stdout
+
+
+def test_progress_bar_on_a_terminal_is_gone_before_the_report(tmp_path: Path) -> None:
+    """On a TTY the bar redraws in place and is cleared; the report's header starts on a clean line."""
+    import pty
+    shutil.copytree(ASSIGNMENTS, tmp_path / "assignments")
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "check", "a03"], cwd=tmp_path, stdin=child,
+                            stdout=child, stderr=child, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:  # EIO: the child side closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=300) == 0
+    os.close(main)
+    text = b"".join(chunks).decode()
+    assert "checks" in text and "\r" in text  # the bar was drawn and redrawn in place
+    header = text.index("scratchgrad ")
+    before = text[:header]
+    # the bar's line was cleared (tqdm ends with a carriage return after blanking it), no marks glued to the title
+    assert before == "" or before.endswith(("\r", "\n")), repr(before[-80:])
+    assert "xxxx" not in text
+
+
+def test_no_progress_output_when_not_a_terminal(tmp_path: Path) -> None:
+    shutil.copytree(ASSIGNMENTS, tmp_path / "assignments")
+    run = scratchgrad("check", "a03", cwd=tmp_path)
+    assert run.returncode == 0 and run.stderr == ""
