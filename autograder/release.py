@@ -35,13 +35,16 @@ description = "Build a GPT-style language model from scratch in PyTorch, with ch
 readme = "README.md"
 requires-python = ">=3.10"
 dependencies = ["torch>=2.4", "numpy>=1.24", "hypothesis>=6.100", "tiktoken>=0.7", "regex>=2023.1",
-                "safetensors>=0.4"]
+                "safetensors>=0.4", "tqdm>=4.66", "watchfiles>=0.21"]
 
 [project.optional-dependencies]
 notebooks = ["jupyterlab>=4", "ipykernel>=6"]
 
 [project.scripts]
 scratchgrad = "autograder.cli:main"
+
+[project.entry-points.pytest11]
+scratchgrad = "autograder.pytest_plugin"
 
 [tool.setuptools.packages.find]
 include = ["autograder*"]

@@ -149,3 +149,17 @@ def test_no_progress_output_when_not_a_terminal(tmp_path: Path) -> None:
     shutil.copytree(ASSIGNMENTS, tmp_path / "assignments")
     run = scratchgrad("check", "a03", cwd=tmp_path)
     assert run.returncode == 0 and run.stderr == ""
+
+
+def test_print_output_shows_head_and_tail_and_all_of_it_with_verbose(tmp_path: Path) -> None:
+    shutil.copytree(ASSIGNMENTS, tmp_path / "assignments")
+    module = tmp_path / "assignments" / "a03_attention.py"
+    module.write_text(module.read_text().replace(
+        '    raise NotImplementedError("a03: softmax")',
+        '    for i in range(12):\n        print(f"debug line {i}")\n    raise NotImplementedError("a03: softmax")'))
+    short = scratchgrad("check", "a03", cwd=tmp_path).stdout
+    assert "your code printed (12 lines):" in short
+    assert "| debug line 0" in short and "| debug line 1\n" in short and "| debug line 11" in short
+    assert "| debug line 5" not in short and "[... 8 lines not shown; --verbose shows them]" in short
+    verbose = scratchgrad("check", "a03", "--verbose", cwd=tmp_path).stdout
+    assert all(f"| debug line {i}\n" in verbose for i in range(12)) and "not shown" not in verbose
