@@ -222,13 +222,22 @@ def score(ran: Ran, *, elapsed_s: float, seed: int, worker_starts: int) -> Repor
 # -- the whole pipeline ----------------------------------------------------------------------
 def grade(path: Path, ids: list[str], *, visibility: str = "all", seed: int = 0, isolate: bool = True,
           call_timeout_s: float | None = None,
-          progress: Callable[[str, CheckResult], None] | None = None) -> Report:
-    """Grade one submission folder or zip on `ids`; `visibility` is "all" or "public"."""
+          progress: Callable[[str, CheckResult], None] | None = None,
+          executor: Worker | None = None) -> Report:
+    """Grade one submission folder or zip on `ids`; `visibility` is "all" or "public".
+
+    `executor`: a worker for this very folder to grade through and leave running (the pytest plugin
+    and watch mode keep one warm); by default one is started here and stopped at the end.
+    """
     t0 = time.monotonic()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors; a second thread only fights the worker for the CPU
     sub = load_submission(path, ids)
-    executor: Worker | InProcess = Worker(sub.root) if isolate else InProcess(sub.root)
+    owned = executor is None
+    if executor is not None and executor.submission != sub.root:
+        raise ValueError(f"executor serves {executor.submission}, not the submission's folder {sub.root}")
+    if executor is None:
+        executor = Worker(sub.root) if isolate else InProcess(sub.root)  # type: ignore[assignment]
     try:
         executor.start()  # the worker imports torch while the suites load below
         suites = {aid: load_suite(aid, hidden=visibility == "all") for aid in ids}
@@ -236,6 +245,7 @@ def grade(path: Path, ids: list[str], *, visibility: str = "all", seed: int = 0,
                          call_timeout_s=call_timeout_s, progress=progress)
         return score(ran, elapsed_s=time.monotonic() - t0, seed=seed, worker_starts=executor.starts)
     finally:
-        executor.close()
+        if owned:
+            executor.close()
         sub.cleanup()
         torch.set_num_threads(threads)

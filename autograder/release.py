@@ -39,6 +39,7 @@ dependencies = ["torch>=2.4", "numpy>=1.24", "hypothesis>=6.100", "tiktoken>=0.7
 
 [project.optional-dependencies]
 notebooks = ["jupyterlab>=4", "ipykernel>=6"]
+pytest = ["pytest>=8"]
 
 [project.scripts]
 scratchgrad = "autograder.cli:main"
@@ -48,6 +49,10 @@ scratchgrad = "autograder.pytest_plugin"
 
 [tool.setuptools.packages.find]
 include = ["autograder*"]
+
+[tool.pytest.ini_options]
+# `pytest` here runs the public checks of your files, one test per check (autograder/pytest_plugin.py)
+testpaths = ["assignments"]
 
 [tool.setuptools.package-data]
 autograder = ["suites/snapshots/*.safetensors", "suites/snapshots/*.json", "data/*.txt", "data/*.md"]
