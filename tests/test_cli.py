@@ -163,3 +163,15 @@ def test_print_output_shows_head_and_tail_and_all_of_it_with_verbose(tmp_path: P
     assert "| debug line 5" not in short and "[... 8 lines not shown; --verbose shows them]" in short
     verbose = scratchgrad("check", "a03", "--verbose", cwd=tmp_path).stdout
     assert all(f"| debug line {i}\n" in verbose for i in range(12)) and "not shown" not in verbose
+
+
+def test_an_import_failure_is_reported_once_per_assignment(tmp_path: Path) -> None:
+    for aid in ("a03_attention", "a04_gpt_blocks"):
+        shutil.copy(ROOT / "solutions" / f"{aid}.py", tmp_path / f"{aid}.py")
+    with open(tmp_path / "a03_attention.py", "a") as f:
+        f.write("\ndef broken(:\n")
+    run = scratchgrad("check", "a03", "a04", "--path", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("does not parse") == 1  # a03's own problem
+    assert run.stdout.count("importing a04_gpt_blocks.py failed: SyntaxError") == 1  # a04's, once, not 19 times
+    assert "ERROR   layernorm_snapshot" in run.stdout
