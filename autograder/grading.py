@@ -26,6 +26,7 @@ from .notebooks import NotebookError, module_from_file
 from .program import Program
 from .report import AssignmentResult, Report
 from .scan import Finding, scan_file
+from .timeouts import RememberTimeouts
 from .worker import InProcess, Worker, WorkerFault
 
 MAX_ZIP_BYTES = 64 << 20  # uncompressed; a homework submission is a few source files
@@ -242,7 +243,7 @@ def grade(path: Path, ids: list[str], *, visibility: str = "all", seed: int = 0,
     try:
         executor.start()  # the worker imports torch while the suites load below
         suites = {aid: load_suite(aid, hidden=visibility == "all") for aid in ids}
-        ran = run_checks(static_scan(sub, suites), executor, visibility=visibility, seed=seed,
+        ran = run_checks(static_scan(sub, suites), RememberTimeouts(executor), visibility=visibility, seed=seed,
                          call_timeout_s=call_timeout_s, progress=progress)
         return score(ran, elapsed_s=time.monotonic() - t0, seed=seed, worker_starts=executor.starts)
     finally:

@@ -49,6 +49,7 @@ class Response:
     stdout: str = ""
     stderr: str = ""
     banned_calls: dict[str, int] = field(default_factory=dict)
+    where: str = ""  # on a timeout: the learner's code that was running, as `file.py:LINE in func`
 
 
 class Worker:
@@ -195,7 +196,7 @@ def to_response(header: dict[str, Any], out: dict[str, torch.Tensor]) -> Respons
         error=values.decode(header["error"], out) if "error" in header else None,
         step=header.get("step", -1),
         stdout=header.get("stdout", ""), stderr=header.get("stderr", ""),
-        banned_calls=header.get("banned_calls", {}))
+        banned_calls=header.get("banned_calls", {}), where=str(header.get("where", ""))[:300])
 
 
 class InProcess:

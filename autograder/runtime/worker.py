@@ -70,7 +70,7 @@ def main() -> None:
     import torch  # after the redirection, so import-time chatter cannot corrupt a frame
 
     from .frames import read_frame, write_frame
-    from .programs import SoftTimeout, execute
+    from .programs import SoftTimeout, execute, where
 
     torch.set_num_threads(1)  # tiny tensors: one thread is faster, and results are bit-stable
     # the first backward pass imports this (and sympy): ~0.7 s, paid here while the grader loads suites
@@ -98,8 +98,8 @@ def main() -> None:
         signal.setitimer(signal.ITIMER_REAL, float(request.get("timeout_s", 10.0)))
         try:
             header, result = execute(request["program"], tensors, roots)
-        except SoftTimeout:
-            header, result = {"status": "timeout"}, {}
+        except SoftTimeout as exc:  # where: the learner's function that was running (file.py:LINE in func)
+            header, result = {"status": "timeout", "where": where(exc, roots)}, {}
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
