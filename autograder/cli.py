@@ -214,7 +214,8 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
     ids = resolve_all(args.only)
     names = build(Path(args.out), ids)
     print(f"wrote {args.out} ({len(names)} files; grades {', '.join(ids)}): upload it as the autograder of a "
-          f"Gradescope programming assignment (base image: Ubuntu 22.04 or newer)")
+          f"Gradescope programming assignment (base image: Ubuntu 22.04 or newer); its README.md says how.\n"
+          f"Try it first: unzip {args.out} -d ag && python3 ag/dry_run.py path/to/student_folder")
     return 0
 
 
