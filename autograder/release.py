@@ -111,9 +111,24 @@ Open `assignments/a03_attention.py` (say), replace each `raise NotImplementedErr
 code, then:
 
 ```bash
-scratchgrad check a03            # or 03, attention, a03_attention; no ID checks everything
-scratchgrad check a03 --verbose  # every line of each failure
+scratchgrad check a03            # or a3, 03, attention, a03_attention; no ID checks everything
+scratchgrad check a03 --verbose  # every line of each failure, and all your code printed
+scratchgrad check a03 --watch    # check again every time you save a file (Ctrl-C to stop)
 ```
+
+`check` works from anywhere in the kit, and takes a file too: `scratchgrad check assignments/a03_attention.py`.
+
+## Or run the checks with pytest (and your editor's test panel)
+
+```bash
+python -m pip install pytest     # if you do not have it
+pytest                           # every public check of every assignment, one test per check
+pytest assignments/a03_attention.py                          # one assignment
+pytest assignments/a03_attention.py::softmax_large_inputs    # one check
+```
+
+The verdicts and messages are the ones `scratchgrad check` gives. VS Code (Testing panel, pytest
+selected) and PyCharm (a pytest run configuration on `assignments/`) list every check as a test.
 
 Later assignments import earlier ones (`from a03_attention import MultiHeadAttention`), so keep
 all your files in `assignments/`.
