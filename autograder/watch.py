@@ -25,6 +25,18 @@ def _is_module(path: str) -> bool:
     return any(Path(path).match(pattern) for pattern in WATCHED)
 
 
+def _stamps(folder: Path) -> dict[str, int]:
+    """The assignment files and their modification times (ns): what a check is about to grade."""
+    out = {}
+    for pattern in WATCHED:
+        for path in folder.glob(pattern):
+            try:
+                out[path.name] = path.stat().st_mtime_ns
+            except OSError:  # removed meanwhile
+                pass
+    return out
+
+
 def _reusable(folder: Path) -> bool:
     """A warm worker serves the folder itself; notebooks alone are graded from a staging copy instead."""
     return not any(nb for nb in folder.glob("a[0-9][0-9]_*.ipynb") if not nb.with_suffix(".py").is_file())
@@ -50,6 +62,7 @@ def watch(args: argparse.Namespace, *, stop: threading.Event | None = None,
     saved_at: float | None = None
     try:
         while True:
+            graded = _stamps(folder)  # a save from now on, even during this check, means another check
             progress = Progress(sys.stderr)
             try:
                 report = grade(folder, ids, visibility="public", seed=args.seed, call_timeout_s=args.timeout,
@@ -57,11 +70,6 @@ def watch(args: argparse.Namespace, *, stop: threading.Event | None = None,
             finally:
                 progress.close()
             took = "" if saved_at is None else f", {time.time() - saved_at:.2f} s after the save"
-            # this worker has imported this version of the modules: the next check needs a fresh one,
-            # started now so that it is ready by the next save
-            worker.close()
-            worker = Worker(folder.resolve())
-            worker.start()
             what = f" ({', '.join(changed)} changed{took})" if changed else ""
             print((CLEAR if tty else "") + render_terminal(
                 report, title=f"scratchgrad {__version__} check --watch: public checks on {folder}{what}",
@@ -69,8 +77,18 @@ def watch(args: argparse.Namespace, *, stop: threading.Event | None = None,
             print(check_advice(report, folder))
             print(f"[{time.strftime('%H:%M:%S')}] watching {folder}/ for changes to your files (Ctrl-C to stop)",
                   flush=True)
+            # this worker has imported this version of the modules: the next check needs a fresh one,
+            # started now (after the report is out) so that it is ready by the next save
+            worker.close()
+            worker = Worker(folder.resolve())
+            worker.start()
             if on_report is not None:
                 on_report(report)
+            now = _stamps(folder)
+            if now != graded:  # saved while the check ran: check again at once
+                changed = sorted(n for n in now.keys() | graded.keys() if now.get(n) != graded.get(n))
+                saved_at = max(now.values(), default=time.time_ns()) / 1e9
+                continue
             for batch in changes(folder, watch_filter=lambda _change, path: _is_module(path), debounce=30,
                                  step=10, stop_event=stop, raise_interrupt=True):
                 files = sorted({Path(p) for _c, p in batch})

@@ -5,7 +5,7 @@ stub), waits for its first report, then saves the file --saves times, --pause se
 learner edits for a while between saves: the next worker warms up meanwhile), and times each save
 until the report is out (the "watching" line after it). Budget from the issue: 1 s for a03.
 
-    python bench/watch_latency.py [--saves 5] [--pause 4] [--broken]
+    python bench/watch_latency.py [--saves 5] [--pause 6] [--broken]
 
 --broken saves a softmax that forgot to subtract its maximum, so the report holds a failure and
 its shrunk example (Hypothesis shrinking costs time too).
@@ -46,7 +46,8 @@ def read_until(proc: subprocess.Popen, needle: bytes, timeout_s: float) -> bytes
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--saves", type=int, default=5)
-    ap.add_argument("--pause", type=float, default=4.0, help="seconds between saves (default 4)")
+    ap.add_argument("--pause", type=float, default=6.0,
+                    help="seconds between saves (default 6; the next worker needs ~2 s idle, more on a busy machine)")
     ap.add_argument("--broken", action="store_true", help="save a softmax that fails a check")
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="scratchgrad-watch-"))

@@ -58,7 +58,8 @@ def test_each_save_is_checked_again_with_the_new_code(tmp_path: Path) -> None:
         assert "Total 25 / 25" in first
         (tmp_path / "notes.txt").write_text("still not one")  # ignored: only assignment files count
         module = tmp_path / "a03_attention.py"
-        module.write_text(module.read_text().replace(*NO_MAX))  # a save that breaks softmax
+        # a save that breaks softmax, at once: before the watcher listens again, so no save may be lost in between
+        module.write_text(module.read_text().replace(*NO_MAX))
         second = w.until("watching")
         assert "a03_attention.py changed" in second and "notes.txt" not in second
         assert "FAIL    softmax_large_inputs" in second and "exp overflowed" in second
