@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,11 @@ from autograder.grading import grade
 from tests.conftest import ROOT, SOLUTIONS
 
 pytest_plugins = ["pytester"]
+
+# once the project is installed, pytest loads the plugin itself (entry point `pytest11`); before, it is named
+# here (naming it twice would register the same module twice)
+INSTALLED = any(ep.name == "scratchgrad" for ep in entry_points(group="pytest11"))
+PLUGIN = () if INSTALLED else ("-p", "autograder.pytest_plugin")
 
 NO_MAX = ("    x_max = x.amax(dim=dim, keepdim=True)  # (..., 1): keepdim so it broadcasts against x\n",
           "    x_max = torch.zeros_like(x).amax(dim=dim, keepdim=True)  # forgot to subtract the maximum\n")
@@ -33,7 +39,7 @@ def learner(pytester: pytest.Pytester) -> Path:
 
 
 def test_one_item_per_public_check_with_the_clis_verdicts(pytester: pytest.Pytester, learner: Path) -> None:
-    result = pytester.runpytest("-p", "autograder.pytest_plugin", "-rf")
+    result = pytester.runpytest(*PLUGIN, "-rf")
     expected = grade(learner, ["a03_attention", "a04_gpt_blocks"], visibility="public")
     verdicts = {(a.id, c.name): c for a in expected.assignments for c in a.checks}
     failed = {k: c for k, c in verdicts.items() if c.status not in ("passed", "skipped")}
@@ -51,7 +57,7 @@ def test_one_item_per_public_check_with_the_clis_verdicts(pytester: pytest.Pytes
 
 
 def test_a_single_check_runs_by_its_node_id(pytester: pytest.Pytester, learner: Path) -> None:
-    result = pytester.runpytest("-p", "autograder.pytest_plugin", "a03_attention.py::softmax_large_inputs")
+    result = pytester.runpytest(*PLUGIN, "a03_attention.py::softmax_large_inputs")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*exp overflowed*"])
 
@@ -60,8 +66,8 @@ def test_files_inside_a_package_are_not_collected(pytester: pytest.Pytester) -> 
     """A project's own modules named like assignments (test banks, suites) stay out unless asked for."""
     pkg = pytester.mkpydir("banks")
     shutil.copy(SOLUTIONS / "a03_attention.py", pkg / "a03_attention.py")
-    assert pytester.runpytest("-p", "autograder.pytest_plugin", "--collect-only").ret == pytest.ExitCode.NO_TESTS_COLLECTED
-    asked = pytester.runpytest("-p", "autograder.pytest_plugin", "--collect-only", "--scratchgrad")
+    assert pytester.runpytest(*PLUGIN, "--collect-only").ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    asked = pytester.runpytest(*PLUGIN, "--collect-only", "--scratchgrad")
     asked.stdout.fnmatch_lines(["*softmax_rows_sum_to_one*"])
 
 
@@ -73,5 +79,5 @@ def test_the_projects_own_suite_collects_the_same_with_the_plugin() -> None:
                              env={**os.environ, "PYTHONPATH": str(ROOT)})
         return [line for line in run.stdout.splitlines() if "::" in line]
 
-    with_plugin, without = collect("-p", "autograder.pytest_plugin"), collect()
+    with_plugin, without = collect(*PLUGIN), collect("-p", "no:scratchgrad")
     assert with_plugin == without and without
