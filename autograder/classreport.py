@@ -305,7 +305,8 @@ def render_html(rows: list[Row], ids: list[str], *, grader: dict[str, Any] | Non
             out.append("</table>")
         else:
             out.append("<p>No failure matched a known misconception.</p>")
-    out += ["<h2>Students</h2>", '<div class="scroll"><table><tr><th>student</th>' + "".join(f"<th>{_e(a)}</th>" for a in ids)
+    out += ["<h2>Students</h2>",
+            '<div class="scroll"><table><tr><th>student</th>' + "".join(f"<th>{_e(a)}</th>" for a in ids)
             + "<th>total</th><th>checks not passed</th><th>status</th><th>reason</th><th>feedback</th></tr>"]
     if top is not None:
         out.append(f'<tr><td class="muted">{MAX_ROW}</td>' + "".join(f'<td class="n">{num(top[a], 2)}</td>' for a in ids)

@@ -12,13 +12,14 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from . import __version__
 from .assignments import UsageError, available, hidden_available, resolve, resolve_all
 
 if TYPE_CHECKING:
     from .checks import CheckResult
+    from .report import Report
 
 MODULE_GLOB = "a[0-9][0-9]_*"  # an assignment module, .py or .ipynb
 
@@ -28,7 +29,7 @@ class Progress:
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
-        self.bar = None
+        self.bar: Any = None  # a tqdm bar, once the first check is done
         self.failed = 0
 
     def __call__(self, aid: str, result: "CheckResult") -> None:
@@ -134,7 +135,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 3 if report.grader_faults else 0
 
 
-def check_advice(report, path: Path) -> str:
+def check_advice(report: "Report", path: Path) -> str:
+    """The line under a `check` report: what to do next."""
     messages = [c.message for a in report.assignments for c in a.checks]
     if any(m.startswith("not implemented yet") for m in messages):
         return (f"Checks fail with 'not implemented yet' until you write the code: edit the files in {path}/ "

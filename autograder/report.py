@@ -105,7 +105,8 @@ def printed_lines(output: str, *, verbose: bool = False) -> list[str]:
     if len(lines) > limit:
         head = limit // 2
         more = "" if verbose else "; --verbose shows them"
-        shown = shown[:head] + [f"[... {len(lines) - limit} lines not shown{more}]"] + shown[len(lines) - (limit - head):]
+        cut = f"[... {len(lines) - limit} lines not shown{more}]"
+        shown = shown[:head] + [cut] + shown[len(lines) - (limit - head):]
     return [f"your code printed ({len(lines)} line{'s' * (len(lines) != 1)}):"] + [f"| {ln}" for ln in shown]
 
 
