@@ -80,16 +80,16 @@ def available() -> list[str]:
 
 
 def resolve(token: str) -> str:
-    """`a03_attention`, `a03`, `03`, `3` or `attention` -> `a03_attention`."""
+    """`a03_attention`, `a03`, `a3`, `03`, `3` or `attention` -> `a03_attention`."""
     t = token.strip().lower().removesuffix(".py")
     for aid in CURRICULUM:
         number, name = aid.split("_", 1)
-        if t in (aid, number, number[1:], str(int(number[1:])), name):
+        if t in (aid, number, number[1:], str(int(number[1:])), f"a{int(number[1:])}", name):
             if aid not in available():
                 raise UsageError(f"assignment {token!r} ({aid}) has no checks yet; available: "
                                  f"{', '.join(available())}")
             return aid
-    raise UsageError(f"unknown assignment {token!r}; use an ID like a03_attention, a03, 03 or attention "
+    raise UsageError(f"unknown assignment {token!r}; use an ID like a03_attention, a03, a3, 03 or attention "
                      f"(available: {', '.join(available())})")
 
 

@@ -7,14 +7,18 @@ deterministically, and records the example being tried so a failure can show the
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import torch
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import errors as hyp_errors
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from .compare import CheckFailure, Hints, Tolerance, assert_close, tensor_like
 from .program import Program, Ref
@@ -25,6 +29,21 @@ from .worker import Response, WorkerFault
 from .results import KINDS, NOT_IMPLEMENTED, VISIBILITIES, CheckResult, Kind, Status, Visibility  # noqa: F401
 CALL_TIMEOUT_S = 10.0  # per worker call; the solutions' slowest call in a03/a04 takes < 0.1 s
 BUDGET_EXHAUSTED = "time budget exhausted"
+
+
+def _hypothesis_home() -> Path:
+    """Hypothesis writes caches into ./.hypothesis even with database=None; grading writes nothing into
+    the learner's (or a class's) folder, so they go to scratchgrad's cache folder (a temp one if unwritable)."""
+    home = Path(os.environ.get("SCRATCHGRAD_CACHE") or Path.home() / ".cache" / "scratchgrad") / "hypothesis"
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        return home
+    except OSError:
+        return Path(tempfile.gettempdir()) / f"scratchgrad-hypothesis-{os.getuid()}"
+
+
+if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):  # an explicit choice stands
+    set_hypothesis_home_dir(_hypothesis_home())
 
 
 class Executor(Protocol):

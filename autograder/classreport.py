@@ -145,12 +145,31 @@ class CheckStat:
         return self.failed / self.graded if self.graded else 0.0
 
 
+STUB = "not implemented yet"
+CHART_ROWS = 20  # checks in the failure chart; the rest sit behind a fold
+
+
+def attempted(assignment: dict[str, Any]) -> bool:
+    """Whether a student worked on the assignment: some check passed or failed on something other than a stub.
+
+    A missing file, or a file still all stubs, says nothing about which checks are hard: such students
+    are left out of the per-check failure rates (a syntax error is an attempt, and counts).
+    """
+    checks = [c for c in assignment.get("checks", []) if c.get("name") != "no_banned_apis"]
+    if "is not in the submission" in (assignment.get("error") or ""):
+        return False
+    return any(c.get("status") == "passed" or not str(c.get("message", "")).startswith(STUB) for c in checks)
+
+
 def check_stats(rows: list[Row]) -> list[CheckStat]:
-    """Per check: how many graded students did not pass it, sorted by failure rate, then name."""
+    """Per check: how many of the students who attempted its assignment did not pass it, by rate, then name."""
     failed: Counter[tuple[str, str, str]] = Counter()
     seen: Counter[tuple[str, str, str]] = Counter()
     for r in rows:
+        tried = {a.get("id", "?") for a in (r.report or {}).get("assignments", []) if attempted(a)}
         for aid, c in r.checks():
+            if aid not in tried:
+                continue
             key = (aid, c.get("name", "?"), c.get("visibility", "public"))
             seen[key] += 1
             failed[key] += c.get("status") != "passed"
@@ -158,11 +177,12 @@ def check_stats(rows: list[Row]) -> list[CheckStat]:
     return sorted(stats, key=lambda s: (-s.rate, s.assignment, s.name))
 
 
-def failure_svg(stats: list[CheckStat]) -> str:
+def failure_svg(stats: list[CheckStat], title: str = "Per-check failure rate (share of the students who "
+                                                      "attempted the assignment and did not pass)") -> str:
     """One horizontal bar per check, longest first; hidden checks in their own colour and marked."""
     row_h, label_w, bar_w, top = 18, 360, 300, 44
     w, h = label_w + bar_w + 90, top + row_h * len(stats) + 8
-    parts = [_svg_open(w, h, "Per-check failure rate (share of graded students who did not pass)"),
+    parts = [_svg_open(w, h, title),
              ('<rect x="4" y="23" width="10" height="10" class="public"/><text x="18" y="32">public check</text>'
               '<rect x="114" y="23" width="10" height="10" class="hidden"/><text x="128" y="32">hidden check</text>')]
     for i, s in enumerate(stats):
@@ -181,17 +201,33 @@ def failure_svg(stats: list[CheckStat]) -> str:
 
 
 # -- HTML page -------------------------------------------------------------------------------
+def hint_key(hint: str) -> str:
+    """One misconception, however a check words what it saw: the advice after the first ': ' names the fix.
+
+    A public check says "your rows' variance matches dividing by E - 1 ...: LayerNorm uses the biased
+    variance, x.var(dim=-1, unbiased=False)", the hidden one "your output matches the unbiased variance
+    ...: LayerNorm uses the biased variance, ..." -- the same mistake, one row.
+    """
+    advice = hint.split(": ", 1)[1] if ": " in hint else hint
+    return " ".join(advice.lower().split()).rstrip(".")
+
+
 def hint_counts(rows: list[Row]) -> list[tuple[str, int, list[str]]]:
-    """Misconception hints -> number of students who got them, and the checks that gave them."""
+    """Misconceptions -> (a wording of it, the number of students who got it, the checks that gave it)."""
     students: dict[str, set[str]] = defaultdict(set)
     where: dict[str, set[str]] = defaultdict(set)
+    wordings: dict[str, Counter[str]] = defaultdict(Counter)
     for r in rows:
         for aid, c in r.checks():
             hint = (c.get("hint") or "").strip()
             if hint and c.get("status") != "passed":
-                students[hint].add(r.student)
-                where[hint].add(f"{aid} {c.get('name', '?')}")
-    return sorted(((h, len(s), sorted(where[h])) for h, s in students.items()), key=lambda t: (-t[1], t[0]))
+                key = hint_key(hint)
+                students[key].add(r.student)
+                where[key].add(f"{aid} {c.get('name', '?')}")
+                wordings[key][hint] += 1
+    # the most frequent wording names the row (ties: the alphabetically first), so the page is stable
+    named = {k: min(w.items(), key=lambda kv: (-kv[1], kv[0]))[0] for k, w in wordings.items()}
+    return sorted(((named[k], len(s), sorted(where[k])) for k, s in students.items()), key=lambda t: (-t[1], t[0]))
 
 
 def integrity_findings(rows: list[Row]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -238,7 +274,9 @@ vertical-align:top}th{background:#f2f2f2}td.n{text-align:right}tr.error td{backg
 .chart{display:block;margin:.5em 0 1em}.charts{display:flex;flex-wrap:wrap;gap:1em}
 .chart .bar{fill:#54a24b}.chart .public{fill:#4c78a8}.chart .hidden{fill:#f58518}.chart .axis{stroke:#888}
 .chart text{font-size:11px;fill:#333}.chart .t{font-size:13px;font-weight:600}
-.muted{color:#777}
+.muted{color:#777}.scroll{overflow-x:auto;max-width:100%}td.reason{min-width:12em;max-width:32em;
+overflow-wrap:anywhere}.scroll td:first-child{max-width:16em;overflow-wrap:anywhere}details{margin:0 0 1.5em}
+summary{cursor:pointer}
 """
 
 
@@ -268,10 +306,17 @@ def render_html(rows: list[Row], ids: list[str], *, grader: dict[str, Any] | Non
         failing = [s for s in stats if s.failed]
         out.append("<h2>Per-check failure rates</h2>")
         if failing:
-            out.append(failure_svg(failing))
+            out.append(failure_svg(failing[:CHART_ROWS]))
+        if len(failing) > CHART_ROWS:
+            rest = failing[CHART_ROWS:]
+            out += [f"<details><summary>{len(rest)} more checks that some students did not pass</summary>",
+                    failure_svg(rest, f"Per-check failure rate, checks {CHART_ROWS + 1} to {len(failing)}"),
+                    "</details>"]
         passed_by_all = len(stats) - len(failing)
-        out.append(f"<p>{passed_by_all} of {len(stats)} checks were passed by every graded student"
-                   + (" (not shown)." if failing and passed_by_all else ".") + "</p>")
+        out.append(f"<p>{passed_by_all} of {len(stats)} checks were passed by every student who attempted "
+                   f"their assignment" + (" (not shown)." if failing and passed_by_all else ".")
+                   + ' <span class="muted">Students whose file is missing or still all stubs are not counted.</span>'
+                   + "</p>")
         hints = hint_counts(rows)
         out.append("<h2>Most frequent misconceptions</h2>")
         if hints:
@@ -282,7 +327,8 @@ def render_html(rows: list[Row], ids: list[str], *, grader: dict[str, Any] | Non
         else:
             out.append("<p>No failure matched a known misconception.</p>")
     out += _integrity_section(rows)
-    out += ["<h2>Students</h2>", "<table><tr><th>student</th>" + "".join(f"<th>{_e(a)}</th>" for a in ids)
+    out += ["<h2>Students</h2>",
+            '<div class="scroll"><table><tr><th>student</th>' + "".join(f"<th>{_e(a)}</th>" for a in ids)
             + "<th>total</th><th>checks not passed</th><th>status</th><th>reason</th><th>feedback</th></tr>"]
     if top is not None:
         out.append(f'<tr><td class="muted">{MAX_ROW}</td>' + "".join(f'<td class="n">{num(top[a], 2)}</td>' for a in ids)
@@ -294,6 +340,6 @@ def render_html(rows: list[Row], ids: list[str], *, grader: dict[str, Any] | Non
         out.append(f"<tr{cls}><td>{_e(r.student)}</td>"
                    + "".join(f'<td class="n">{num(r.score(a), 2)}</td>' for a in ids)
                    + f'<td class="n">{num(r.total, 2)}</td><td class="n">{lost if r.report else ""}</td>'
-                   f"<td>{_e(r.status)}</td><td>{_e(one_line(r.reason))}</td><td>{link}</td></tr>")
-    out += ["</table>", "</body></html>"]
+                   f'<td>{_e(r.status)}</td><td class="reason">{_e(one_line(r.reason))}</td><td>{link}</td></tr>')
+    out += ["</table></div>", "</body></html>"]
     return "\n".join(out) + "\n"

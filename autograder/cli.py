@@ -8,20 +8,49 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
+import os
 import sys
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 from contextlib import nullcontext
 
 from . import __version__
-from .assignments import UsageError, available, resolve_all
+from .assignments import UsageError, available, hidden_available, resolve, resolve_all
 from .budgets import interrupted_by, stop_on_signals
 
+if TYPE_CHECKING:
+    from .checks import CheckResult
+    from .report import Report
 
-def _progress(stream):  # one dot per check, only on a terminal
-    if not stream.isatty():
-        return None
-    return lambda aid, result: (stream.write("." if result.status == "passed" else "x"), stream.flush())
+MODULE_GLOB = "a[0-9][0-9]_*"  # an assignment module, .py or .ipynb
+
+
+class Progress:
+    """A progress bar on a terminal (tqdm, on stderr), gone before the report prints; nothing otherwise."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.bar: Any = None  # a tqdm bar, once the first check is done
+        self.failed = 0
+
+    def __call__(self, aid: str, result: "CheckResult") -> None:
+        if self.bar is None:
+            if not self.stream.isatty():
+                return
+            from tqdm import tqdm
+            self.bar = tqdm(file=self.stream, unit=" checks", leave=False, dynamic_ncols=True,
+                            bar_format="{desc} {n_fmt} checks{postfix} [{elapsed}]")
+        self.failed += result.status != "passed"
+        self.bar.set_description_str(f"{aid}: {result.name}"[:60], refresh=False)
+        self.bar.set_postfix_str(f"{self.failed} not passed" if self.failed else "", refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()  # leave=False: the bar's line is cleared, the report starts on a clean one
+            self.bar = None
 
 
 def _seconds(flag: str):  # noqa: ANN202 - an argparse type
@@ -76,41 +105,101 @@ def _load_and_prestart(path: Path, ids: list[str]):
     return sub
 
 
+def _holds_assignments(folder: Path) -> bool:
+    return any(folder.glob(f"{MODULE_GLOB}.py")) or any(folder.glob(f"{MODULE_GLOB}.ipynb"))
+
+
+def find_assignments(start: Path) -> Path | None:
+    """The folder `check` works on: `start` or the nearest folder above it that holds aNN_* modules
+    itself or in its `assignments/` sub-folder (so it works from a kit's root, its assignments/, its
+    notebooks/ or any folder below)."""
+    for folder in (start, *start.parents):
+        for candidate in (folder, folder / "assignments"):
+            if candidate.is_dir() and _holds_assignments(candidate):
+                return candidate
+    return None
+
+
+def resolve_check_target(args: argparse.Namespace) -> None:
+    """Turn `check`'s IDs and file paths and --path into `args.path` (a folder) and `args.ids`."""
+    ids, folders = [], set()
+    for token in args.ids:
+        path = Path(token)
+        if path.suffix in (".py", ".ipynb") and (path.is_file() or os.sep in token or "/" in token):
+            if not path.is_file():
+                raise UsageError(f"{token!r} is not a file")
+            ids.append(resolve(path.stem))
+            folders.add(path.resolve().parent)
+        else:
+            ids.append(token)
+    if len(folders) > 1:
+        raise UsageError(f"the files given are in different folders ({', '.join(sorted(map(str, folders)))}); "
+                         f"check one folder at a time")
+    args.ids = ids
+    if args.path is not None:
+        if not Path(args.path).is_dir():
+            raise UsageError(f"--path {args.path!r} is not a folder")
+        if folders and folders != {Path(args.path).resolve()}:
+            raise UsageError(f"{args.ids[0]} is not in --path {args.path!r}; give one or the other")
+        return
+    if folders:
+        args.path = str(os.path.relpath(folders.pop()))
+        return
+    found = find_assignments(Path.cwd())
+    if found is None:
+        raise UsageError(f"no assignment files (aNN_name.py) in {Path.cwd()}, its assignments/ folder, or any "
+                         f"folder above; run this inside your kit, or name the folder (--path DIR) or a file "
+                         f"(scratchgrad check path/to/a03_attention.py)")
+    args.path = os.path.relpath(found)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.watch:
+        from .watch import watch
+        return watch(args)
     ids = resolve_all(args.ids)
     path = Path(args.path)
-    if not path.is_dir():
-        raise UsageError(f"--path {str(path)!r} is not a folder (run from your kit's root, or pass --path)")
     sub = _load_and_prestart(path, ids)
+    progress = Progress(sys.stderr)
     try:
         from .grading import grade
         report = grade(sub, ids, visibility="public", seed=args.seed, call_timeout_s=args.timeout,
                        assignment_budget_s=args.assignment_budget, submission_budget_s=args.submission_budget,
-                       progress=_progress(sys.stderr))
+                       progress=progress)
     finally:
+        progress.close()
         sub.cleanup()
     signum = interrupted_by()  # main() installed the handlers: SIGTERM/SIGINT cut grading short
     from .report import render_terminal
     print(render_terminal(report, title=f"scratchgrad {__version__} check: public checks on {path}",
                           verbose=args.verbose))
-    if any(c.not_implemented for a in report.assignments for c in a.checks):
-        print(f"Checks fail with 'not implemented yet' until you write the code: edit the files in {path}/ "
-              "and run this again.")
-    elif report.score < report.max_score:
-        print("Fix what failed above and run this again (--verbose shows every line of each failure).")
+    print(check_advice(report, path))
     _write(args.json, report.to_json())
     return _interrupted("check", signum) or (3 if report.grader_faults else 0)
+
+
+def check_advice(report: "Report", path: Path) -> str:
+    """The line under a `check` report: what to do next."""
+    messages = [c.message for a in report.assignments for c in a.checks]
+    if any(m.startswith("not implemented yet") for m in messages):
+        return (f"Checks fail with 'not implemented yet' until you write the code: edit the files in {path}/ "
+                "and run this again.")
+    if report.score < report.max_score:
+        return "Fix what failed above and run this again (--verbose shows every line of each failure)."
+    return "Every public check passes."
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
     ids = resolve_all(args.only)
     sub = _load_and_prestart(Path(args.submission), ids)
+    progress = Progress(sys.stderr)
     try:
         from .grading import grade
         report = grade(sub, ids, visibility="all", seed=args.seed, call_timeout_s=args.timeout,
                        assignment_budget_s=args.assignment_budget, submission_budget_s=args.submission_budget,
-                       progress=_progress(sys.stderr), unavailable="drop" if args.drop_unavailable else "error")
+                       progress=progress, unavailable="drop" if args.drop_unavailable else "error")
     finally:
+        progress.close()
         sub.cleanup()
     signum = interrupted_by()
     from .report import render_markdown, render_terminal
@@ -133,8 +222,8 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
 
 
 def cmd_stubs(args: argparse.Namespace) -> int:
-    from .notebooks import stale_notebooks, write_notebooks
-    from .stubs import MarkerError, build, stale
+    from .notebooks import build_notebook, dumps, stale_notebooks
+    from .stubs import EditedError, MarkerError, plan, stale, write_generated
     try:
         if args.check:
             reasons = stale(Path(args.solutions), Path(args.out)) or stale_notebooks(Path(args.out),
@@ -145,10 +234,19 @@ def cmd_stubs(args: argparse.Namespace) -> int:
                 return 1
             print(f"{args.out}/ and {args.notebooks}/ are up to date with {args.solutions}/")
             return 0
-        for path in build(Path(args.solutions), Path(args.out)):
+        planned = plan(Path(args.solutions), Path(args.out), Path(args.notebooks),
+                       lambda aid, stub: dumps(build_notebook(aid, stub)))
+        try:
+            written, moved = write_generated(planned, force=args.force)
+        except EditedError as exc:
+            print(f"scratchgrad stubs: {exc}", file=sys.stderr)
+            return 1
+        for path, aside in moved.items():
+            print(f"kept your edited {path} as {aside}")
+        for path in written:
             print(f"wrote {path}")
-        for path in write_notebooks(Path(args.out), Path(args.notebooks)):
-            print(f"wrote {path}")
+        print(f"{len(planned) - len(written)} of {len(planned)} files were already up to date" if written else
+              f"all {len(planned)} files in {args.out}/ and {args.notebooks}/ were already up to date")
         return 0
     except (MarkerError, FileNotFoundError) as exc:
         raise UsageError(str(exc)) from None
@@ -167,7 +265,8 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
     ids = resolve_all(args.only)
     names = build(Path(args.out), ids)
     print(f"wrote {args.out} ({len(names)} files; grades {', '.join(ids)}): upload it as the autograder of a "
-          f"Gradescope programming assignment (base image: Ubuntu 22.04 or newer)")
+          f"Gradescope programming assignment (base image: Ubuntu 22.04 or newer); its README.md says how.\n"
+          f"Try it first: unzip {args.out} -d ag && python3 ag/dry_run.py path/to/student_folder")
     return 0
 
 
@@ -201,14 +300,27 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="scratchgrad", description="Graded exercises for building a GPT in PyTorch.")
+    p = argparse.ArgumentParser(prog="scratchgrad", description="Graded exercises for building a GPT in PyTorch.",
+                                formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=16,
+                                                                                    width=110))
     p.add_argument("--version", action="version", version=f"scratchgrad {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     c = sub.add_parser("check", help="run the public checks on your assignments (self-check)")
-    c.add_argument("ids", nargs="*", metavar="ID", help="assignments, e.g. a03 or attention (default: all)")
-    c.add_argument("--path", default="assignments", help="folder with your aNN_*.py files (default: ./assignments)")
+    c.add_argument("ids", nargs="*", metavar="ID|FILE",
+                   help="assignments, e.g. a03, 3 or attention, or a file such as assignments/a03_attention.py "
+                        "(default: all)")
+    c.add_argument("--path", metavar="DIR",
+                   help="folder with your aNN_*.py files (default: found from here upwards: ./assignments, ...)")
+    c.add_argument("--watch", action="store_true", help="keep running: check again every time you save a file")
     c.set_defaults(func=cmd_check)
+    if not instructor_tools():  # a learner kit: `check` is what it can do
+        c.add_argument("--seed", type=int, default=0, help="grading seed (recorded in the report; default 0)")
+        c.add_argument("-v", "--verbose", action="store_true", help="show every line of each failure")
+        c.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
+                       help="time limit per call into your code (default: each check's own, 10 s)")
+        c.add_argument("--json", metavar="OUT", help="write the JSON report here")
+        return p
 
     g = sub.add_parser("grade", help="grade a submission (folder or .zip) with public and hidden checks")
     g.add_argument("submission", help="folder holding aNN_*.py files, or a .zip of one")
@@ -244,8 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="leave checks that need what this installation lacks (GPT-2's tokenizer files) out of "
                             "the maximum, for every submission (default: stop with the fix)")
 
-    s = sub.add_parser("stubs", help="build assignments/ from the solution regions in solutions/")
+    s = sub.add_parser("stubs", help="(instructors) build assignments/ from the solution regions in solutions/")
     s.add_argument("--check", action="store_true", help="exit 1 if assignments/ is out of date")
+    s.add_argument("--force", action="store_true",
+                   help="regenerate even over files edited since the last generation (they are moved aside)")
     s.add_argument("--solutions", default="solutions", help="default: ./solutions")
     s.add_argument("--out", default="assignments", help="default: ./assignments")
     s.add_argument("--notebooks", default="notebooks", help="the stubs as notebooks (default: ./notebooks)")
@@ -272,16 +386,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def instructor_tools() -> bool:
+    """False in a learner kit, which ships neither the hidden checks nor the instructor-side modules."""
+    return hidden_available() and importlib.util.find_spec("autograder.release") is not None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    grading = args.command in ("check", "grade")
+    if args.command is None:  # bare `scratchgrad`: what it can do
+        parser.print_help()
+        return 0
+    grading = args.command in ("check", "grade") and not getattr(args, "watch", False)
     # from here on SIGTERM/SIGINT end `check`/`grade` with a partial report, not a traceback
     with stop_on_signals() if grading else nullcontext():
         try:
+            if args.command == "check":
+                resolve_check_target(args)
             return int(args.func(args))
         except UsageError as exc:
             print(f"scratchgrad {args.command}: error: {exc}", file=sys.stderr)
-            if grading and not available():
+            if args.command in ("check", "grade") and not available():
                 print("no assignment has checks installed", file=sys.stderr)
             return 2

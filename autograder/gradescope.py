@@ -1,6 +1,7 @@
 """The Gradescope route: build the autograder zip, and grade one submission inside Gradescope's image.
 
-`build(out, ids)` writes the zip Gradescope asks for: `setup.sh` (run once, as root, when the image
+`build(out, ids)` writes the zip Gradescope asks for, with a README (upload, settings) and `dry_run.py`
+(run_autograder on a folder of a student's files, locally): `setup.sh` (run once, as root, when the image
 is built: Python, CPU torch pinned by constraints.txt, this grader installed with pip, and the
 unprivileged account `sgworker` that runs learner code), `run_autograder` (run per submission) and
 the grader's source (`scratchgrad/`: engine, public and hidden suites, reference).
@@ -111,6 +112,84 @@ exit 0
 """
 
 
+DRY_RUN = r"""#!/usr/bin/env python3
+# scratchgrad @VERSION@: run this autograder on your machine, the way Gradescope runs it, on a folder of one
+# student's files, and print what Gradescope would show. Standard library only; see README.md.
+#     python3 dry_run.py STUDENT_FOLDER [--keep]
+import argparse, json, os, resource, shutil, subprocess, sys, tempfile, time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ap = argparse.ArgumentParser(description="Run run_autograder on STUDENT_FOLDER in a scratch copy of /autograder.")
+ap.add_argument("student", help="a folder holding what the student would upload (aNN_*.py, notebooks or a .zip)")
+ap.add_argument("--keep", action="store_true", help="keep the scratch /autograder tree (its path is printed)")
+args = ap.parse_args()
+student = Path(args.student)
+if not student.is_dir():
+    sys.exit(f"dry_run: STUDENT_FOLDER {str(student)!r} is not a folder")
+root = Path(tempfile.mkdtemp(prefix="autograder-dry-run-"))
+shutil.copytree(HERE, root / "source", ignore=shutil.ignore_patterns("__pycache__"))
+shutil.copytree(student, root / "submission")
+python = os.environ.get("SCRATCHGRAD_PYTHON") or (
+    "@PREFIX@/venv/bin/python" if os.access("@PREFIX@/venv/bin/python", os.X_OK) else sys.executable)
+env = {**os.environ, "@ROOT_ENV@": str(root), "SCRATCHGRAD_PYTHON": python}
+t0 = time.monotonic()
+with open(root / "log.txt", "w") as log:
+    subprocess.run(["bash", str(root / "source" / "run_autograder")], stdout=log, stderr=subprocess.STDOUT, env=env,
+                   cwd=root, check=False)
+took = time.monotonic() - t0
+peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kB on Linux: the largest process
+doc = json.loads((root / "results" / "results.json").read_text())
+print(doc.get("output", ""))
+print()
+for t in doc.get("tests", []):
+    print(f"  {t['status']:<7} {t.get('score', 0):>5g}/{t.get('max_score', 0):<5g} {t['name']}"
+          f"{'' if t.get('visibility') == 'visible' else '  (' + t.get('visibility', '') + ')'}")
+print(f"\nscore {doc.get('score', 0):g}; {took:.0f} s; largest process {peak_mb:.0f} MB; Python: {python}")
+if args.keep:
+    print(f"kept {root} (results/results.json, log.txt: what run_autograder printed)")
+else:
+    shutil.rmtree(root, ignore_errors=True)
+"""
+
+README = """# scratchgrad @VERSION@: Gradescope autograder
+
+Grades @IDS@ with the public and hidden checks. Built by `scratchgrad gradescope`.
+
+## Upload
+
+1. On Gradescope, create a **Programming Assignment**; its total points can stay as they are (each
+   test carries its own points, and results.json gives the score).
+2. In its **Configure Autograder** page, choose **Zip file upload** and upload this zip as it is
+   (`setup.sh` and `run_autograder` must stay at its top level).
+3. Base image: **Ubuntu 22.04** or newer (`setup.sh` needs Python 3.10 or newer from apt; it stops with
+   a message otherwise). The image build runs `setup.sh` once: Python, the CPU build of torch from
+   PyTorch's CPU wheel index (no CUDA: Gradescope has no GPU), this grader, and the unprivileged account
+   `@USER@` that runs the students' code. It takes a few minutes.
+4. Settings: a student uploads their `aNN_name.py` files (or notebooks, or one .zip of them), in any
+   folder layout. Give the autograder a timeout of at least 10 minutes, and memory of 2 GB or more
+   (the dry run below prints the time and the largest process's memory on your machine).
+5. Test it with **Test Autograder** on a solution, before the students do.
+
+Students see at once their public checks and points; the hidden checks appear when you publish grades.
+
+## Dry run on your machine
+
+Unzip this bundle and run it on a folder holding one student's files, exactly as Gradescope would
+(a scratch `/autograder` tree, the same `run_autograder`), then read the summary and every test:
+
+```bash
+unzip autograder.zip -d ag && python3 ag/dry_run.py path/to/student_folder
+```
+
+It runs the grader with `$SCRATCHGRAD_PYTHON`, else `setup.sh`'s virtualenv, else the `python3`
+that runs it: that Python needs the grader's dependencies (`pip install -e ag/scratchgrad` installs
+them). `--keep` keeps the scratch tree: `results/results.json`, and `log.txt`, which holds what
+run_autograder printed (what Gradescope shows you, not the student). As root, the students' code
+runs as `@USER@` if that account exists, as on Gradescope.
+"""
+
+
 # -- building the zip ------------------------------------------------------------------------
 def _fill(template: str, ids: list[str]) -> str:
     for key, value in (("VERSION", __version__), ("PREFIX", PREFIX), ("BUNDLE", BUNDLE_DIR), ("USER", WORKER_USER),
@@ -139,7 +218,9 @@ def build(out: Path, ids: list[str], *, project: Path = PROJECT_ROOT) -> list[st
         raise UsageError(f"the Gradescope bundle needs the grader's source checkout (with the reference and hidden "
                          f"checks); {project} lacks {', '.join(missing)}")
     entries = [("setup.sh", _fill(SETUP_SH, ids).encode(), 0o755),
-               ("run_autograder", _fill(RUN_AUTOGRADER, ids).encode(), 0o755)]
+               ("run_autograder", _fill(RUN_AUTOGRADER, ids).encode(), 0o755),
+               ("README.md", _fill(README, ids).encode(), 0o644),
+               ("dry_run.py", _fill(DRY_RUN, ids).encode(), 0o755)]
     for path in _source_files(project):
         mode = 0o755 if os.access(path, os.X_OK) else 0o644
         entries.append((f"{BUNDLE_DIR}/{path.relative_to(project).as_posix()}", path.read_bytes(), mode))

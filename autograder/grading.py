@@ -24,6 +24,7 @@ from .results import AssignmentResult, Report
 from .sandbox import guard_grader, protections
 from .scan import Finding, IntegrityFinding, integrity_scan, scan_file
 from .submission import Submission, load
+from .timeouts import RememberTimeouts
 from .worker import InProcess, Worker, WorkerFault
 
 INTERRUPTED = "grading interrupted"
@@ -176,6 +177,7 @@ def run_checks(scanned: Scanned, executor: Executor, *, visibility: str, seed: i
                     left = IMPORT_TIMEOUT_S if deadline is None else min(IMPORT_TIMEOUT_S, deadline - now)
                     problem = BUDGET_EXHAUSTED if left <= 0 else _import_problem(executor, aid, left)
                 if problem:
+                    scanned.problems[aid] = problem  # said once, for the assignment, not under each of its checks
                     status = "timeout" if problem == BUDGET_EXHAUSTED else "error"
                     res = _all_fail(checks, status, problem)
                 for check in checks if not problem else []:
@@ -211,7 +213,7 @@ def score(ran: Ran, *, elapsed_s: float, seed: int, worker_starts: int,
         checks_by_name = {c.name: c for c in ran.scanned.suites[aid].checks}
         for r in rs:
             check = checks_by_name.get(r.name)
-            if r.status != "passed" and check is not None:
+            if r.status != "passed" and check is not None and r.message != ran.scanned.problems.get(aid):
                 r.message += blame_note(aid, check, r, ran)
         integrity = [f.to_dict() for f in ran.scanned.integrity.get(aid, [])]
         assignments.append(AssignmentResult(aid, rs, error=ran.scanned.problems.get(aid), integrity=integrity))
@@ -270,7 +272,7 @@ def grade(path: Path | Submission, ids: list[str], *, visibility: str = "all", s
           call_timeout_s: float | None = None, assignment_budget_s: float | None = ASSIGNMENT_BUDGET_S,
           submission_budget_s: float | None = SUBMISSION_BUDGET_S, integrity: bool = True,
           progress: Callable[[str, CheckResult], None] | None = None,
-          unavailable: Policy | None = None) -> Report:
+          unavailable: Policy | None = None, executor: Worker | None = None) -> Report:
     """Grade one submission (a folder, a zip, or one already loaded) on `ids`; `visibility` is "all" or "public".
 
     A loaded Submission stays the caller's to clean up; one loaded here is removed when grading ends.
@@ -282,25 +284,35 @@ def grade(path: Path | Submission, ids: list[str], *, visibility: str = "all", s
     `unavailable` says what to do with checks whose needs (GPT-2's files) this installation lacks:
     "error" (the default when grading, visibility "all": raise SetupError), "drop" (leave them out of
     the maximum) or "skip" (the default for public self-checks: skipped, not counted).
+
+    `executor`: a warm worker to grade through and leave running (the pytest plugin and watch mode
+    keep one); it is refilled with this submission's private copy before it imports anything, so it
+    too runs exactly the bytes scanned here. By default one is started here and stopped at the end.
     """
     t0 = time.monotonic()
     guard_grader()  # before any worker exists: its /proc files and ptrace are closed to same-user processes
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors; a second thread only fights the worker for the CPU
     sub = path if isinstance(path, Submission) else load(path, ids)
-    executor: Worker | InProcess = Worker(sub.root) if isolate else InProcess(sub.root)
+    owned = executor is None
+    if executor is None:
+        executor = Worker(sub.root) if isolate else InProcess(sub.root)  # type: ignore[assignment]
+    else:
+        executor.refill(sub.root)
     try:
         executor.start()  # the worker imports torch while the suites load below
         suites = {aid: load_suite(aid, hidden=visibility == "all") for aid in ids}
         policy = unavailable or ("error" if visibility == "all" else "skip")
         missing = require(needs_of(suites, visibility), policy=policy, where=f"grading {', '.join(ids)}")
-        ran = run_checks(static_scan(sub, suites, integrity=integrity), executor, visibility=visibility,
-                         seed=seed, call_timeout_s=call_timeout_s, assignment_budget_s=assignment_budget_s,
-                         submission_budget_s=submission_budget_s, progress=progress, missing=missing, policy=policy)
+        ran = run_checks(static_scan(sub, suites, integrity=integrity), RememberTimeouts(executor),
+                         visibility=visibility, seed=seed, call_timeout_s=call_timeout_s,
+                         assignment_budget_s=assignment_budget_s, submission_budget_s=submission_budget_s,
+                         progress=progress, missing=missing, policy=policy)
         return score(ran, elapsed_s=time.monotonic() - t0, seed=seed, worker_starts=executor.starts,
                      unavailable=missing, confinement=executor.protections)
     finally:
-        executor.close()
+        if owned:
+            executor.close()
         if sub is not path:
             sub.cleanup()
         torch.set_num_threads(threads)

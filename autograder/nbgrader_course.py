@@ -33,7 +33,7 @@ CONFIG = '''"""nbgrader configuration for the scratchgrad course (written by scr
 
 c = get_config()  # noqa: F821  (nbgrader provides it)
 c.CourseDirectory.course_id = "scratchgrad"
-c.CourseDirectory.db_assignments = [{assignments}]
+# the assignments ({assignments}) enter nbgrader's database when `generate_assignment` first runs on each
 # nbgrader's own stub for a solution region; the check messages still say which task is missing
 c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
 # a test cell starts a grader process (~5 s) and runs every check of the assignment
@@ -131,7 +131,7 @@ def build_course(course: Path, *, root: Path = PROJECT_ROOT, ids: list[str] | No
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(dumps(source_notebook(aid, src.read_text(encoding="utf-8"))), encoding="utf-8")
         written.append(target)
-    listed = ", ".join(f'{{"name": "{a}"}}' for a in ids)
+    listed = ", ".join(ids)
     (course / "nbgrader_config.py").write_text(CONFIG.format(version=__version__, assignments=listed),
                                                encoding="utf-8")
     (course / "README.md").write_text(README.format(version=__version__, course=course,

@@ -16,7 +16,7 @@ from . import __version__
 from .assignments import UsageError, available
 from .launch import PROJECT_ROOT
 from .notebooks import write_notebooks
-from .stubs import stale
+from .stubs import make_stub, solution_files
 
 PACKAGE = Path(__file__).resolve().parent
 # instructor-side modules of the engine: they bundle, or only make sense with, the hidden material
@@ -35,19 +35,37 @@ description = "Build a GPT-style language model from scratch in PyTorch, with ch
 readme = "README.md"
 requires-python = ">=3.10"
 dependencies = ["torch>=2.4", "numpy>=1.24", "hypothesis>=6.100", "tiktoken>=0.7", "regex>=2023.1",
-                "safetensors>=0.4"]
+                "safetensors>=0.4", "tqdm>=4.66", "watchfiles>=0.21"]
 
 [project.optional-dependencies]
 notebooks = ["jupyterlab>=4", "ipykernel>=6"]
+pytest = ["pytest>=8"]
 
 [project.scripts]
 scratchgrad = "autograder.cli:main"
 
+[project.entry-points.pytest11]
+scratchgrad = "autograder.pytest_plugin"
+
 [tool.setuptools.packages.find]
 include = ["autograder*"]
 
+[tool.pytest.ini_options]
+# `pytest` here runs the public checks of your files, one test per check (autograder/pytest_plugin.py)
+testpaths = ["assignments"]
+
 [tool.setuptools.package-data]
 autograder = ["suites/snapshots/*.safetensors", "suites/snapshots/*.json", "data/*.txt", "data/*.md"]
+"""
+
+# what running the kit leaves behind: none of it is the learner's work
+KIT_GITIGNORE = """__pycache__/
+*.egg-info/
+.pytest_cache/
+.hypothesis/
+.ipynb_checkpoints/
+# the check cell of each notebook saves its module here; the notebook is the source
+notebooks/*.py
 """
 
 README = """# Build a GPT from scratch: your kit
@@ -62,10 +80,28 @@ compare every output and gradient with a reference implementation that is not in
 
 ## Set up (once)
 
+Python 3.10 or newer, on Linux or macOS (on Windows, use WSL). In a virtual environment:
+
+**No NVIDIA GPU (most laptops):** on Linux, a plain install of torch pulls its CUDA build, several GB
+you cannot use. Take the CPU build from PyTorch's own CPU wheel index first (a few hundred MB), then the kit:
+
 ```bash
-python -m pip install -e .          # on a CPU-only machine you may add: -c constraints.txt
+python -m pip install torch --index-url https://download.pytorch.org/whl/cpu
+python -m pip install -e .
 scratchgrad check
 ```
+
+In one step: `python -m pip install -e . --extra-index-url https://download.pytorch.org/whl/cpu`. On macOS
+the torch wheels on PyPI are already CPU builds: skip the first line.
+
+**With an NVIDIA GPU:** the normal install, which brings the CUDA build of torch:
+
+```bash
+python -m pip install -e .
+scratchgrad check
+```
+
+The checks run on the CPU either way: the tensors are tiny.
 
 Every check fails with "not implemented yet" until you write the code: that is expected.
 
@@ -75,9 +111,24 @@ Open `assignments/a03_attention.py` (say), replace each `raise NotImplementedErr
 code, then:
 
 ```bash
-scratchgrad check a03            # or 03, attention, a03_attention; no ID checks everything
-scratchgrad check a03 --verbose  # every line of each failure
+scratchgrad check a03            # or a3, 03, attention, a03_attention; no ID checks everything
+scratchgrad check a03 --verbose  # every line of each failure, and all your code printed
+scratchgrad check a03 --watch    # check again every time you save a file (Ctrl-C to stop)
 ```
+
+`check` works from anywhere in the kit, and takes a file too: `scratchgrad check assignments/a03_attention.py`.
+
+## Or run the checks with pytest (and your editor's test panel)
+
+```bash
+python -m pip install pytest     # if you do not have it
+pytest                           # every public check of every assignment, one test per check
+pytest assignments/a03_attention.py                          # one assignment
+pytest assignments/a03_attention.py::softmax_large_inputs    # one check
+```
+
+The verdicts and messages are the ones `scratchgrad check` gives. VS Code (Testing panel, pytest
+selected) and PyCharm (a pytest run configuration on `assignments/`) list every check as a test.
 
 Later assignments import earlier ones (`from a03_attention import MultiHeadAttention`), so keep
 all your files in `assignments/`.
@@ -121,21 +172,22 @@ def build_kit(out: Path, *, root: Path = PROJECT_ROOT) -> list[Path]:
     """Write the learner kit into `out` (which must not exist or be empty); return the files written.
 
     Raises:
-        UsageError: `out` is a non-empty folder or a file, or `assignments/` is out of date with `solutions/`.
+        UsageError: `out` is a non-empty folder or a file, or there is no `solutions/` to build the stubs from.
     """
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"release OUT={str(out)!r} already exists and is not an empty folder")
-    problems = stale(root / "solutions", root / "assignments") if (root / "solutions").is_dir() else []
-    if problems:
-        raise UsageError("assignments/ is out of date with solutions/ (run `scratchgrad stubs` first): "
-                         + "; ".join(problems))
-    out.mkdir(parents=True, exist_ok=True)
+    if not (root / "solutions").is_dir():
+        raise UsageError(f"release needs the solutions the stubs come from; {root / 'solutions'} does not exist")
     ids = available()
-    shutil.copytree(root / "assignments", out / "assignments", ignore=IGNORE)
-    for extra in (out / "assignments").iterdir():  # only the modules of assignments that have checks
-        if extra.suffix == ".py" and extra.stem not in ids:
-            extra.unlink()
+    # the stubs come straight from solutions/, not from this checkout's assignments/, which may hold
+    # someone's work in progress (and must then be neither shipped nor overwritten)
+    stubs = {p.stem: make_stub(p.read_text(encoding="utf-8"), str(p)) for p in solution_files(root / "solutions")
+             if p.stem in ids}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "assignments").mkdir()
+    for aid, text in stubs.items():
+        (out / "assignments" / f"{aid}.py").write_text(text, encoding="utf-8")
     write_notebooks(out / "assignments", out / "notebooks", ids)
     pkg = out / "autograder"
     shutil.copytree(PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*", *INSTRUCTOR_ONLY))
@@ -147,6 +199,5 @@ def build_kit(out: Path, *, root: Path = PROJECT_ROOT) -> list[Path]:
                                    encoding="utf-8")
     if (root / "examples").is_dir():  # the pretraining demo runs on the learner's own modules
         shutil.copytree(root / "examples", out / "examples", ignore=IGNORE)
-    if (root / "constraints.txt").is_file():
-        shutil.copy(root / "constraints.txt", out / "constraints.txt")
+    (out / ".gitignore").write_text(KIT_GITIGNORE, encoding="utf-8")
     return sorted(p for p in out.rglob("*") if p.is_file())

@@ -27,13 +27,33 @@ def _counterexample(c: CheckResult) -> list[str]:
     return [line if len(line) <= 400 else line[:400] + " ..."] if parts else []
 
 
-def failure_lines(c: CheckResult) -> list[str]:
+PRINTED_LINES = 4  # of a learner's print output: the first and last two lines, and a count of the rest
+PRINTED_LINES_VERBOSE = 200  # with --verbose: all of it, up to this many lines
+PRINTED_WIDTH = 200
+
+
+def printed_lines(output: str, *, verbose: bool = False) -> list[str]:
+    """What the learner's code printed: head and tail with a count of what is cut (all of it, capped, verbose)."""
+    lines = output.strip("\n").splitlines()
+    if not "".join(lines).strip():
+        return []
+    limit = PRINTED_LINES_VERBOSE if verbose else PRINTED_LINES
+    shown = [ln if len(ln) <= PRINTED_WIDTH else ln[:PRINTED_WIDTH] + " ..." for ln in lines]
+    if len(lines) > limit:
+        head = limit // 2
+        more = "" if verbose else "; --verbose shows them"
+        cut = f"[... {len(lines) - limit} lines not shown{more}]"
+        shown = shown[:head] + [cut] + shown[len(lines) - (limit - head):]
+    return [f"your code printed ({len(lines)} line{'s' * (len(lines) != 1)}):"] + [f"| {ln}" for ln in shown]
+
+
+def failure_lines(c: CheckResult, *, verbose: bool = False, output: bool = True) -> list[str]:
     """What a learner reads under a failed check: message, shrunk case, hint, captured output."""
     lines = printable(c.message).splitlines() + _counterexample(c)
     if c.hint:
         lines.append(f"hint: {c.hint}")
-    if c.output.strip():
-        lines.append("your code printed: " + printable(c.output.strip().splitlines()[0][:200]))
+    if output:
+        lines += [printable(line) for line in printed_lines(c.output, verbose=verbose)]
     return lines
 
 
@@ -49,11 +69,12 @@ def render_terminal(report: Report, *, title: str = "", verbose: bool = False) -
             tag = "" if c.visibility == "public" else "  (hidden)"
             out.append(f"  {label:<7} {c.name:<{width}} {_pts(c.score):>4}/{_pts(c.max_score):<4}{tag}")
             if c.status != "passed" and not (a.error and c.message == a.error):
-                body = failure_lines(c)
+                body = failure_lines(c, output=False)
                 shown = body if verbose else body[:8]
                 out.extend(f"          {line}" for line in shown)
                 if len(body) > len(shown):
                     out.append(f"          ... ({len(body) - len(shown)} more lines with --verbose)")
+                out.extend(f"          {line}" for line in printed_lines(c.output, verbose=verbose))
     out.append(f"\nTotal {_pts(report.score)} / {_pts(report.max_score)}")
     return "\n".join(out)
 

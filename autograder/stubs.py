@@ -8,11 +8,18 @@ taken from the function that holds the region. Regions must sit inside a functio
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 TASK_MARKER = "# YOUR CODE HERE"
+# in each generated folder: the sha256 of every file the last generation wrote there, so that a
+# later generation can tell a file nobody touched (rewrite it) from one a learner edited (keep it)
+MANIFEST = ".generated.json"
 
 
 class MarkerError(Exception):
@@ -129,3 +136,82 @@ def stale(solutions: Path, out: Path) -> list[str]:
         if extra.name not in expected:
             reasons.append(f"{extra} has no solution in {solutions}")
     return reasons
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _manifest(folder: Path) -> dict[str, str]:
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(data, dict) else {}
+
+
+def edited(planned: dict[Path, str]) -> list[Path]:
+    """Files about to be rewritten whose text is neither the new one nor what the last generation wrote."""
+    found = []
+    for target, text in planned.items():
+        if not target.is_file():
+            continue
+        current = target.read_text(encoding="utf-8", errors="replace")
+        if current != text and _sha(current) != _manifest(target.parent).get(target.name):
+            found.append(target)
+    return found
+
+
+def write_generated(planned: dict[Path, str], *, force: bool = False) -> tuple[list[Path], dict[Path, Path]]:
+    """Write `planned` (path -> text) and record it in each folder's manifest; never destroy an edit.
+
+    Raises:
+        EditedError: some file was edited since the last generation (and `force` is False).
+    Returns the files whose text changed, and with `force` where each edited file was moved aside.
+    """
+    changed = edited(planned)
+    if changed and not force:
+        raise EditedError(changed)
+    moved: dict[Path, Path] = {}
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for path in changed:
+        aside = path.with_name(f"{path.name}.edited-{stamp}")
+        path.rename(aside)
+        moved[path] = aside
+    folders: dict[Path, dict[str, str]] = {}
+    written = []
+    for target, text in planned.items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.is_file() or target.read_text(encoding="utf-8", errors="replace") != text:
+            target.write_text(text, encoding="utf-8")
+            written.append(target)
+        folders.setdefault(target.parent, _manifest(target.parent))[target.name] = _sha(text)
+    for folder, hashes in folders.items():
+        (folder / MANIFEST).write_text(json.dumps(dict(sorted(hashes.items())), indent=1) + "\n", encoding="utf-8")
+    return written, moved
+
+
+class EditedError(Exception):
+    """Regenerating would overwrite files someone edited; the message names them and how to proceed."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        names = "\n  ".join(str(p) for p in paths)
+        super().__init__(f"these files changed since `scratchgrad stubs` last wrote them (your own work?):\n  {names}\n"
+                         f"Nothing was written. To regenerate anyway, run `scratchgrad stubs --force`: it moves each "
+                         f"of them aside as NAME.edited-<date> first.")
+
+
+def plan(solutions: Path, out: Path, notebooks: Path | None,
+         notebook_text: Callable[[str, str], str] | None = None) -> dict[Path, str]:
+    """What `scratchgrad stubs` writes: each stub, and each stub as a notebook (`notebook_text(aid, stub)`)."""
+    solutions, out = Path(solutions), Path(out)
+    if not solutions.is_dir():
+        raise FileNotFoundError(f"solutions folder {str(solutions)!r} does not exist")
+    planned: dict[Path, str] = {}
+    for src in solution_files(solutions):
+        stub = make_stub(src.read_text(encoding="utf-8"), str(src))
+        planned[out / src.name] = stub
+        if notebooks is not None and notebook_text is not None:
+            planned[Path(notebooks) / f"{src.stem}.ipynb"] = notebook_text(src.stem, stub)
+    return planned

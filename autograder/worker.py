@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import torch
 
-from .launch import MEMORY_LIMIT_MB, spawn, take_prestarted
+from .launch import MODULE_FILE, MEMORY_LIMIT_MB, spawn, take_prestarted
 from .runtime import values
 from .runtime.frames import (KEY_BYTES, PREFIX_BYTES, TAG_BYTES, TO_GRADER, TO_WORKER, FrameError, decode_body,
                              encode_frame, seal, sizes, verify)
@@ -55,6 +55,7 @@ class Response:
     stdout: str = ""
     stderr: str = ""
     banned_calls: dict[str, int] = field(default_factory=dict)
+    where: str = ""  # on a timeout: the learner's code that was running, as `file.py:LINE in func`
 
 
 class Worker:
@@ -79,6 +80,7 @@ class Worker:
         self._key = b""
         self._seq = 0
         self.protections: dict[str, list[str]] | None = None  # what the worker reported it could apply
+        self._used = False  # has it run a program (imported learner modules)?
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -253,8 +255,33 @@ class Worker:
             raise self._fault("error", f"the worker's answer was rejected: {type(exc).__name__}: "
                                        f"{str(exc)[:200]}") from None
 
+    def refill(self, modules: Path) -> None:
+        """Serve `modules` (a private copy's folder) from now on, so the worker imports exactly those bytes.
+
+        A warm worker (the pytest plugin's, watch mode's) was started before this copy existed: one that
+        has not run learner code yet gets the files put into its sandbox now; one that has must already
+        hold the same bytes (the plugin grades several assignments of one folder through one worker).
+        """
+        modules = Path(modules).resolve()
+        self.start()
+        assert self._tmp is not None
+        copy = self._tmp / "submission"
+        new = {p.name: p.read_bytes() for p in sorted(modules.iterdir()) if MODULE_FILE.fullmatch(p.name) and p.is_file()}
+        old = {p.name: p.read_bytes() for p in sorted(copy.iterdir()) if p.is_file()}
+        if new != old:
+            if self._used:
+                raise ValueError(f"this worker already ran other versions of the modules in {modules}: "
+                                 f"grade through a fresh one")
+            for name in old:
+                (copy / name).unlink()
+            for name, data in new.items():
+                (copy / name).write_bytes(data)
+                os.chmod(copy / name, 0o644)  # a worker running as another account reads it
+        self.submission = modules  # a replacement worker (after a crash) copies from here too
+
     def run(self, program: dict[str, Any], tensors: dict[str, torch.Tensor], *,
             timeout_s: float = 10.0) -> Response:
+        self._used = True
         header, out = self.request({"op": "run", "program": program}, tensors, timeout_s=timeout_s)
         try:
             resp = to_response(header, out)
@@ -283,8 +310,10 @@ def to_response(header: dict[str, Any], out: dict[str, torch.Tensor]) -> Respons
     banned = header.get("banned_calls", {})
     if not (isinstance(banned, dict) and all(isinstance(k, str) and isinstance(v, int) for k, v in banned.items())):
         raise MalformedValue("answer whose banned_calls is not a dict of counts")
+    where = header.get("where", "")
     return Response(status=status, returns=values.decode(header.get("returns"), out), error=error, step=step,
-                    stdout=stdout[:OUTPUT_CHARS], stderr=stderr[:OUTPUT_CHARS], banned_calls=banned)
+                    stdout=stdout[:OUTPUT_CHARS], stderr=stderr[:OUTPUT_CHARS], banned_calls=banned,
+                    where=where[:300] if isinstance(where, str) else "")
 
 
 class InProcess:
@@ -306,6 +335,10 @@ class InProcess:
     def close(self) -> None:
         if str(self.submission) in sys.path:
             sys.path.remove(str(self.submission))
+
+    def refill(self, modules: Path) -> None:
+        self.close()
+        self.submission = Path(modules).resolve()
 
     def run(self, program: dict[str, Any], tensors: dict[str, torch.Tensor], *,
             timeout_s: float = 10.0) -> Response:

@@ -21,9 +21,11 @@ import copy
 import importlib
 import itertools
 import math
+import re
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import torch
@@ -53,8 +55,9 @@ def load(path: Path) -> dict[str, object]:
     names = ["a01_tokenizer", "a02_data", "a05_gpt_model", "a06_loss", "a08_decoding"]
     try:
         mods = {name: importlib.import_module(name) for name in names}
-    except ImportError as exc:
-        raise SystemExit(f"cannot import your modules from {path}: {exc}") from None
+    except Exception as exc:  # a missing file, a syntax error, an error at import time
+        raise SystemExit(f"cannot import your modules from {path}: {type(exc).__name__}: {exc}\n"
+                         f"{_advice(exc, path)}") from None
     try:  # optional: without it (or while it is a stub) the demo trains with PyTorch's AdamW
         mods["a07_training"] = importlib.import_module("a07_training")
     except ImportError as exc:
@@ -62,6 +65,21 @@ def load(path: Path) -> dict[str, object]:
         mods["a07_training"] = None
     return mods
 
+
+
+def _advice(exc: BaseException, path: Path) -> str:
+    """Which of the learner's modules to look at, and the check that says what is wrong with it."""
+    stub = re.match(r"(a\d\d): (\S+)", str(exc)) if isinstance(exc, NotImplementedError) else None
+    if stub:
+        return f"{stub.group(2)} is not written yet: run `scratchgrad check {stub.group(1)}` to see what is left."
+    names = [Path(f.filename).name for f in traceback.extract_tb(exc.__traceback__)
+             if Path(f.filename).resolve().parent == path.resolve()]
+    names.append(Path(str(getattr(exc, "filename", "") or "")).name)  # a SyntaxError names its file: the innermost
+    learner = [n for n in names if re.fullmatch(r"a\d\d_\w+\.py", n)]
+    if learner:
+        aid = learner[-1][:3]
+        return f"The problem is in your {learner[-1]}: run `scratchgrad check {aid}` and fix what it reports."
+    return "Run `scratchgrad check` and fix what it reports: the demo needs a01-a06 and a08 to pass."
 
 def train_with_a07(a07, model, batches, val_loader, tokenizer, eval_freq: int):
     """Your AdamW and train_model over `batches` (one epoch); the curves for plotting."""
@@ -105,6 +123,18 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, flag) < 1:
             p.error(f"--{flag}={getattr(args, flag)} must be at least 1")
 
+    try:
+        return run(args)
+    except Exception as exc:  # learner code that is not finished or not right: say which, not a traceback
+        if not any(Path(f.filename).resolve().parent == Path(args.path).resolve()
+                   for f in traceback.extract_tb(exc.__traceback__)):
+            raise  # not the learner's: a real traceback helps more
+        print(f"pretrain_demo: your code raised {type(exc).__name__}: {exc}\n{_advice(exc, Path(args.path))}",
+              file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
     mods = load(Path(args.path))
     tok_mod, data, model_mod, loss, dec = (mods[k] for k in ("a01_tokenizer", "a02_data", "a05_gpt_model",
                                                               "a06_loss", "a08_decoding"))

@@ -55,3 +55,21 @@ def test_demo_names_a_bad_argument() -> None:
     run = subprocess.run([sys.executable, str(ROOT / "examples" / "pretrain_demo.py"), "--steps", "0"],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert run.returncode == 2 and "--steps=0 must be at least 1" in run.stderr
+
+
+def test_demo_on_unfinished_modules_names_the_module_and_its_check(tmp_path) -> None:
+    """a03 still a stub under finished a01/a02/a04-a08: no traceback, the task and `scratchgrad check a03`."""
+    import shutil
+    for f in (ROOT / "solutions").glob("a[0-9][0-9]_*.py"):
+        shutil.copy(f, tmp_path / f.name)
+    shutil.copy(ROOT / "assignments" / "a03_attention.py", tmp_path / "a03_attention.py")
+    run = subprocess.run([sys.executable, str(ROOT / "examples" / "pretrain_demo.py"), "--path", str(tmp_path),
+                          "--steps", "1", "--merges", "10", "--context", "8"], capture_output=True, text=True,
+                         cwd=ROOT, timeout=300)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "is not written yet" in run.stderr and "scratchgrad check a03" in run.stderr
+    (tmp_path / "a04_gpt_blocks.py").write_text("def broken(:\n")
+    run = subprocess.run([sys.executable, str(ROOT / "examples" / "pretrain_demo.py"), "--path", str(tmp_path)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "a04_gpt_blocks.py" in run.stderr and "scratchgrad check a04" in run.stderr

@@ -436,3 +436,25 @@ def test_a_missing_worker_user_stops_grading(bundle: Path, tmp_path: Path) -> No
     doc, _ = run_autograder(root, **{WORKER_USER_ENV: "sg-no-such-user"})
     assert doc["score"] == 0 and "the worker user 'sg-no-such-user'" in doc["output"]
     assert "does not exist" in doc["output"]
+
+
+def test_readme_and_dry_run_on_a_folder_of_student_files(bundle: Path, tmp_path: Path) -> None:
+    """The zip says how to upload it, and `dry_run.py` runs run_autograder locally and prints the summary."""
+    unzip(bundle, tmp_path / "ag")
+    readme = (tmp_path / "ag" / "README.md").read_text(encoding="utf-8")
+    for needed in ("Zip file upload", "Ubuntu 22.04", "timeout", "dry_run.py", "Test Autograder"):
+        assert needed in readme, needed
+    student = tmp_path / "alice"
+    student.mkdir()
+    shutil.copy(SOLUTIONS / "a03_attention.py", student / "a03_attention.py")
+    clean = {k: v for k, v in os.environ.items() if k not in (ROOT_ENV, WORKER_USER_ENV)}
+    run = subprocess.run([sys.executable, str(tmp_path / "ag" / "dry_run.py"), str(student), "--keep"],
+                         capture_output=True, text=True, timeout=600, env={**clean, "SCRATCHGRAD_PYTHON": sys.executable})
+    assert run.returncode == 0, run.stderr
+    assert "public checks **25 / 56**" in run.stdout  # results.json's summary as students see it (a04 missing)
+    assert "passed      2/2     a03_attention: softmax_rows_sum_to_one" in run.stdout
+    assert "(after_published)" in run.stdout and "a04_gpt_blocks" in run.stdout  # missing: scored 0, listed
+    kept = run.stdout.strip().splitlines()[-1].split()[1]
+    assert json.loads((Path(kept) / "results" / "results.json").read_text())["tests"]
+    shutil.rmtree(kept)
+    assert sorted(p.name for p in student.iterdir()) == ["a03_attention.py"]  # the student's folder is untouched

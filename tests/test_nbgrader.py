@@ -65,18 +65,22 @@ def hand_in(course: Path, student: str, solution_source: str | None) -> Path:
 def course(tmp_path_factory: pytest.TempPathFactory) -> dict:
     course = tmp_path_factory.mktemp("nbgrader") / "course"
     build_course(course, ids=[AID])
-    nbgrader(course, "generate_assignment", AID, "--force")
+    log = nbgrader(course, "generate_assignment", AID, "--force").stderr
     solution = (ROOT / "solutions" / f"{AID}.py").read_text(encoding="utf-8")
     (mutant,) = [v for v in MUTANTS if v.name == "mha_no_causal_mask"]
     subs = {"alice": hand_in(course, "alice", apply(solution, NOISY)),
             "bob": hand_in(course, "bob", None),
             "carol": hand_in(course, "carol", apply(solution, mutant))}
-    nbgrader(course, "autograde", AID)
-    nbgrader(course, "generate_feedback", AID)
-    nbgrader(course, "export")
+    for command in (("autograde", AID), ("generate_feedback", AID), ("export",)):
+        log += nbgrader(course, *command).stderr
     with open(course / "grades.csv", newline="", encoding="utf-8") as f:
         grades = {row["student_id"]: row for row in csv.DictReader(f)}
-    return {"dir": course, "grades": grades, "subs": subs}
+    return {"dir": course, "grades": grades, "subs": subs, "log": log}
+
+
+def test_the_generated_config_holds_only_options_nbgrader_knows(course: dict) -> None:
+    assert "not recognized" not in course["log"], course["log"][-2000:]
+    assert "[" in course["log"]  # the log was captured (nbgrader logs to stderr)
 
 
 def test_release_has_no_solutions_or_hidden_tests(course: dict) -> None:

@@ -63,3 +63,45 @@ def test_cli_check_reports_stale_stubs(tmp_path) -> None:
     (sol / "a05_demo.py").write_text("def f():\n    ### BEGIN SOLUTION\n    return 1\n")
     broken = run()
     assert broken.returncode == 2 and "a05_demo.py:2" in broken.stderr and "never closed" in broken.stderr
+
+
+def test_regenerating_never_destroys_edits(tmp_path) -> None:
+    """A learner's edit stops `stubs` (nothing written); a file nobody touched follows the solutions."""
+    sol, out, nbs = tmp_path / "solutions", tmp_path / "assignments", tmp_path / "notebooks"
+    sol.mkdir()
+    for name in ("a05_demo.py", "a06_other.py"):
+        (sol / name).write_text("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "autograder", "stubs", "--solutions", str(sol),
+                                     "--out", str(out), "--notebooks", str(nbs), *a],
+                                    capture_output=True, text=True, cwd=ROOT)
+    assert run().returncode == 0
+    (out / "a05_demo.py").write_text("def f():\n    return 1  # my work\n")
+    refused = run()
+    assert refused.returncode == 1 and "a05_demo.py" in refused.stderr and "--force" in refused.stderr
+    assert "a06_other.py" not in refused.stderr and "wrote" not in refused.stdout
+    assert (out / "a05_demo.py").read_text() == "def f():\n    return 1  # my work\n"
+    # solutions changed: the untouched stub is stale, not edited, and is rewritten once the edit is out of the way
+    (sol / "a06_other.py").write_text("def g():\n    ### BEGIN SOLUTION\n    return 2\n    ### END SOLUTION\n")
+    forced = run("--force")
+    assert forced.returncode == 0, forced.stderr
+    kept = list(out.glob("a05_demo.py.edited-*"))
+    assert len(kept) == 1 and kept[0].read_text() == "def f():\n    return 1  # my work\n"
+    assert "kept your edited" in forced.stdout and str(kept[0]) in forced.stdout
+    assert 'raise NotImplementedError("a06: g")' in (out / "a06_other.py").read_text()
+    assert run("--check").returncode == 0 and run().returncode == 0
+
+
+def test_help_marks_instructor_commands() -> None:
+    out = subprocess.run([sys.executable, "-m", "autograder", "--help"], capture_output=True, text=True,
+                         cwd=ROOT).stdout
+    lines: dict[str, str] = {}
+    command = ""
+    for ln in out.split("options:")[0].splitlines():  # "    name  help", the help maybe on the next line
+        if ln.startswith("    ") and not ln.startswith("     "):
+            command = ln.split()[0]
+            lines[command] = ln
+        elif command:
+            lines[command] += ln
+    for command in ("stubs", "snapshots", "release", "nbgrader", "gradescope", "grade-all"):
+        assert "(instructors)" in lines[command], lines[command]
+    assert "(instructors)" not in lines["check"]

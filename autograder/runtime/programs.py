@@ -9,6 +9,7 @@ standard library and torch, because it runs next to learner code.
 from __future__ import annotations
 
 import importlib
+import sys
 import os
 import traceback
 from typing import Any
@@ -117,7 +118,10 @@ class Interpreter:
     def _learner_step(self, step: dict[str, Any]) -> Any:
         if step["op"] == "import":
             # imported once per worker (one worker serves one submission): re-importing would
-            # recompile the learner's source for every program
+            # recompile the learner's source for every program. The first import may follow a refill
+            # of the modules' folder (autograder.worker.Worker.refill): forget its stale listing.
+            if step["module"] not in sys.modules:
+                importlib.invalidate_caches()
             return importlib.import_module(step["module"])
         fn = _resolve(self.value(step["fn"]), step.get("attr"))
         args = self.value(step.get("args", []))

@@ -100,7 +100,7 @@ def main(confined: dict[str, Any] | None = None) -> None:
     import torch  # after the redirection, so import-time chatter cannot corrupt a frame
 
     from .frames import KEY_BYTES, TO_GRADER, TO_WORKER, FrameError, encode_frame, read_frame, seal
-    from .programs import SoftTimeout, execute
+    from .programs import SoftTimeout, execute, where
 
     torch.set_num_threads(1)  # tiny tensors: one thread is faster, and results are bit-stable
     # the first backward pass imports this (and sympy): ~0.7 s, paid here while the grader loads suites
@@ -144,8 +144,8 @@ def main(confined: dict[str, Any] | None = None) -> None:
         signal.setitimer(signal.ITIMER_REAL, float(request.get("timeout_s", 10.0)))
         try:
             header, result = execute(request["program"], tensors, roots)
-        except SoftTimeout:
-            header, result = {"status": "timeout"}, {}
+        except SoftTimeout as exc:  # where: the learner's function that was running (file.py:LINE in func)
+            header, result = {"status": "timeout", "where": where(exc, roots)}, {}
         except Exception as exc:  # the learner's result could not be described (say, a broken __repr__)
             header, result = {"status": "raised", "step": -1, "op": "respond",
                               "error": {"$exc": {"type": type(exc).__name__, "where": "",
