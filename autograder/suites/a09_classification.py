@@ -1,4 +1,4 @@
-"""Public checks for a09_classification: properties, no reference needed.
+"""Public checks for a09_classification: properties, and a few stored reference results (`JSON_SNAPSHOTS`).
 
 The model is the runtime's ToyGPT (GPT-shaped: tok_emb, pos_emb, trf_blocks, final_norm, out_head,
 not a transformer), so a grade here never hinges on the learner's a05; its vocabulary doubles as
@@ -10,6 +10,7 @@ ByteTokenizer (a text's ids are its UTF-8 bytes, so pad ids >= 256 never occur i
 from __future__ import annotations
 
 import math
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -22,6 +23,8 @@ from autograder.kit import FLOAT64, CheckFailure, Context, Suite, random_weights
 from autograder.mistakes.a09_classification import (ACCURACY_MISTAKES, DATASET_MISTAKES, LOSS_MISTAKES,
                                                     PREPARE_MISTAKES, rows, select, trainable_names)
 from autograder.runtime.toy_gpt import ToyGPT
+from autograder.runtime.toys import ByteTokenizer
+from autograder.snapshots import load_json
 
 SUITE = Suite("a09_classification")
 check = SUITE.check
@@ -231,3 +234,41 @@ def accuracy_restores_mode_and_empty_nan(ctx: Context) -> None:
     got = run_accuracy(ctx, toy(3, 4, 1), [])[0]
     if not (isinstance(got, float) and math.isnan(got)):
         raise CheckFailure(f"{ACCURACY}(empty loader): got {got!r}, expected nan (no examples, no accuracy) {ADDITION}")
+
+
+# -- stored reference results ------------------------------------------------------------------
+SNAP_TEXTS, SNAP_LABELS = ["héllo wörld", "", "spam spam spam", "ok"], [1, 0, 1, 0]
+SNAP_DATASETS = {"longest": (None, 50256), "cut_at_4": (4, 300)}  # name -> (max_length, pad_token_id)
+SNAP_LOSSES = {"last_position": None, "last_real_token": PAD}  # name -> pad_token_id
+
+
+def JSON_SNAPSHOTS(ref: ModuleType) -> dict[str, Any]:
+    model, (ids, labels) = toy(4, 5, 11).local(), batch(4, 3, 5, 12)
+    with torch.no_grad():
+            return {**{name: [ref.ClassificationDataset(SNAP_TEXTS, SNAP_LABELS, ByteTokenizer(), L, pad)[i][0].tolist()
+                          for i in range(len(SNAP_TEXTS))] for name, (L, pad) in SNAP_DATASETS.items()},
+                **{name: float(ref.calc_loss_batch_classifier(ids, labels, model, "cpu", pad))
+                   for name, pad in SNAP_LOSSES.items()}}
+
+
+@check(points=1, visibility="public", kind="snapshot", targets=(DATASET, LOSS),
+       description="ClassificationDataset rows and calc_loss_batch_classifier losses match stored reference results")
+def reference_snapshot(ctx: Context) -> None:
+    stored, model, (ids, labels) = load_json(ctx.suite.assignment), toy(4, 5, 11), batch(4, 3, 5, 12)
+    encoded = [list(t.encode("utf-8")) for t in SNAP_TEXTS]
+    ctx.example(config={"texts": SNAP_TEXTS, "datasets": SNAP_DATASETS}, values={"input_batch": ids})
+    for name, (L, pad) in SNAP_DATASETS.items():
+        ds = _dataset(ctx, SNAP_TEXTS, SNAP_LABELS, L, pad)
+        items = ctx.fetch(*(ctx.call(ds, i, method="__getitem__") for i in range(len(SNAP_TEXTS))))
+        rows_ = [item[0].tolist() if isinstance(item, (tuple, list)) and isinstance(item[0], torch.Tensor) else item
+                 for item in items]
+        ctx.expect_close(rows_, stored[name],
+                         name=f"input_ids of {DATASET}(texts, labels, tokenizer, {L}, {pad})",
+                         hints=DATASET_MISTAKES(encoded=encoded, max_length=L, pad=pad))
+    with torch.no_grad():
+        logits = model.local()(ids)
+    for name, pad in SNAP_LOSSES.items():
+        (loss,) = ctx.fetch(ctx.call(LOSS, ids, labels, model.build(ctx.p), "cpu", pad_token_id=pad))
+        ctx.expect_close(loss, torch.tensor(stored[name], dtype=torch.float64), tol=FLOAT64,
+                         name=f"{LOSS}(..., pad_token_id={pad})",
+                         hints=LOSS_MISTAKES(logits=logits, ids=ids, labels=labels, pad=pad))

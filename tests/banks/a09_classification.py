@@ -221,4 +221,5 @@ CATCHES = {
     "loss_matches_reference": "softmax_before_cross_entropy",
     "loss_last_real_token_matches_reference": "pad_token_ignored",
     "accuracy_matches_reference": "accuracy_mean_of_batches",
+    "reference_snapshot": "counts_pads",
 }
