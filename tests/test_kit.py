@@ -12,6 +12,7 @@ import torch
 
 import reference.a03_attention as ref03
 import reference.a04_gpt_blocks as ref04
+import reference.a10_instruction as ref10
 from autograder.assignments import CURRICULUM, DEPENDENCIES, available, runs
 from autograder.checks import Suite, run_check
 from autograder.compare import FLOAT64, CheckFailure, Misconceptions, _same, assert_close
@@ -115,6 +116,20 @@ def _classification() -> dict[str, Callable[[], list[tuple[Any, Any]]]]:
     }
 
 
+def _instruction() -> dict[str, Callable[[], list[tuple[Any, Any]]]]:
+    from autograder.mistakes import a10_instruction as m10
+    calls = [([[1, 2, 3], [4], [5, 6, 7, 8]], {"pad_token_id": 0, "ignore_index": -1, "mask_prompt_lengths": [2, 0, 3]}),
+             ([[1, 2, 3, 4, 5], [6]], {"allowed_max_length": 3}),
+             ([[1, 2], [3, 4, 5]], {"mask_prompt_lengths": [1, 2]})]
+    return {
+        "format_input": lambda: [(m10.PROMPT_MISTAKES(instruction=" Sort. ", text=t), m10.prompt(" Sort. ", t))
+                                 for t in ("", " the list ")],
+        "format_response": lambda: [(m10.RESPONSE_MISTAKES(output="Yes."), "\n\n### Response:\nYes.")],
+        "custom_collate_fn": lambda: [(m10.collate_hints(b, kw), [t.tolist() for t in ref10.custom_collate_fn(b, **kw)])
+                                      for b, kw in calls],
+    }
+
+
 _CFG = {"vocab_size": 11, "context_length": 6, "emb_dim": 8, "n_heads": 2, "n_layers": 1, "drop_rate": 0.0,
         "qkv_bias": True}
 # catalogue topic -> examples, each (bound catalogue, the right answer for the same inputs)
@@ -128,6 +143,7 @@ SAMPLES: dict[str, Callable[[], list[tuple[Any, Any]]]] = {
     "TransformerBlock residual stream": lambda: [_residual()],
     "TransformerBlock dropout": lambda: [_dropout()],
     **_classification(),
+    **_instruction(),
 }
 
 
@@ -191,6 +207,10 @@ def test_hints_for_floats_ids_and_strings() -> None:
     with pytest.raises(CheckFailure) as caught:
         assert_close([3, 2, 1], [1, 2, 3], name="ids", hints=numbers(n=1.0))
     assert caught.value.hint == "you reversed the ids"
+    with pytest.raises(CheckFailure) as caught:
+        assert_close("1" * 200 + "ABC", "1" * 200 + "abc", name="prompt", hints=words(text="1" * 200 + "abc", n=1.0))
+    assert "differ at character 200" in caught.value.message and "1ABC'" in caught.value.message
+    assert caught.value.hint == "you upper-cased it"
     assert_close(1.0 + 1e-12, 1.0, name="loss", tol=FLOAT64)  # within tolerance: no failure
     with pytest.raises(CheckFailure) as caught:
         assert_close(torch.ones(2), torch.ones(3), name="t", tol=FLOAT64, hints=numbers(n=1.0))
