@@ -97,6 +97,8 @@ def assert_close(actual: Any, expected: Any, *, name: str, tol: Tolerance = None
         if _same(actual, expected, tol):
             return
         hint = hints.match(actual, tol) if hints is not None else None
+        if isinstance(actual, str) and isinstance(expected, str):
+            raise CheckFailure(f"{name}: {_text_difference(actual, expected)}", tensor=name, hint=hint)
         raise CheckFailure(f"{name}: got {_short(actual)}, expected {_short(expected)}", tensor=name, hint=hint)
     if tol is None:
         raise TypeError(f"assert_close({name!r}): comparing tensors needs a tolerance, got tol=None")
@@ -112,6 +114,15 @@ def assert_close(actual: Any, expected: Any, *, name: str, tol: Tolerance = None
     if report is not None:
         hint = hints.match(actual, tol) if hints is not None else None
         raise CheckFailure(f"{name}: values differ\n{report}", tensor=name, hint=hint)
+
+
+def _text_difference(actual: str, expected: str, context: int = 30) -> str:
+    """Where two strings first differ, with a little text around it (long prompts differ deep inside)."""
+    i = next((k for k, (a, e) in enumerate(zip(actual, expected)) if a != e), min(len(actual), len(expected)))
+    start = max(0, i - context)
+    cut = "..." if start else ""
+    return (f"the texts differ at character {i} (got {len(actual)} characters, expected {len(expected)}): got "
+            f"{cut}{actual[start:i + context]!r}, expected {cut}{expected[start:i + context]!r}")
 
 
 def _short(value: Any) -> str:

@@ -7,6 +7,8 @@ the learner side runs in the worker.
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -14,7 +16,7 @@ from torch import nn
 
 from .checks import Context
 from .compare import FLOAT64, CheckFailure, Hints, Tolerance, assert_close, is_close
-from .program import Ref
+from .program import Program, Ref
 from .runtime.values import Raised
 
 HintFn = Callable[[torch.Tensor], "str | None"]
@@ -119,3 +121,52 @@ def matching_variant(actual: torch.Tensor, variants: dict[str, Callable[[], torc
         except (RuntimeError, ValueError):
             continue
     return None
+
+
+@dataclass(frozen=True)
+class RuntimeModel:
+    """A model of the worker's runtime (`autograder/runtime/<module>.py`), built with the same weights on both
+    sides: `local()` here for the reference, `build(p)` in the worker for learner code that takes a model."""
+    module: str
+    cls: str
+    args: tuple[Any, ...] = ()
+    weights: dict[str, torch.Tensor] | None = None
+    dtype: torch.dtype = torch.float64
+    train: bool = False
+
+    def local(self) -> nn.Module:
+        made = getattr(importlib.import_module(f"autograder.runtime.{self.module}"), self.cls)(*self.args)
+        made = made.to(self.dtype)
+        if self.weights is not None:
+            made.load_state_dict(self.weights)
+        return made.train(self.train)
+
+    def build(self, p: Program) -> Ref:
+        made = p.call(p.runtime(self.module), *self.args, method=self.cls, learner=False)
+        p.to(made, self.dtype)
+        if self.weights is not None:
+            p.load(made, self.weights)
+        p.train(made, self.train)
+        return made
+
+
+def compare_with_model(ctx: Context, ref: Callable[..., torch.Tensor], target: str, args: list[Any], *,
+                       model: RuntimeModel, kwargs: dict[str, Any] | None = None, tol: Tolerance = FLOAT64,
+                       seed: int = 0, hints: Hints | None = None) -> None:
+    """Like `compare_module` for a function that takes a model (`model` stands for it in `args`): the
+    learner's `target` and `ref` get the same runtime model; the output and every parameter's gradient
+    under one random upstream gradient must match."""
+    twin = model.local()
+    out = ref(*[twin if a is model else a for a in args], **(kwargs or {}))
+    grad_out = upstream_like(out, seed)
+    out.backward(grad_out)
+    built = model.build(ctx.p)
+    got = ctx.call(target, *[built if a is model else a for a in args], grad=True, **(kwargs or {}))
+    backward = ctx.p.backward(got, grad_out, catch=True)
+    got, backward, grads = ctx.fetch(got, backward, ctx.p.grads([], module=built, catch=True))
+    ctx.expect_close(got, out.detach(), name=f"output of {target}", tol=tol, hints=hints)
+    if isinstance(backward, Raised):
+        raise CheckFailure(f"back-propagating through the output of {target} failed: {backward}")
+    for name, p in twin.named_parameters():
+        if p.grad is not None:
+            ctx.expect_close(grads["params"].get(name), p.grad, name=f"grad of the model's {name}", tol=tol)

@@ -12,9 +12,10 @@ import torch
 
 import reference.a03_attention as ref03
 import reference.a04_gpt_blocks as ref04
+import reference.a10_instruction as ref10
 from autograder.assignments import CURRICULUM, DEPENDENCIES, available, runs
 from autograder.checks import Suite, run_check
-from autograder.compare import FLOAT64, CheckFailure, Misconceptions, assert_close, is_close
+from autograder.compare import FLOAT64, CheckFailure, Misconceptions, _same, assert_close
 from autograder.differential import random_weights
 from autograder.grading import grade
 from autograder.worker import InProcess
@@ -22,7 +23,7 @@ from tests.conftest import SOLUTIONS, checks_by_name, make_submission
 from tests.banks.edits import apply
 
 ROOT = Path(__file__).resolve().parent.parent
-KIT_SUITES = ("a03_attention", "a04_gpt_blocks")  # the suites on the kit (the porters extend this)
+KIT_SUITES = ("a03_attention", "a04_gpt_blocks", "a09_classification", "a10_instruction")  # the suites on the kit (the porters extend this)
 
 
 # -- every catalogue: a mistake's output is never the right answer ---------------------------------
@@ -90,10 +91,49 @@ def _dropout() -> tuple[Any, torch.Tensor]:
     return DROPOUT_MISTAKES(x=x, c=c, p_drop=0.25), x + kept * c / 0.75  # one right answer: a seeded dropout
 
 
+def _classification() -> dict[str, Callable[[], list[tuple[Any, Any]]]]:
+    import torch.nn.functional as F
+
+    from autograder.mistakes import a09_classification as m09
+    from autograder.runtime.toy_gpt import ToyGPT
+    encoded = [[6], [1, 2, 3, 4, 5], [7, 8]]
+    names = [*ToyGPT(7, 6, 4, 3).state_dict(), "out_head.bias"]
+    toy = ToyGPT(4, 5, 3).double()
+    random_weights(toy, 7)
+    ids = torch.tensor([[1, 2, 3, 1, 2], [3, 1, 0, 0, 0], [2, 0, 0, 0, 0]])
+    labels = torch.tensor([0, 3, 1])
+    with torch.no_grad():
+        logits = toy(ids)
+    loss = [(m09.LOSS_MISTAKES(logits=logits, ids=ids, labels=labels, pad=pad),
+             F.cross_entropy(m09.select(logits, ids, pad), labels)) for pad in (None, 0)]
+    return {
+        "ClassificationDataset": lambda: [(m09.DATASET_MISTAKES(encoded=encoded, max_length=L, pad=300),
+                                           m09.rows(encoded, L, 300)) for L in (None, 3)],
+        "prepare_for_classification": lambda: [(m09.PREPARE_MISTAKES(names=names, n_layers=3),
+                                                m09.trainable_names(names, 3))],
+        "calc_loss_batch_classifier": lambda: loss,
+        "calc_accuracy_loader": lambda: [(m09.ACCURACY_MISTAKES(correct=[3, 2, 1, 0], sizes=[4, 4, 1, 4], used=3), 6 / 9)],
+    }
+
+
+def _instruction() -> dict[str, Callable[[], list[tuple[Any, Any]]]]:
+    from autograder.mistakes import a10_instruction as m10
+    calls = [([[1, 2, 3], [4], [5, 6, 7, 8]], {"pad_token_id": 0, "ignore_index": -1, "mask_prompt_lengths": [2, 0, 3]}),
+             ([[1, 2, 3, 4, 5], [6]], {"allowed_max_length": 3}),
+             ([[1, 2], [3, 4, 5]], {"mask_prompt_lengths": [1, 2]})]
+    return {
+        "format_input": lambda: [(m10.PROMPT_MISTAKES(instruction=" Sort. ", text=t), m10.prompt(" Sort. ", t))
+                                 for t in ("", " the list ")],
+        "format_response": lambda: [(m10.RESPONSE_MISTAKES(output="Yes."), "\n\n### Response:\nYes.")],
+        "custom_collate_fn": lambda: [(m10.collate_hints(b, kw), [t.tolist() for t in ref10.custom_collate_fn(b, **kw)])
+                                      for b, kw in calls],
+    }
+
+
 _CFG = {"vocab_size": 11, "context_length": 6, "emb_dim": 8, "n_heads": 2, "n_layers": 1, "drop_rate": 0.0,
         "qkv_bias": True}
 # catalogue topic -> examples, each (bound catalogue, the right answer for the same inputs)
-SAMPLES: dict[str, Callable[[], list[tuple[Any, torch.Tensor]]]] = {
+SAMPLES: dict[str, Callable[[], list[tuple[Any, Any]]]] = {
     "attention": lambda: [_attention("MultiHeadAttention", 3), _attention("CausalAttention", 1),
                           _attention("SelfAttention_v2", 1)],
     "LayerNorm": lambda: [_layernorm()],
@@ -102,6 +142,8 @@ SAMPLES: dict[str, Callable[[], list[tuple[Any, torch.Tensor]]]] = {
     "TransformerBlock": lambda: [_block(_CFG)],
     "TransformerBlock residual stream": lambda: [_residual()],
     "TransformerBlock dropout": lambda: [_dropout()],
+    **_classification(),
+    **_instruction(),
 }
 
 
@@ -127,7 +169,7 @@ def test_a_mistakes_output_is_never_the_right_answer(topic: str) -> None:
         computed = list(hints.outputs())
         assert computed, f"{topic}: no mistake could be computed on the sample"
         for mistake, out in computed:
-            assert not is_close(out, right, FLOAT64), f"{topic}: {mistake.name}'s output equals the right answer"
+            assert not _same(out, right, FLOAT64), f"{topic}: {mistake.name}'s output equals the right answer"
 
 
 def test_every_mistake_of_a_catalogue_is_computed_on_some_sample() -> None:
@@ -165,6 +207,10 @@ def test_hints_for_floats_ids_and_strings() -> None:
     with pytest.raises(CheckFailure) as caught:
         assert_close([3, 2, 1], [1, 2, 3], name="ids", hints=numbers(n=1.0))
     assert caught.value.hint == "you reversed the ids"
+    with pytest.raises(CheckFailure) as caught:
+        assert_close("1" * 200 + "ABC", "1" * 200 + "abc", name="prompt", hints=words(text="1" * 200 + "abc", n=1.0))
+    assert "differ at character 200" in caught.value.message and "1ABC'" in caught.value.message
+    assert caught.value.hint == "you upper-cased it"
     assert_close(1.0 + 1e-12, 1.0, name="loss", tol=FLOAT64)  # within tolerance: no failure
     with pytest.raises(CheckFailure) as caught:
         assert_close(torch.ones(2), torch.ones(3), name="t", tol=FLOAT64, hints=numbers(n=1.0))
@@ -242,6 +288,33 @@ def test_a_correct_call_passes_and_a_wrong_value_gets_its_hint(tmp_path: Path) -
     (tmp_path / "b").mkdir()
     result = _run_kit_check(tmp_path / "b", lambda ctx: ctx.fetch(ctx.call("softmax", torch.ones(3))))
     assert result.status == "passed" and not result.not_implemented
+
+
+def test_compare_with_model_checks_outputs_and_the_models_gradients(tmp_path: Path) -> None:
+    """compare_with_model gives learner code and the reference the same runtime model, output and gradients."""
+    from autograder.differential import RuntimeModel, compare_with_model
+    from autograder.runtime.toy_gpt import ToyGPT
+    made = ToyGPT(5, 4, 3).double()
+    random_weights(made, 2)
+    model = RuntimeModel("toy_gpt", "ToyGPT", (5, 4, 3, 2), weights=made.state_dict())
+    ids = torch.tensor([[1, 2, 3], [4, 0, 1]])
+    results = []
+    for i, body in enumerate(("model(ids)[:, -1].sum()", "model(ids)[:, -1].detach().sum() * 1.0",
+                              "model(ids)[:, 0].sum()")):
+        (tmp_path / str(i)).mkdir()
+        (tmp_path / str(i) / "a03_attention.py").write_text(f"def last_sum(ids, model):\n    return {body}\n")
+        suite = Suite("a03_attention")
+        suite.check(points=1, visibility="hidden", kind="differential", description="d")(
+            lambda ctx: compare_with_model(ctx, lambda ids, m: m(ids)[:, -1].sum(), "last_sum", [ids, model],
+                                           model=model))
+        executor = InProcess(tmp_path / str(i))
+        try:
+            results.append(run_check(suite.checks[0], suite, executor))
+        finally:
+            executor.close()
+    assert [r.status for r in results] == ["passed", "failed", "failed"], [r.message for r in results]
+    assert "back-propagating" in results[1].message and "output of last_sum" in results[2].message
+    assert model.local().training is False and torch.equal(model.local().out_head.weight, made.out_head.weight)
 
 
 # -- dependencies: declared once, and the blame note -----------------------------------------------

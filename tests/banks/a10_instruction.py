@@ -1,4 +1,8 @@
-"""Mistakes (must lose points) and correct alternatives (must score full marks) for a10_instruction."""
+"""Mistakes (must lose points) and correct alternatives (must score full marks) for a10_instruction.
+
+Kept at 25 variants (every one costs a grading in CI): ignore_index_hardcoded was dropped as a close
+cousin of pad_id_hardcoded; its hint stays in autograder/mistakes/a10_instruction.py.
+"""
 
 from tests.banks.edits import Edit, Variant
 
@@ -45,6 +49,13 @@ MUTANTS = [
         why="the book's entry[\"input\"]: a missing input key raises KeyError instead of meaning no input",
         edits=[Edit(old='    if entry.get("input"):  # present and non-empty\n', new='    if entry["input"]:\n')],
         hint="input",
+    ),
+    Variant(
+        name="instruction_defaults_to_empty",
+        why="entry.get(\"instruction\", \"\"): an entry without an instruction gives a prompt with an empty one",
+        edits=[Edit(old='    instruction = _require(entry, "instruction")\n',
+                    new='    instruction = entry.get("instruction", "")\n')],
+        hint="ValueError",
     ),
     Variant(
         name="response_header_without_blank_line",
@@ -122,12 +133,6 @@ MUTANTS = [
         hint="targets",
     ),
     Variant(
-        name="ignore_index_hardcoded",
-        why="writes -100 whatever ignore_index says",
-        edits=[Edit(old=_PADS, new="        targets[pad_positions[1:]] = -100\n")],
-        hint="ignore_index",
-    ),
-    Variant(
         name="pad_id_hardcoded",
         why="pads with 50256 whatever pad_token_id says",
         edits=[Edit(old=_PADDED, new="        padded = list(item) + [50256] * (longest - len(item))\n")],
@@ -155,6 +160,21 @@ MUTANTS = [
 ]
 
 ALTERNATIVES = [
+    Variant(
+        name="format_input_as_in_the_book",
+        why="the book's format_input verbatim: entry[\"input\"] raises KeyError when the key is missing; loses only "
+            "the check on what the contract adds",
+        edits=[Edit(old='    instruction = _require(entry, "instruction")\n' + _TEXT + _INPUT + "    return text\n",
+                    new='    instruction_text = (\n'
+                        '        f"Below is an instruction that describes a task. "\n'
+                        '        f"Write a response that appropriately completes the request."\n'
+                        '        f"\\n\\n### Instruction:\\n{entry[\'instruction\']}"\n'
+                        '    )\n'
+                        '    input_text = f"\\n\\n### Input:\\n{entry[\'input\']}" if entry["input"] else ""\n'
+                        '    return instruction_text + input_text\n')],
+        may_lose=("prompt_missing_keys",),
+        hint="addition to the book",
+    ),
     Variant(
         name="format_input_book_style",
         why="the book's conditional expression, with entry.get so a missing input means none",
@@ -202,4 +222,13 @@ ALTERNATIVES = [
     ),
 ]
 
-CATCHES = {}
+CATCHES = {
+    "prompt_strings": "single_newlines",
+    "prompt_missing_keys": "input_key_required",
+    "collate_snapshot": "all_pads_kept",
+    "collate_prompt_mask_snapshot": "prompt_mask_one_too_many",
+    "collate_special": "caller_list_mutated",
+    "collate_errors": "mask_lengths_unchecked",
+    "collate_matches_reference": "no_end_of_text_token",
+    "collate_prompt_mask_matches_reference": "prompt_mask_on_inputs",
+}
