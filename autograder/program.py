@@ -126,6 +126,10 @@ class Program:
         """An attribute (dotted path) of an object in the worker, e.g. ``p.get(model, "seen_lengths")``."""
         return self._add({"op": "getattr", "obj": obj.spec(), "attr": attr})
 
+    def item(self, obj: Ref, key: Any) -> Ref:
+        """`obj[key]` (an item of a returned tuple or dict), caught: an object without it gives the error."""
+        return self.call(obj, key, method="__getitem__", catch=True, learner=False)
+
     def to(self, obj: Ref, dtype: torch.dtype) -> None:
         self.steps.append({"op": "to", "obj": obj.spec(), "dtype": dtype_name(dtype), "as": obj.name})
 

@@ -22,7 +22,7 @@ from tests.conftest import SOLUTIONS, checks_by_name, make_submission
 from tests.banks.edits import apply
 
 ROOT = Path(__file__).resolve().parent.parent
-KIT_SUITES = ("a03_attention", "a04_gpt_blocks")  # the suites on the kit (the porters extend this)
+KIT_SUITES = ("a03_attention", "a04_gpt_blocks", "a14_dpo")  # the suites on the kit (the porters extend this)
 
 
 # -- every catalogue: a mistake's output is never the right answer ---------------------------------
@@ -90,6 +90,31 @@ def _dropout() -> tuple[Any, torch.Tensor]:
     return DROPOUT_MISTAKES(x=x, c=c, p_drop=0.25), x + kept * c / 0.75  # one right answer: a seeded dropout
 
 
+def _logprobs(masked: bool) -> tuple[Any, torch.Tensor]:
+    import reference.a14_dpo as ref14
+    from autograder.suites.a14_dpo import logprobs_hints, response_mask
+    logits, labels = _x(3, 5, 4), torch.randint(0, 4, (3, 5), generator=torch.Generator().manual_seed(1))
+    mask = response_mask(3, 5, 2) if masked else None
+    return logprobs_hints(logits, labels, mask), ref14.compute_logprobs(logits, labels, mask)
+
+
+def _dpo(item: int) -> tuple[Any, torch.Tensor]:
+    import reference.a14_dpo as ref14
+    from autograder.suites.a14_dpo import loss_hints
+    pc, pr, rc, rr = (_x(4, seed=i) - 3 for i in range(4))
+    return loss_hints(pc, pr, rc, rr, 0.5)[item], ref14.compute_dpo_loss(pc, pr, rc, rr, 0.5)[item]
+
+
+def _dpo_batch() -> tuple[Any, torch.Tensor]:
+    import reference.a14_dpo as ref14
+    from autograder.mistakes.a14_dpo import BATCH
+    from autograder.runtime.toys import TableLM
+    from autograder.suites.a14_dpo import make_batch
+    policy, reference, batch = _x(5, 5, seed=1), _x(5, 5, seed=2), make_batch(2, 4, 6, 5, 3)
+    want = ref14.compute_dpo_loss_batch(batch, TableLM(policy), TableLM(reference), 0.3)[0]
+    return BATCH(policy=policy, reference=reference, batch=batch, beta=0.3), want
+
+
 _CFG = {"vocab_size": 11, "context_length": 6, "emb_dim": 8, "n_heads": 2, "n_layers": 1, "drop_rate": 0.0,
         "qkv_bias": True}
 # catalogue topic -> examples, each (bound catalogue, the right answer for the same inputs)
@@ -102,6 +127,10 @@ SAMPLES: dict[str, Callable[[], list[tuple[Any, torch.Tensor]]]] = {
     "TransformerBlock": lambda: [_block(_CFG)],
     "TransformerBlock residual stream": lambda: [_residual()],
     "TransformerBlock dropout": lambda: [_dropout()],
+    "compute_logprobs": lambda: [_logprobs(True), _logprobs(False)],
+    "compute_dpo_loss": lambda: [_dpo(0)],
+    "DPO rewards": lambda: [_dpo(1), _dpo(2)],
+    "compute_dpo_loss_batch": lambda: [_dpo_batch()],
 }
 
 
@@ -242,6 +271,45 @@ def test_a_correct_call_passes_and_a_wrong_value_gets_its_hint(tmp_path: Path) -
     (tmp_path / "b").mkdir()
     result = _run_kit_check(tmp_path / "b", lambda ctx: ctx.fetch(ctx.call("softmax", torch.ones(3))))
     assert result.status == "passed" and not result.not_implemented
+
+
+def test_compare_module_compares_every_item_of_a_tuple(tmp_path: Path) -> None:
+    """A function returning a tuple: each item compared (named, hinted), gradients from the items that need them."""
+    from autograder.differential import compare_module
+
+    def pair(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return (x * 2).sum(), x.detach().mean()
+
+    (tmp_path / "a03_attention.py").write_text(
+        "def pair(x):\n    return (x * 2).sum(), x.mean()\n"
+        "def half(x):\n    return (x * 2).sum(), x.detach().mean() / 2\n"
+        "def wrong_grad(x):\n    return (x * 2).detach().sum() + (x * 3).sum() - (x * 3).detach().sum(), x.mean()\n"
+        "def single(x):\n    return (x * 2).sum()\n", encoding="utf-8")
+    halved = Misconceptions("pair")
+
+    @halved.add("halved", "you halved the mean")
+    def _(x: torch.Tensor) -> torch.Tensor:
+        return x.mean() / 2
+
+    results = {}
+    for target in ("pair", "half", "wrong_grad", "single"):
+        suite = Suite("a03_attention")
+
+        def body(ctx: Any, target: str = target) -> None:
+            x = torch.arange(1.0, 4.0, dtype=torch.float64)
+            compare_module(ctx, pair, target, {"x": x}, names=("total", "mean"), hints=(None, halved(x=x)))
+
+        body.__name__ = target
+        suite.check(points=1, visibility="public", kind="differential", description="d")(body)
+        executor = InProcess(tmp_path)
+        try:
+            results[target] = run_check(suite.checks[0], suite, executor)
+        finally:
+            executor.close()
+    assert results["pair"].status == "passed", results["pair"].message
+    assert results["half"].hint == "you halved the mean" and "mean (item 1 of the output of half)" in results["half"].message
+    assert results["wrong_grad"].status == "failed" and "grad of x" in results["wrong_grad"].message
+    assert "expected a tuple of 2 tensors" in results["single"].message
 
 
 # -- dependencies: declared once, and the blame note -----------------------------------------------
