@@ -16,7 +16,7 @@ from autograder.mistakes.a14_dpo import BATCH
 check = SUITE.check
 
 
-@check(points=3, visibility="hidden", kind="differential", targets=(LOGPROBS_FN,), max_examples=15,
+@check(points=3, visibility="hidden", kind="differential", targets=(LOGPROBS_FN,), max_examples=10,
        description="compute_logprobs: values and the gradient w.r.t. the logits match the reference, with and "
                    "without a selection mask (float64)")
 def logprobs_matches_reference(ctx: Context) -> None:
@@ -30,7 +30,7 @@ def logprobs_matches_reference(ctx: Context) -> None:
                        hints=logprobs_hints(logits, labels, mask))
 
 
-@check(points=3, visibility="hidden", kind="differential", targets=(LOSS_FN,), max_examples=15,
+@check(points=3, visibility="hidden", kind="differential", targets=(LOSS_FN,), max_examples=10,
        description="compute_dpo_loss: loss, rewards and the loss's gradients w.r.t. all four log-probabilities "
                    "match the reference (float64)")
 def dpo_loss_matches_reference(ctx: Context) -> None:
