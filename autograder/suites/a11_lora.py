@@ -182,7 +182,7 @@ def merge_check(ctx: Context, w: dict[str, torch.Tensor], rank: int, alpha: floa
     layer = wrapped(ctx, fin, fout, rank, alpha, bias=bias, weights=w)
     merged = ctx.call(MERGE_FN, layer)
     inner = ctx.p.get(layer, "linear")
-    kind, state, after, same = ctx.fetch(ctx.p.get(merged, "__class__.__name__"), ctx.p.state(merged),
+    kind, state, after, same = ctx.fetch(ctx.p.get(merged, "__class__.__name__", catch=True), ctx.p.state(merged),
                                          ctx.p.state(layer), ctx.p.call(ctx.p.runtime(HELPERS), merged, inner,
                                                                         method="same", learner=False))
     if kind != "Linear" or set(state) != set(want):

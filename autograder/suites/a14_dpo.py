@@ -16,6 +16,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import strategies as sg
+from autograder.compare import describe
 from autograder.kit import FLOAT32, FLOAT64, CheckFailure, Context, Raised, Suite
 from autograder.mistakes.a14_dpo import BATCH, DPO_LOSS, LOGPROBS, REWARDS
 from autograder.snapshots import load_json
@@ -67,17 +68,22 @@ def run_batch(ctx: Context, policy: torch.Tensor, reference: torch.Tensor, batch
     out = ctx.call(BATCH_FN, batch, pol, ref, beta, grad=True)
     loss = p.item(out, 0)
     backward = p.backward(loss, torch.ones((), dtype=policy.dtype), catch=True)
-    return ctx.fetch(out=out, loss_requires_grad=p.get(loss, "requires_grad"), backward=backward,
+    return ctx.fetch(out=out, loss_requires_grad=p.get(loss, "requires_grad", catch=True), backward=backward,
                      policy_grad=p.grads([], module=pol, catch=True), reference_grad=p.grads([], module=ref, catch=True),
                      policy_modes=p.get(pol, "grad_enabled"), reference_modes=p.get(ref, "grad_enabled"))
 
 
-def expect_outputs(ctx: Context, got: Any, want: tuple[torch.Tensor, ...], what: str, tol: Any,
-                   hints: tuple = (None, None, None)) -> None:
+def triple(got: Any, what: str) -> tuple[Any, Any, Any]:
+    """`got` when it is the (loss, chosen_rewards, rejected_rewards) tuple; else the failure that says what it is."""
     if not isinstance(got, (tuple, list)) or len(got) != 3:
         raise CheckFailure(f"output of {what}: expected a tuple (loss, chosen_rewards, rejected_rewards), got "
-                           f"{type(got).__name__}")
-    for name, g, w, h in zip(OUTPUTS, got, want, hints):
+                           f"{describe(got)}")
+    return tuple(got)  # type: ignore[return-value]
+
+
+def expect_outputs(ctx: Context, got: Any, want: tuple[torch.Tensor, ...], what: str, tol: Any,
+                   hints: tuple = (None, None, None)) -> None:
+    for name, g, w, h in zip(OUTPUTS, triple(got, what), want, hints):
         ctx.expect_close(g, w, name=f"{name} of {what}", tol=tol, hints=h)
 
 
@@ -157,14 +163,15 @@ def dpo_loss_large_margin(ctx: Context) -> None:
         out = ctx.call(LOSS_FN, *leaves, beta=beta, grad=True)
         loss = ctx.p.item(out, 0)
         ctx.p.backward(loss, torch.ones((), dtype=dtype), catch=True)
-        got, grads = ctx.fetch(loss, ctx.p.grads(leaves, catch=True))
+        whole, grads = ctx.fetch(out, ctx.p.grads(leaves, catch=True))
         what = f"compute_dpo_loss at z = {beta * margin:g} ({str(dtype).removeprefix('torch.')})"
-        z = torch.tensor(-beta * margin, dtype=dtype)
+        got = triple(whole, what)[0]
+        expected = torch.tensor(-beta * margin, dtype=dtype)
         if isinstance(got, torch.Tensor) and not torch.isfinite(got).all():
             raise CheckFailure(f"loss of {what}: {got.item()}; sigmoid(z) underflows to 0 there (or exp(-z) "
                                f"overflows): compute -logsigmoid(z) stably, F.logsigmoid or "
                                f"max(-z, 0) + log1p(exp(-|z|))")
-        ctx.expect_close(got, z, name=f"loss of {what}", tol=FLOAT64 if dtype == torch.float64 else FLOAT32)
+        ctx.expect_close(got, expected, name=f"loss of {what}", tol=FLOAT64 if dtype == torch.float64 else FLOAT32)
         if isinstance(grads, Raised):
             raise CheckFailure(f"gradients of {what}: {grads}")
         want = torch.full((B,), -beta / B, dtype=dtype)  # d loss / d pc = -beta * sigmoid(-z) / B, sigmoid(800) = 1
@@ -185,10 +192,10 @@ def rewards_contract(ctx: Context) -> None:
                     "policy_rejected": pr, "reference_chosen": rc, "reference_rejected": rr})
         leaves = [ctx.p.leaf(f"logprobs{i}", t) for i, t in enumerate((pc, pr, rc, rr))]
         out = ctx.call(LOSS_FN, *leaves, beta=beta, grad=True)
-        got = ctx.fetch(out, *(ctx.p.get(ctx.p.item(out, i), "requires_grad") for i in (1, 2)))
+        got = ctx.fetch(out, *(ctx.p.get(ctx.p.item(out, i), "requires_grad", catch=True) for i in (1, 2)))
+        outputs = triple(got[0], f"compute_dpo_loss(beta={beta})")
         for i, (name, pol, ref) in enumerate((("chosen_rewards", pc, rc), ("rejected_rewards", pr, rr))):
-            value = got[0][i + 1] if isinstance(got[0], (tuple, list)) and len(got[0]) == 3 else got[0]
-            ctx.expect_close(value, (pol - ref).mean(), tol=FLOAT64, hints=REWARDS(policy=pol, reference=ref, beta=beta),
+            ctx.expect_close(outputs[i + 1], (pol - ref).mean(), tol=FLOAT64, hints=REWARDS(policy=pol, reference=ref, beta=beta),
                              name=f"{name} (the batch mean of policy - reference log-probabilities, a 0-d tensor)")
             if got[i + 1] is True:
                 raise CheckFailure(f"{name} requires grad: the rewards are for logging only, return them "
