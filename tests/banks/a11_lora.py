@@ -150,7 +150,7 @@ MUTANTS = [
         why="builds the merged nn.Linear in the default dtype: a float64 layer merges into float32",
         edits=[Edit(old=_MERGE_NEW, new="    merged = nn.Linear(linear.in_features, linear.out_features, "
                                         "bias=linear.bias is not None)\n")],
-        hint='dtype float32, expected float64',
+        hint='build the new nn.Linear with dtype',
     ),
     Variant(
         name="merge_no_type_check",
@@ -162,6 +162,14 @@ MUTANTS = [
 ]
 
 ALTERNATIVES = [
+    Variant(
+        name="book_linear_with_lora",
+        why="the book's LinearWithLoRA: LoRALayer(...) left in the default dtype; only the float64 check, about the "
+            "contract's addition, may fail",
+        edits=[Edit(old=_TO, new="LoRALayer(linear.in_features, linear.out_features, rank, alpha)")],
+        hint="expected float64 (move the LoRALayer",
+        may_lose=("lora_float64",),
+    ),
     Variant(
         name="product_first",
         why="x @ (A @ B) * (alpha / rank): the (in, out) product first",
