@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .checks import Context
-from .compare import FLOAT64, CheckFailure, Hints, Tolerance, assert_close, is_close
+from .compare import FLOAT64, CheckFailure, Hints, Tolerance, assert_close, describe, is_close
 from .program import Program, Ref
 from .runtime.values import Raised
 
@@ -41,14 +41,20 @@ def reference_run(ref: nn.Module | Callable[..., torch.Tensor], inputs: dict[str
     if isinstance(ref, nn.Module):
         ref.zero_grad(set_to_none=True)
     out = ref(*leaves.values(), **(kwargs or {}))
-    grad_out = upstream_like(out, upstream_seed)
-    out.backward(grad_out)
+    if isinstance(out, tuple):  # several outputs: an upstream gradient for each that requires one
+        grad_out: Any = [upstream_like(o, upstream_seed + i) if o.requires_grad else None for i, o in enumerate(out)]
+        torch.autograd.backward([o for o, g in zip(out, grad_out) if g is not None], [g for g in grad_out if g is not None])
+        out = tuple(o.detach() for o in out)
+    else:
+        grad_out = upstream_like(out, upstream_seed)
+        out.backward(grad_out)
+        out = out.detach()
     params = {k: p.grad for k, p in ref.named_parameters()} if isinstance(ref, nn.Module) else {}
-    return {"out": out.detach(), "grad_out": grad_out,
+    return {"out": out, "grad_out": grad_out,
             "inputs": {k: v.grad for k, v in leaves.items() if v.is_floating_point()}, "params": params}
 
 
-def learner_run(ctx: Context, target: str, inputs: dict[str, torch.Tensor], grad_out: torch.Tensor, *,
+def learner_run(ctx: Context, target: str, inputs: dict[str, torch.Tensor], grad_out: Any, *,
                 init: dict[str, Any] | None, weights: dict[str, torch.Tensor] | None, dtype: torch.dtype,
                 kwargs: dict[str, Any] | None = None, train: bool = False) -> dict[str, Any]:
     p = ctx.program()
@@ -63,7 +69,11 @@ def learner_run(ctx: Context, target: str, inputs: dict[str, torch.Tensor], grad
     out = p.call(fn, *leaves.values(), **(kwargs or {}))
     floats = [r for (k, r), v in zip(leaves.items(), inputs.values()) if v.is_floating_point()]
     # caught, so that a wrong output shape is reported as such rather than as a backward error
-    backward = p.backward(out, grad_out, catch=True)
+    if isinstance(grad_out, list):  # a tuple of outputs: back-propagate from the items the reference does
+        items = [(p.item(out, i), g) for i, g in enumerate(grad_out) if g is not None]
+        backward = p.backward([r for r, _ in items], [g for _, g in items], catch=True)
+    else:
+        backward = p.backward(out, grad_out, catch=True)
     grads = p.grads(floats, module=fn if isinstance(fn, Ref) else None, catch=True)
     res = ctx.run(p.returns(out=out, backward=backward, grads=grads))
     names = [k for k, v in inputs.items() if v.is_floating_point()]
@@ -77,23 +87,28 @@ def compare_module(ctx: Context, ref: nn.Module | Callable[..., torch.Tensor], t
                    inputs: dict[str, torch.Tensor], *, init: dict[str, Any] | None = None,
                    kwargs: dict[str, Any] | None = None, tol: Tolerance = FLOAT64, seed: int = 0,
                    hint: HintFn | None = None, grads: bool = True, dtype: torch.dtype | None = None,
-                   hints: Hints | None = None) -> None:
+                   hints: Hints | None | tuple[Hints | None, ...] = None, names: tuple[str, ...] = ()) -> None:
     """Raise CheckFailure unless the learner's `target` matches `ref` in output and all gradients.
 
     `dtype`: what the learner's module is cast to; by default the first input's (give it when that
     input holds token ids). `hints`: the assignment's Misconceptions bound to these inputs (`hint`,
     a function of the learner's output, is the older form).
+    A `ref` that returns a tuple: every item is compared (named by `names`, hinted by the tuple
+    `hints`), and the gradients come from an upstream gradient on each item that requires grad.
     """
     dtype = dtype or next(iter(inputs.values())).dtype
     expected = reference_run(ref, inputs, seed, kwargs)
     weights = {k: v.detach() for k, v in ref.state_dict().items()} if isinstance(ref, nn.Module) else None
     got = learner_run(ctx, target, inputs, expected["grad_out"], init=init, weights=weights, dtype=dtype, kwargs=kwargs)
-    try:
-        assert_close(got["out"], expected["out"], name=f"output of {target}", tol=tol, hints=hints)
-    except CheckFailure as failure:
-        if hint is not None and failure.hint is None and isinstance(got["out"], torch.Tensor):
-            failure.hint = hint(got["out"])
-        raise
+    if isinstance(expected["out"], tuple):
+        _compare_items(got["out"], expected["out"], target, tol, hints, names)
+    else:
+        try:
+            assert_close(got["out"], expected["out"], name=f"output of {target}", tol=tol, hints=hints)  # type: ignore[arg-type]
+        except CheckFailure as failure:
+            if hint is not None and failure.hint is None and isinstance(got["out"], torch.Tensor):
+                failure.hint = hint(got["out"])
+            raise
     if not grads:
         return
     if got["backward"] is not None:
@@ -109,6 +124,19 @@ def compare_module(ctx: Context, ref: nn.Module | Callable[..., torch.Tensor], t
             raise CheckFailure(f"grad of {name}: None, expected a tensor (is {name} used in forward?)")
         if g is not None:
             assert_close(actual, g, name=f"grad of {name}", tol=tol)
+
+
+def _compare_items(got: Any, expected: tuple[torch.Tensor, ...], target: str, tol: Tolerance,
+                   hints: Any, names: tuple[str, ...]) -> None:
+    n = len(expected)
+    if isinstance(got, Raised) or not isinstance(got, (tuple, list)) or len(got) != n:
+        shown = f"your code raised {got}" if isinstance(got, Raised) else f"got {describe(got)}"
+        raise CheckFailure(f"output of {target}: expected a tuple of {n} tensors, {shown}", tensor=target)
+    per_item = hints if isinstance(hints, tuple) else (hints,) + (None,) * (n - 1)
+    for i, (g, e) in enumerate(zip(got, expected)):
+        label = names[i] if i < len(names) else f"item {i}"
+        assert_close(g, e, name=f"{label} (item {i} of the output of {target})", tol=tol,
+                     hints=per_item[i] if i < len(per_item) else None)
 
 
 def matching_variant(actual: torch.Tensor, variants: dict[str, Callable[[], torch.Tensor]],

@@ -122,9 +122,17 @@ class Program:
         self.steps.append({"op": "leaf", "names": [name]})
         return ref
 
-    def get(self, obj: Ref, attr: str) -> Ref:
-        """An attribute (dotted path) of an object in the worker, e.g. ``p.get(model, "seen_lengths")``."""
-        return self._add({"op": "getattr", "obj": obj.spec(), "attr": attr})
+    def get(self, obj: Ref, attr: str, *, catch: bool = False) -> Ref:
+        """An attribute (dotted path) of an object in the worker, e.g. ``p.get(model, "seen_lengths")``;
+        with `catch`, a missing one (or an object that is an earlier caught error) gives the error as its value."""
+        step: dict[str, Any] = {"op": "getattr", "obj": obj.spec(), "attr": attr}
+        if catch:
+            step["catch"] = True
+        return self._add(step)
+
+    def item(self, obj: Ref, key: Any) -> Ref:
+        """`obj[key]` (an item of a returned tuple or dict), caught: an object without it gives the error."""
+        return self.call(obj, key, method="__getitem__", catch=True, learner=False)
 
     def to(self, obj: Ref, dtype: torch.dtype) -> None:
         self.steps.append({"op": "to", "obj": obj.spec(), "dtype": dtype_name(dtype), "as": obj.name})

@@ -226,3 +226,39 @@ def check_raised(ctx: Context, got: Any, when: str, kinds: tuple[str, ...], must
     if missing:
         raise CheckFailure(f"{when}: the error message should name the offending values "
                            f"({', '.join(must_mention)}); got {got.message!r}")
+
+
+# -- goodness of fit for initialisations -------------------------------------------------------------
+KS_CRITICAL_1E3 = 1.9495  # P(sqrt(n) D_n > 1.9495) -> 1e-3 under H0 (Kolmogorov's limit law)
+
+
+def ks_uniform(samples: torch.Tensor, low: float, high: float) -> float:
+    """sqrt(n) * sup |F_n - F|, the Kolmogorov-Smirnov statistic of `samples` against U(low, high)."""
+    u = ((samples.detach().double().flatten() - low) / (high - low)).clamp(0, 1).sort().values
+    n = u.numel()
+    i = torch.arange(1, n + 1, dtype=torch.float64)
+    return math.sqrt(n) * max((i / n - u).max().item(), (u - (i - 1) / n).max().item())
+
+
+def symmetric_uniform_problem(samples: torch.Tensor, max_bound: float) -> str | None:
+    """None when `samples` fit U(-b, b) for some 0 < b <= max_bound; else what is wrong.
+
+    Bound-free: with m = max |x|, the other n - 1 values divided by m are exactly i.i.d. U(-1, 1) under the
+    hypothesis, whatever b is, so their KS statistic against U(-1, 1) is an exact test (level 1e-3).
+    """
+    flat = samples.detach().double().flatten()
+    if flat.numel() < 2 or not torch.isfinite(flat).all():
+        return f"expected {max(flat.numel(), 2)}+ finite values, got {flat.numel()} (finite: {bool(torch.isfinite(flat).all())})"
+    at = int(flat.abs().argmax())
+    m = flat[at].abs().item()
+    if m == 0:
+        return "every value is 0"
+    if flat.min() >= 0:
+        return f"every value is >= 0 (from [0, {m:.3g}]): expected a symmetric interval U(-b, b)"
+    if m > max_bound * (1 + 1e-6):
+        return f"the largest |value| is {m:.4g}, above the largest allowed bound {max_bound:.4g}"
+    stat = ks_uniform(torch.cat([flat[:at], flat[at + 1:]]) / m, -1.0, 1.0)
+    if stat > KS_CRITICAL_1E3:
+        return (f"the values do not look uniform on [-{m:.3g}, {m:.3g}] (Kolmogorov-Smirnov statistic "
+                f"{stat:.2f} > {KS_CRITICAL_1E3}, a level of 1e-3)")
+    return None

@@ -23,7 +23,8 @@ from tests.conftest import SOLUTIONS, checks_by_name, make_submission
 from tests.banks.edits import apply
 
 ROOT = Path(__file__).resolve().parent.parent
-KIT_SUITES = ("a03_attention", "a04_gpt_blocks", "a09_classification", "a10_instruction")  # the suites on the kit (the porters extend this)
+KIT_SUITES = ("a03_attention", "a04_gpt_blocks", "a09_classification", "a10_instruction", "a11_lora",
+              "a14_dpo")  # the suites on the kit (the porters extend this)
 
 
 # -- every catalogue: a mistake's output is never the right answer ---------------------------------
@@ -130,6 +131,65 @@ def _instruction() -> dict[str, Callable[[], list[tuple[Any, Any]]]]:
     }
 
 
+def _logprobs(masked: bool) -> tuple[Any, torch.Tensor]:
+    import reference.a14_dpo as ref14
+    from autograder.suites.a14_dpo import logprobs_hints, response_mask
+    logits, labels = _x(3, 5, 4), torch.randint(0, 4, (3, 5), generator=torch.Generator().manual_seed(1))
+    mask = response_mask(3, 5, 2) if masked else None
+    return logprobs_hints(logits, labels, mask), ref14.compute_logprobs(logits, labels, mask)
+
+
+def _dpo(item: int) -> tuple[Any, torch.Tensor]:
+    import reference.a14_dpo as ref14
+    from autograder.suites.a14_dpo import loss_hints
+    pc, pr, rc, rr = (_x(4, seed=i) - 3 for i in range(4))
+    return loss_hints(pc, pr, rc, rr, 0.5)[item], ref14.compute_dpo_loss(pc, pr, rc, rr, 0.5)[item]
+
+
+def _dpo_batch() -> tuple[Any, torch.Tensor]:
+    import reference.a14_dpo as ref14
+    from autograder.mistakes.a14_dpo import BATCH
+    from autograder.runtime.toys import TableLM
+    from autograder.suites.a14_dpo import make_batch
+    policy, reference, batch = _x(5, 5, seed=1), _x(5, 5, seed=2), make_batch(2, 4, 6, 5, 3)
+    want = ref14.compute_dpo_loss_batch(batch, TableLM(policy), TableLM(reference), 0.3)[0]
+    return BATCH(policy=policy, reference=reference, batch=batch, beta=0.3), want
+
+
+def _lora(rank: int, alpha: float) -> tuple[Any, torch.Tensor]:
+    import reference.a11_lora as ref11
+    from autograder.mistakes.a11_lora import LORA
+    module = ref11.LoRALayer(4, 3, rank, alpha).double()
+    random_weights(module, 7)
+    x = _x(2, 4)
+    with torch.no_grad():
+        return LORA(x=x, A=module.A, B=module.B, alpha=alpha, rank=rank), module(x)
+
+
+def _lora_weights(fin: int, fout: int, bias: bool) -> tuple[Any, dict[str, torch.Tensor]]:
+    import reference.a11_lora as ref11
+    from autograder.suites.a11_lora import lora_weights
+    layer = ref11.LinearWithLoRA(torch.nn.Linear(fin, fout, bias=bias).double(), 2, 3.0)
+    w = lora_weights(fin, fout, 2, bias, 5)
+    layer.load_state_dict(w)
+    return layer, w
+
+
+def _wrapped() -> tuple[Any, torch.Tensor]:
+    from autograder.mistakes.a11_lora import WRAPPED
+    layer, w = _lora_weights(4, 3, True)
+    x = _x(2, 4)
+    with torch.no_grad():
+        return WRAPPED(x=x, w=w, scale=1.5), layer(x)
+
+
+def _merge(fin: int, fout: int) -> tuple[Any, torch.Tensor]:
+    import reference.a11_lora as ref11
+    from autograder.mistakes.a11_lora import MERGE
+    layer, w = _lora_weights(fin, fout, False)
+    return MERGE(w=w, scale=1.5), ref11.merge_lora(layer).weight.detach()
+
+
 _CFG = {"vocab_size": 11, "context_length": 6, "emb_dim": 8, "n_heads": 2, "n_layers": 1, "drop_rate": 0.0,
         "qkv_bias": True}
 # catalogue topic -> examples, each (bound catalogue, the right answer for the same inputs)
@@ -144,6 +204,13 @@ SAMPLES: dict[str, Callable[[], list[tuple[Any, Any]]]] = {
     "TransformerBlock dropout": lambda: [_dropout()],
     **_classification(),
     **_instruction(),
+    "LoRALayer": lambda: [_lora(3, 6.0), _lora(2, 1.0)],
+    "LinearWithLoRA": lambda: [_wrapped()],
+    "merge_lora": lambda: [_merge(4, 4), _merge(5, 3)],
+    "compute_logprobs": lambda: [_logprobs(True), _logprobs(False)],
+    "compute_dpo_loss": lambda: [_dpo(0)],
+    "DPO rewards": lambda: [_dpo(1), _dpo(2)],
+    "compute_dpo_loss_batch": lambda: [_dpo_batch()],
 }
 
 
@@ -315,6 +382,58 @@ def test_compare_with_model_checks_outputs_and_the_models_gradients(tmp_path: Pa
     assert [r.status for r in results] == ["passed", "failed", "failed"], [r.message for r in results]
     assert "back-propagating" in results[1].message and "output of last_sum" in results[2].message
     assert model.local().training is False and torch.equal(model.local().out_head.weight, made.out_head.weight)
+
+
+def test_compare_module_compares_every_item_of_a_tuple(tmp_path: Path) -> None:
+    """A function returning a tuple: each item compared (named, hinted), gradients from the items that need them."""
+    from autograder.differential import compare_module
+
+    def pair(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return (x * 2).sum(), x.detach().mean()
+
+    (tmp_path / "a03_attention.py").write_text(
+        "def pair(x):\n    return (x * 2).sum(), x.mean()\n"
+        "def half(x):\n    return (x * 2).sum(), x.detach().mean() / 2\n"
+        "def wrong_grad(x):\n    return (x * 2).detach().sum() + (x * 3).sum() - (x * 3).detach().sum(), x.mean()\n"
+        "def single(x):\n    return (x * 2).sum()\n", encoding="utf-8")
+    halved = Misconceptions("pair")
+
+    @halved.add("halved", "you halved the mean")
+    def _(x: torch.Tensor) -> torch.Tensor:
+        return x.mean() / 2
+
+    results = {}
+    for target in ("pair", "half", "wrong_grad", "single"):
+        suite = Suite("a03_attention")
+
+        def body(ctx: Any, target: str = target) -> None:
+            x = torch.arange(1.0, 4.0, dtype=torch.float64)
+            compare_module(ctx, pair, target, {"x": x}, names=("total", "mean"), hints=(None, halved(x=x)))
+
+        body.__name__ = target
+        suite.check(points=1, visibility="public", kind="differential", description="d")(body)
+        executor = InProcess(tmp_path)
+        try:
+            results[target] = run_check(suite.checks[0], suite, executor)
+        finally:
+            executor.close()
+    assert results["pair"].status == "passed", results["pair"].message
+    assert results["half"].hint == "you halved the mean" and "mean (item 1 of the output of half)" in results["half"].message
+    assert results["wrong_grad"].status == "failed" and "grad of x" in results["wrong_grad"].message
+    assert "expected a tuple of 2 tensors" in results["single"].message
+
+
+def test_symmetric_uniform_fit_accepts_any_bound_and_names_what_is_wrong() -> None:
+    from autograder.properties import KS_CRITICAL_1E3, ks_uniform, symmetric_uniform_problem
+    gen = torch.Generator().manual_seed(0)
+    for bound in (0.1, 0.35, 0.86):
+        assert symmetric_uniform_problem(torch.empty(256, 8).uniform_(-bound, bound, generator=gen), 0.87) is None
+    assert "above the largest allowed bound" in symmetric_uniform_problem(torch.randn(256, 8, generator=gen), 0.87)
+    assert ">= 0" in symmetric_uniform_problem(torch.rand(256, 8, generator=gen), 0.87)
+    assert "do not look uniform" in symmetric_uniform_problem(torch.randn(256, 8, generator=gen) * 0.1, 0.87)
+    assert symmetric_uniform_problem(torch.zeros(4, 2), 1.0) == "every value is 0"
+    assert ks_uniform(torch.linspace(-1, 1, 1001), -1.0, 1.0) < 0.1 < KS_CRITICAL_1E3
+    assert ks_uniform(torch.zeros(100), -1.0, 1.0) == pytest.approx(5.0)  # half the mass at one point: D = 1/2
 
 
 # -- dependencies: declared once, and the blame note -----------------------------------------------
