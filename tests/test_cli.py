@@ -44,7 +44,9 @@ def test_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     assert run.returncode == 2 and "does not exist" in run.stderr
     run = scratchgrad("check", "--path", str(tmp_path / "nope"))
     assert run.returncode == 2 and "is not a folder" in run.stderr
-    run = scratchgrad("check", cwd=tmp_path)  # nothing to check here or above: no flag the user did not pass
+    # nothing to check here or above (the filesystem root: a temporary folder's parents may hold anything),
+    # and the error names no flag the user did not pass
+    run = scratchgrad("check", cwd=Path(tmp_path.anchor))
     assert run.returncode == 2 and "no assignment files" in run.stderr and "--path DIR" in run.stderr
     assert "is not a folder" not in run.stderr
     run = scratchgrad("grade", "solutions", "--timeout", "0")
