@@ -22,7 +22,7 @@ from tests.conftest import SOLUTIONS, checks_by_name, make_submission
 from tests.banks.edits import apply
 
 ROOT = Path(__file__).resolve().parent.parent
-KIT_SUITES = ("a03_attention", "a04_gpt_blocks", "a13_llama")  # the suites on the kit (the porters extend this)
+KIT_SUITES = ("a03_attention", "a04_gpt_blocks", "a12_kv_cache", "a13_llama")  # the suites on the kit (the porters extend this)
 
 
 # -- every catalogue: a mistake's output is never the right answer ---------------------------------
