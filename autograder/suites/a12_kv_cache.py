@@ -15,13 +15,23 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import strategies as sg
-from autograder.kit import FLOAT64, CheckFailure, Context, Raised, Suite
+from autograder.kit import FLOAT64, CheckFailure, Context, Raised, Suite, Tolerance
 from autograder.program import Ref
+from autograder.snapshots import SnapshotCase
+from autograder.snapshots import register as register_snapshots
 
 MODEL, GEN = "GPTModelCached", "generate_text_simple_cached"
 SUITE = Suite("a12_kv_cache")
 check = SUITE.check
 TARGETS = (MODEL,)
+# The learner's own a04 runs inside: its GELU written the book's way (sqrt(2/pi) as a float32 tensor)
+# moves a04's outputs by up to 6e-7 relative (measured for a04's GELU_FLOAT64); logits likewise.
+A04_FLOAT64 = Tolerance(rtol=2e-6, atol=2e-7)
+SNAPSHOTS = [SnapshotCase("gpt_uncached", MODEL, {"in_idx": (2, 5)}, seed=3, ids_below=7, init={"cfg": {
+    "vocab_size": 7, "context_length": 6, "emb_dim": 6, "n_heads": 2, "n_layers": 2, "drop_rate": 0.0,
+    "qkv_bias": True}})]
+register_snapshots(SUITE, SNAPSHOTS, tol=A04_FLOAT64, describe=lambda case: f"{MODEL} without the cache: matches "
+                   f"stored reference logits for fixed weights and ids (a05's GPTModel with a03's attention)")
 
 
 def gpt_cfg(data: st.DataObject, *, min_context: int = 2) -> dict[str, Any]:

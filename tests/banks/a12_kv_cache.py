@@ -203,6 +203,7 @@ ALTERNATIVES = [
 ]
 
 CATCHES: dict[str, str] = {
+    "gpt_uncached_snapshot": "scores_scaled_by_d_out",
     "state_dict_interchangeable": "cache_persistent_buffer",
     "cached_equals_uncached": "positions_not_offset",
     "uncached_call_leaves_cache": "uncached_forward_writes_cache",
