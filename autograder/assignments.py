@@ -34,6 +34,8 @@ DEPENDENCIES: dict[str, tuple[Uses, ...]] = {
     "a04_gpt_blocks": (Uses("a03_attention", ("MultiHeadAttention",), by=("TransformerBlock",)),),
     "a05_gpt_model": (Uses("a04_gpt_blocks", ("LayerNorm", "TransformerBlock"),
                            by=("GPTModel", "generate_text_simple")),),
+    "a12_kv_cache": (Uses("a04_gpt_blocks", ("FeedForward", "LayerNorm"),
+                          by=("TransformerBlockCached", "GPTModelCached", "generate_text_simple_cached")),),
 }
 
 

@@ -67,7 +67,7 @@ def test_alternative_scores_full_marks(tmp_path, aid, variant) -> None:
 
 
 KIT = ("a03_attention", "a04_gpt_blocks", "a09_classification", "a10_instruction", "a11_lora",
-       "a14_dpo")  # suites on the check kit (autograder/kit.py): public hints = hidden ones
+       "a12_kv_cache", "a13_llama", "a14_dpo")  # suites on the check kit (autograder/kit.py): public hints = hidden ones
 HINTED = [(aid, v) for aid, v in MUTANTS if aid in KIT and v.hint]
 
 

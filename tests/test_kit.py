@@ -24,7 +24,7 @@ from tests.banks.edits import apply
 
 ROOT = Path(__file__).resolve().parent.parent
 KIT_SUITES = ("a03_attention", "a04_gpt_blocks", "a09_classification", "a10_instruction", "a11_lora",
-              "a14_dpo")  # the suites on the kit (the porters extend this)
+              "a12_kv_cache", "a13_llama", "a14_dpo")  # the suites on the kit (the porters extend this)
 
 
 # -- every catalogue: a mistake's output is never the right answer ---------------------------------
@@ -190,6 +190,33 @@ def _merge(fin: int, fout: int) -> tuple[Any, torch.Tensor]:
     return MERGE(w=w, scale=1.5), ref11.merge_lora(layer).weight.detach()
 
 
+def _llama(topic: str) -> tuple[Any, torch.Tensor]:
+    """a13's catalogues, each on one example with the reference's answer."""
+    import reference.a13_llama as ref13
+    from autograder.mistakes import a13_llama as m13
+    x = _x(3, 4, 6)
+    if topic == "RMSNorm":
+        w = _x(6, seed=1)
+        return m13.RMSNORM(x=x * 1e-3, weight=w, eps=1e-5), torch.nn.functional.rms_norm(x * 1e-3, (6,), w, 1e-5)
+    if topic == "SiLU":
+        return m13.SILU(x=x * 5), ref13.SiLU()(x * 5)
+    if topic == "RoPE tables":
+        return m13.ROPE_TABLES(head_dim=6, theta_base=100.0, context_length=9), torch.cat(
+            ref13.compute_rope_params(6, 100.0, 9), -1)
+    cos, sin = ref13.compute_rope_params(6, 100.0, 9)
+    if topic == "apply_rope":
+        return m13.APPLY_ROPE(x=x[None], cos=cos, sin=sin, offset=2), ref13.apply_rope(x[None], cos, sin, 2)
+    module = ref13.SwiGLUFeedForward(6, 5) if topic == "SwiGLUFeedForward" else ref13.GroupedQueryAttention(6, 4, 2, 4)
+    cos, sin = ref13.compute_rope_params(4, 100.0, 9)  # head_dim 4 != d_in: scale_by_d_in differs
+    random_weights(module.double(), 7)
+    w = dict(module.state_dict())
+    mask = torch.ones(6, 6, dtype=torch.bool).triu(1)
+    with torch.no_grad():
+        if topic == "SwiGLUFeedForward":
+            return m13.SWIGLU(x=x, w=w), module(x)
+        return m13.gqa_hints(x, w, 4, 2, mask, cos, sin), module(x, mask, cos, sin)
+
+
 _CFG = {"vocab_size": 11, "context_length": 6, "emb_dim": 8, "n_heads": 2, "n_layers": 1, "drop_rate": 0.0,
         "qkv_bias": True}
 # catalogue topic -> examples, each (bound catalogue, the right answer for the same inputs)
@@ -211,6 +238,8 @@ SAMPLES: dict[str, Callable[[], list[tuple[Any, Any]]]] = {
     "compute_dpo_loss": lambda: [_dpo(0)],
     "DPO rewards": lambda: [_dpo(1), _dpo(2)],
     "compute_dpo_loss_batch": lambda: [_dpo_batch()],
+    **{topic: (lambda topic=topic: [_llama(topic)]) for topic in (
+        "RMSNorm", "SiLU", "SwiGLUFeedForward", "RoPE tables", "apply_rope", "GroupedQueryAttention")},
 }
 
 

@@ -30,27 +30,32 @@ MUTANTS = [
         name="positions_not_offset",
         why="positions 0..T-1 even with the cache: every new token gets pos_emb row 0",
         edits=[Edit(old=_POSITIONS, new="positions = torch.arange(T, device=in_idx.device)  # (T,)")],
+        hint='positions continue after the cached ones',
     ),
     Variant(
         name="current_pos_never_advanced",
         why="forgets current_pos += T: positions are right for the prefill, then stuck",
         edits=[Edit(old=_ADVANCE, new="")],
+        hint='positions continue after the cached ones',
     ),
     Variant(
         name="mask_not_offset",
         why="mask rows 0..T-1 instead of L..L+T-1: the one new query sees only the first cached key",
         edits=[Edit(old=_MASK, new=_MASK.replace("self.mask[L: L + T, : L + T]", "self.mask[:T, : L + T]"))],
+        hint="the mask's rows are those positions",
     ),
     Variant(
         name="no_mask_with_cache",
         why="skips the mask when the cache is on ('one query sees everything'): a multi-token prefill sees the future",
         edits=[Edit(old=_MASK, new="        if not use_cache:\n    " + _MASK)],
+        hint="the mask's rows are those positions",
     ),
     Variant(
         name="cache_not_reset_between_prompts",
         why="generate never resets: the previous prompt's keys and positions leak into the next one",
         edits=[Edit(old=_FIRST_RESET,
                     new="        logits = model(idx[:, -context_size:], use_cache=True)  # prefill")],
+        hint="reset every layer's cache and current_pos",
     ),
     Variant(
         name="cache_appended_twice",
@@ -84,18 +89,21 @@ MUTANTS = [
                         "                    block.att.cache_v = block.att.cache_v[:, :, 1:]\n"
                         "                model.current_pos -= 1\n"
                         "                logits = model(next_id, use_cache=True)\n")],
+        hint='reset and prefill the last context_size tokens',
     ),
     Variant(
         name="recomputes_whole_window",
         why="'cache' in name only: resets and prefills the whole window every step (right tokens, no saving)",
         edits=[Edit(old=_STEP, new="                model.reset_kv_cache()\n"
                                    "                logits = model(idx[:, -context_size:], use_cache=True)\n")],
+        hint='then 1 per step from the cache',
     ),
     Variant(
         name="reprefills_one_step_early",
         why="re-prefills when the cache holds context_size - 1 tokens: right tokens, one full prefill too many",
         edits=[Edit(old="            if cached == context_size:  # window full",
                     new="            if cached >= context_size - 1:  # window full")],
+        hint='once context_size tokens are cached',
     ),
     Variant(
         name="uncached_forward_writes_cache",
@@ -105,27 +113,32 @@ MUTANTS = [
                         "            keys = torch.cat([self.cache_k, keys], dim=2)  # (B, nh, L + T, hs)\n"
                         "            values = torch.cat([self.cache_v, values], dim=2)  # (B, nh, L + T, hs)\n"
                         "        self.cache_k, self.cache_v = keys, values\n")],
+        hint='must neither read nor write the cache',
     ),
     Variant(
         name="reset_keeps_position",
         why="reset_kv_cache empties the layers but leaves current_pos: the next prompt starts at a late position",
         edits=[Edit(old=_RESET_LAYERS + "        self.current_pos = 0\n", new=_RESET_LAYERS)],
+        hint="reset every layer's cache and current_pos",
     ),
     Variant(
         name="reset_keeps_layer_caches",
         why="reset_kv_cache only zeroes current_pos: the old keys and values stay in every layer",
         edits=[Edit(old=_RESET_LAYERS + "        self.current_pos = 0\n", new="        self.current_pos = 0\n")],
+        hint="reset every layer's cache and current_pos",
     ),
     Variant(
         name="no_context_check_with_cache",
         why="checks T > context_length only without the cache: pos_emb raises IndexError, not ValueError",
         edits=[Edit(old=_MODEL_CHECK, new="        if T > self.context_length:\n            raise ValueError(")],
+        hint='expected a ValueError, got IndexError',
     ),
     Variant(
         name="prefill_not_cropped",
         why="prefills the whole prompt instead of its last context_size tokens",
         edits=[Edit(old=_FIRST_RESET, new="        model.reset_kv_cache()\n        logits = model(idx, use_cache=True)  # prefill"),
                     Edit(old="        cached = min(idx.shape[1], context_size)\n", new="        cached = idx.shape[1]\n")],
+        hint='prefill idx[:, -context_size:]',
     ),
     Variant(
         name="cache_persistent_buffer",
@@ -133,6 +146,14 @@ MUTANTS = [
             "longer loads into (or from) a05's GPTModel",
         edits=[Edit(old=_CACHE_INIT,
                     new='        self.register_buffer("cache_k", None)\n        self.register_buffer("cache_v", None)\n')],
+        hint='the cache must not be state',
+    ),
+    Variant(
+        name="scores_scaled_by_d_out",
+        why="copying a03's attention into the new class, divides the scores by sqrt(d_out) instead of sqrt(head_dim): "
+            "cached and uncached agree with each other, both wrong",
+        edits=[Edit(old="attn_weights = torch.softmax(attn_scores / hs**0.5, dim=-1)",
+                    new="attn_weights = torch.softmax(attn_scores / self.d_out**0.5, dim=-1)")],
     ),
 ]
 
@@ -181,4 +202,14 @@ ALTERNATIVES = [
     ),
 ]
 
-CATCHES: dict[str, str] = {}
+CATCHES: dict[str, str] = {
+    "gpt_uncached_snapshot": "scores_scaled_by_d_out",
+    "state_dict_interchangeable": "cache_persistent_buffer",
+    "cached_equals_uncached": "positions_not_offset",
+    "uncached_call_leaves_cache": "uncached_forward_writes_cache",
+    "generate_two_prompts": "cache_not_reset_between_prompts",
+    "one_row_per_cached_step": "recomputes_whole_window",
+    "cached_past_context_errors": "no_context_check_with_cache",
+    "generate_equals_a05": "stale_cache_past_window",
+    "matches_reference_gradients": "scores_scaled_by_d_out",
+}
