@@ -19,6 +19,13 @@ they were learned; decoding concatenates the tokens' bytes and decodes them as U
 
 Words used below: a *token* is a byte string (`bytes`); a *pre-token* is one match of
 `GPT2_SPLIT_PATTERN`; a *pair* is a tuple `(left, right)` of two adjacent tokens.
+
+Graded code (all of this file but an `if __name__ == "__main__":` block) may use torch, math and
+the other modules an assignment needs, but not what reaches the grader's machinery: importing os,
+sys, io, pathlib, subprocess, importlib, inspect, gc, ctypes, pickle, threading or signal (among
+others), torch._C or other private torch._* names, exec, eval, compile, open, globals, vars, or
+getattr with a computed attribute name. The grader's integrity scan scores the assignment 0 and
+names the line when it finds one; nothing in these assignments needs them.
 """
 
 from collections import Counter

@@ -23,6 +23,13 @@ This module builds on your own earlier work: the trainers call `calc_loss_batch`
 `calc_loss_loader` from your a06_loss.py and print samples with `generate_text_simple` from your
 a05_gpt_model.py. The trainers are graded with dropout off (`drop_rate = 0`), on a small model
 the grader provides, with the same starting weights and batches as the reference.
+
+Graded code (all of this file but an `if __name__ == "__main__":` block) may use torch, math and
+the other modules an assignment needs, but not what reaches the grader's machinery: importing os,
+sys, io, pathlib, subprocess, importlib, inspect, gc, ctypes, pickle, threading or signal (among
+others), torch._C or other private torch._* names, exec, eval, compile, open, globals, vars, or
+getattr with a computed attribute name. The grader's integrity scan scores the assignment 0 and
+names the line when it finds one; nothing in these assignments needs them.
 """
 
 import math

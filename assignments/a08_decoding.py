@@ -23,6 +23,13 @@ draws its random numbers from a `torch.Generator` you pass in, so that a run can
 token for token.
 
 Shape letters: B = batch size, T = number of tokens, V = vocabulary size.
+
+Graded code (all of this file but an `if __name__ == "__main__":` block) may use torch, math and
+the other modules an assignment needs, but not what reaches the grader's machinery: importing os,
+sys, io, pathlib, subprocess, importlib, inspect, gc, ctypes, pickle, threading or signal (among
+others), torch._C or other private torch._* names, exec, eval, compile, open, globals, vars, or
+getattr with a computed attribute name. The grader's integrity scan scores the assignment 0 and
+names the line when it finds one; nothing in these assignments needs them.
 """
 
 import torch

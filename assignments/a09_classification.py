@@ -19,6 +19,13 @@ with `pad_token_id` you read each row's last real token instead.
 The grader runs these on a small GPT-shaped model of its own (attributes `tok_emb`, `pos_emb`,
 `trf_blocks`, `final_norm`, `out_head`), not on your a05 `GPTModel`. Shape letters: B = batch
 size, T = tokens per sequence, E = emb_dim, C = num_classes.
+
+Graded code (all of this file but an `if __name__ == "__main__":` block) may use torch, math and
+the other modules an assignment needs, but not what reaches the grader's machinery: importing os,
+sys, io, pathlib, subprocess, importlib, inspect, gc, ctypes, pickle, threading or signal (among
+others), torch._C or other private torch._* names, exec, eval, compile, open, globals, vars, or
+getattr with a computed attribute name. The grader's integrity scan scores the assignment 0 and
+names the line when it finds one; nothing in these assignments needs them.
 """
 
 import torch

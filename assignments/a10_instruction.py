@@ -28,6 +28,13 @@ shifts them into inputs and targets, and marks the target positions the loss mus
 
 Shape letters: B = batch size, T = the longest item's length (one pad appended, then one position
 dropped by the shift), or `allowed_max_length` when that is smaller.
+
+Graded code (all of this file but an `if __name__ == "__main__":` block) may use torch, math and
+the other modules an assignment needs, but not what reaches the grader's machinery: importing os,
+sys, io, pathlib, subprocess, importlib, inspect, gc, ctypes, pickle, threading or signal (among
+others), torch._C or other private torch._* names, exec, eval, compile, open, globals, vars, or
+getattr with a computed attribute name. The grader's integrity scan scores the assignment 0 and
+names the line when it finds one; nothing in these assignments needs them.
 """
 
 import torch

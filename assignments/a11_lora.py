@@ -18,6 +18,13 @@ B starts at zero, so before training the model computes exactly what it did befo
    (W' = W + (alpha / rank) * (A @ B)^T: no extra cost at inference time).
 
 Shape letters: N = any leading dims (batch, tokens), in = in_features, out = out_features, r = rank.
+
+Graded code (all of this file but an `if __name__ == "__main__":` block) may use torch, math and
+the other modules an assignment needs, but not what reaches the grader's machinery: importing os,
+sys, io, pathlib, subprocess, importlib, inspect, gc, ctypes, pickle, threading or signal (among
+others), torch._C or other private torch._* names, exec, eval, compile, open, globals, vars, or
+getattr with a computed attribute name. The grader's integrity scan scores the assignment 0 and
+names the line when it finds one; nothing in these assignments needs them.
 """
 
 import math

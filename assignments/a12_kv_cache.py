@@ -25,6 +25,13 @@ tokens are prefilled again (`generate_text_simple_cached` must then return exact
 This module imports `LayerNorm` and `FeedForward` from your a04_gpt_blocks.py.
 Shape letters: B = batch size, T = number of new tokens, L = number of cached tokens,
 nh = num_heads, hs = head_dim, E = emb_dim, V = vocab_size.
+
+Graded code (all of this file but an `if __name__ == "__main__":` block) may use torch, math and
+the other modules an assignment needs, but not what reaches the grader's machinery: importing os,
+sys, io, pathlib, subprocess, importlib, inspect, gc, ctypes, pickle, threading or signal (among
+others), torch._C or other private torch._* names, exec, eval, compile, open, globals, vars, or
+getattr with a computed attribute name. The grader's integrity scan scores the assignment 0 and
+names the line when it finds one; nothing in these assignments needs them.
 """
 
 import torch

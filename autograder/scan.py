@@ -141,6 +141,16 @@ FLAGGED_ATTRS = frozenset({
     # a name looked up from text (string.Formatter), native code and raw files (numpy, torch)
     "get_field", "ctypeslib", "load_library", "tofile", "fromfile", "from_file",
 })
+# what every stub's module docstring says about these rules (autograder.stubs adds it): a contract
+# addition, so the learner reads it where they write their code
+GRADED_CODE_NOTE = (
+    "Graded code (all of this file but an `if __name__ == \"__main__\":` block) may use torch, math and\n"
+    "the other modules an assignment needs, but not what reaches the grader's machinery: importing os,\n"
+    "sys, io, pathlib, subprocess, importlib, inspect, gc, ctypes, pickle, threading or signal (among\n"
+    "others), torch._C or other private torch._* names, exec, eval, compile, open, globals, vars, or\n"
+    "getattr with a computed attribute name. The grader's integrity scan scores the assignment 0 and\n"
+    "names the line when it finds one; nothing in these assignments needs them."
+)
 # dunder names that, inside a string, reach the same places through format strings ("{0.__globals__}")
 FLAGGED_IN_TEXT = tuple(sorted(a for a in FLAGGED_ATTRS if a.startswith("__")))
 # builtins that run text as code, open files or hand out namespaces (flagged wherever they are named)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .scan import GRADED_CODE_NOTE
+
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 TASK_MARKER = "# YOUR CODE HERE"
 # in each generated folder: the sha256 of every file the last generation wrote there, so that a
@@ -97,7 +99,20 @@ def make_stub(source: str, filename: str) -> str:
         out += [f"{r.indent}{TASK_MARKER}", f'{r.indent}raise NotImplementedError("{r.task}")']
         cursor = r.end
     out += lines[cursor:]
-    return "\n".join(out) + "\n"
+    return "\n".join(_with_graded_code_note(out, source)) + "\n"
+
+
+def _with_graded_code_note(out: list[str], source: str) -> list[str]:
+    """The stub's module docstring, when it closes on a line of its own, ends with the integrity rules."""
+    body = ast.parse(source).body
+    first = body[0] if body else None
+    if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str) and first.end_lineno is not None):
+        return out
+    close = first.end_lineno - 1  # solution regions are inside functions: the docstring's lines are unchanged
+    if out[close].strip() not in (3 * '"', 3 * "'"):
+        return out
+    return out[:close] + ["", *GRADED_CODE_NOTE.splitlines()] + out[close:]
 
 
 def solution_files(solutions: Path) -> list[Path]:

@@ -105,3 +105,11 @@ def test_help_marks_instructor_commands() -> None:
     for command in ("stubs", "snapshots", "release", "nbgrader", "gradescope", "grade-all"):
         assert "(instructors)" in lines[command], lines[command]
     assert "(instructors)" not in lines["check"]
+
+
+def test_every_stub_states_the_integrity_rules() -> None:
+    """What the integrity scan refuses is a contract addition: each stub's docstring says it."""
+    from autograder.scan import GRADED_CODE_NOTE
+    for stub in sorted(ASSIGNMENTS.glob("a[0-9][0-9]_*.py")):
+        doc = ast.get_docstring(ast.parse(stub.read_text(encoding="utf-8")), clean=False) or ""
+        assert GRADED_CODE_NOTE in doc, stub.name
