@@ -13,7 +13,30 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import torch
+import torch._compile
 from torch import nn
+
+
+def skip_dynamo_import() -> int:
+    """Let optimizers be built without importing torch._dynamo (3.5 s, once per process); the count of methods.
+
+    `torch.optim.Optimizer.add_param_group` (and a few more) are wrapped by torch._compile._disable_dynamo,
+    which imports torch._dynamo on the first call only to wrap the method for torch.compile; outside
+    torch.compile the wrapped method is the method itself. Filling the wrapper's cache with the method
+    skips that import. A torch whose wrapper looks different is left alone (the import then happens).
+    """
+    probe = torch._compile._disable_dynamo(lambda: None).__code__
+    done = 0
+    for name in dir(torch.optim.Optimizer):
+        attr = getattr(torch.optim.Optimizer, name, None)
+        fn = getattr(attr, "__wrapped__", None)
+        if fn is not None and getattr(attr, "__code__", None) is probe and not hasattr(fn, "__dynamo_disable"):
+            fn.__dynamo_disable = fn
+            done += 1
+    return done
+
+
+skip_dynamo_import()
 
 
 def parameters(values: list[torch.Tensor]) -> list[nn.Parameter]:
@@ -93,12 +116,22 @@ class RecordingSGD(torch.optim.SGD):
         self.zero_grads += 1
         super().zero_grad(set_to_none)
 
+    @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
-        grads = [p.grad.detach() for g in self.param_groups for p in g["params"] if p.grad is not None]
+        """SGD with momentum, buf = momentum * buf + g; p -= lr * buf (torch's own step would import torch._dynamo)."""
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
         norm = float(torch.stack([(g * g).sum() for g in grads]).sum().sqrt()) if grads else 0.0
         self.steps.append({"forwards": len(getattr(self.model, "modes", [])), "grad_norm": norm,
                            "lrs": [g["lr"] for g in self.param_groups], "zero_grads": self.zero_grads})
-        return super().step(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                buf = state["momentum_buffer"] = (p.grad.clone() if "momentum_buffer" not in state
+                                                  else state["momentum_buffer"] * group["momentum"] + p.grad)
+                p.sub_(group["lr"] * buf)
+        return None
 
 
 def lrs(opt: torch.optim.Optimizer) -> list[float]:
