@@ -151,7 +151,7 @@ def compare_trainer(ctx: Context, trainer: str, seed: int, *, n_batches: int, n_
 
 
 @check(points=3, visibility="hidden", kind="differential", targets=("train_model_simple", "evaluate_model"),
-       max_examples=3,
+       max_examples=2,
        description="train_model_simple: the returned losses and token counts, the final weights and a sample printed "
                    "after each epoch match the reference's (ToyGPT, SGD, same weights and batches)")
 def train_simple_matches_reference(ctx: Context) -> None:
@@ -164,8 +164,8 @@ def train_simple_matches_reference(ctx: Context) -> None:
 @check(points=4, visibility="hidden", kind="differential", targets=("train_model", "evaluate_model", "lr_at_step"),
        max_examples=3,
        description="train_model: losses, token counts, learning rates, final weights and samples match the "
-                   "reference's for warm-ups of 0, 3 and all steps (clipping from global_step >= warmup_steps)")
+                   "reference's for warm-ups of 0 and 3 steps (clipping from global_step >= warmup_steps)")
 def train_model_matches_reference(ctx: Context) -> None:
-    for warmup in (0, 3, 8):
+    for warmup in (0, 3):
         compare_trainer(ctx, "train_model", warmup, n_batches=4, n_epochs=2, eval_freq=2, eval_iter=1, lr=0.05,
                         warmup_steps=warmup, initial_lr=0.01, min_lr=0.001)

@@ -258,7 +258,7 @@ def toy_setup(seed: int, *, n_train: int, n_val: int, B: int = 2, T: int = 5
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64) * 0.3)
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64) * 0.6)
     data = torch.randint(0, V, (n_train + n_val, B, T + 1), generator=gen)
     batches = [(x[:, :-1].clone(), x[:, 1:].clone()) for x in data]
     return model, batches[:n_train], batches[n_train:]

@@ -234,6 +234,12 @@ MUTANTS = [
         hint="after",
     ),
     Variant(
+        name="sample_not_printed",
+        why="never prints the greedy sample after an epoch (generate_and_print_sample is not called)",
+        edits=[Edit(old="        generate_and_print_sample(model, tokenizer, device, start_context)\n", new="", count=2)],
+        hint="sample",
+    ),
+    Variant(
         name="clip_during_warmup",
         why="clips at every step, the warm-up included",
         edits=[Edit(old=_CLIP, new="            clip_grad_norm(model.parameters(), max_norm=1.0)\n")],
@@ -341,4 +347,21 @@ ALTERNATIVES = [
     ),
 ]
 
-CATCHES = {}
+# each check -> a mistake it must catch (tests/test_banks.py)
+CATCHES = {
+    "no_banned_apis": "uses_torch_adamw",
+    "adamw_constant_gradient": "coupled_weight_decay",
+    "adamw_closure_and_errors": "closure_loss_dropped",
+    "clip_scales_to_max_norm": "per_tensor_clipping",
+    "clip_rejects_negative": "clip_no_validation",
+    "lr_schedule_values": "warmup_off_by_one",
+    "lr_schedule_errors": "schedule_no_validation",
+    "evaluate_mode_and_grad": "eval_mode_left_on",
+    "trainers_track_tokens_and_lrs": "tokens_counted_as_batches",
+    "adamw_matches_reference": "bias_correction_off_by_one",
+    "clip_matches_reference": "clip_returns_clipped_norm",
+    "lr_schedule_matches_reference": "cosine_over_total_span",
+    "evaluate_matches_reference": "eval_iter_ignored",
+    "train_simple_matches_reference": "zero_grad_missing",
+    "train_model_matches_reference": "clip_one_step_late",
+}
