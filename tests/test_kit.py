@@ -22,7 +22,7 @@ from tests.conftest import SOLUTIONS, checks_by_name, make_submission
 from tests.banks.edits import apply
 
 ROOT = Path(__file__).resolve().parent.parent
-KIT_SUITES = ("a03_attention", "a04_gpt_blocks")  # the suites on the kit (the porters extend this)
+KIT_SUITES = ("a03_attention", "a04_gpt_blocks", "a07_training")  # the suites on the kit (the porters extend this)
 
 
 # -- every catalogue: a mistake's output is never the right answer ---------------------------------
@@ -90,6 +90,45 @@ def _dropout() -> tuple[Any, torch.Tensor]:
     return DROPOUT_MISTAKES(x=x, c=c, p_drop=0.25), x + kept * c / 0.75  # one right answer: a seeded dropout
 
 
+def _adamw_step(g_none: bool) -> tuple[Any, torch.Tensor]:
+    from autograder.mistakes.a07_training import ADAMW_MISTAKES, _adam
+    p, g, m, v = _x(3, 4), _x(3, 4, seed=1), _x(3, 4, seed=2) * 0.1, _x(3, 4, seed=3) ** 2 * 0.1
+    hyper = {"p": p, "m": m, "v": v, "t": 2, "wd": 0.1, "eps": 0.3, "b1": 0.9, "b2": 0.99}
+    right = p if g_none else _adam(g=g, lr=0.1, **hyper)  # the module docstring's step, nothing changed
+    return ADAMW_MISTAKES(g=None if g_none else g, t_opt=4, lr=0.1, lr0=0.05, **hyper), right
+
+
+def _clip(max_norm: float) -> tuple[Any, torch.Tensor]:
+    from autograder.compare import Hints
+    from autograder.mistakes.a07_training import CLIP_MISTAKES
+    grads = [_x(2, 3), None, _x(4, seed=1) * 2]
+    params = [torch.nn.Parameter(torch.zeros_like(g)) if g is not None else torch.nn.Parameter(torch.zeros(1))
+              for g in grads]
+    for q, g in zip(params, grads):
+        q.grad = None if g is None else g.clone()
+    norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+    whole = lambda out: torch.cat([out["norm"].reshape(1), *(g.flatten() for g in out["grads"] if g is not None)])
+    right = whole({"norm": norm, "grads": [q.grad for q in params]})
+    return Hints(CLIP_MISTAKES, {"grads": grads, "max_norm": max_norm}, view=whole), right
+
+
+def _schedule() -> tuple[Any, torch.Tensor]:
+    import reference.a07_training as ref07
+    from autograder.mistakes.a07_training import SCHEDULE_MISTAKES
+    args = (10, 3, 1e-3, 3e-5, 1e-6)
+    right = torch.tensor([ref07.lr_at_step(k, *args) for k in range(11)], dtype=torch.float64)
+    return SCHEDULE_MISTAKES(total=10, warmup=3, peak=1e-3, initial=3e-5, low=1e-6), right
+
+
+def _trainer(mine: list[tuple[int, float, list[float], int]], ref: list[tuple[int, float, list[float], int]],
+             warmup: int | None) -> tuple[Any, torch.Tensor]:
+    """Records of (forwards, grad_norm, lrs, zero_grads) per step; the diagnosis is a string, never a tensor."""
+    from autograder.mistakes.a07_training import TRAINER_MISTAKES
+    keys = ("forwards", "grad_norm", "lrs", "zero_grads")
+    rec = lambda rows: [dict(zip(keys, r)) for r in rows]
+    return TRAINER_MISTAKES(mine=rec(mine), ref=rec(ref), warmup=warmup), torch.zeros(1)
+
+
 _CFG = {"vocab_size": 11, "context_length": 6, "emb_dim": 8, "n_heads": 2, "n_layers": 1, "drop_rate": 0.0,
         "qkv_bias": True}
 # catalogue topic -> examples, each (bound catalogue, the right answer for the same inputs)
@@ -102,6 +141,14 @@ SAMPLES: dict[str, Callable[[], list[tuple[Any, torch.Tensor]]]] = {
     "TransformerBlock": lambda: [_block(_CFG)],
     "TransformerBlock residual stream": lambda: [_residual()],
     "TransformerBlock dropout": lambda: [_dropout()],
+    "AdamW step": lambda: [_adamw_step(False), _adamw_step(True)],
+    "clip_grad_norm": lambda: [_clip(0.5), _clip(100.0)],
+    "lr_at_step": lambda: [_schedule()],
+    "trainer loop": lambda: [
+        _trainer([(3, 2.0, [0.1, 0.05], 0)], [(1, 2.0, [0.1, 0.1], 1)], 0),  # no zero_grad, step after eval, one group
+        _trainer([(1, 1.0, [0.1], 1), (2, 1.0, [0.1], 2)], [(1, 2.0, [0.1], 1), (2, 1.0, [0.1], 2)], 1),  # clip in warm-up
+        _trainer([(1, 2.0, [0.1], 1), (2, 1.0, [0.1], 2)], [(1, 1.0, [0.1], 1), (2, 1.0, [0.1], 2)], 0),  # one step late
+        _trainer([(1, 2.0, [0.1], 1), (2, 2.0, [0.1], 2)], [(1, 1.0, [0.1], 1), (2, 1.0, [0.1], 2)], 0)],  # after step
 }
 
 

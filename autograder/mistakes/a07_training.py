@@ -101,26 +101,30 @@ def _global(grads: list[torch.Tensor | None]) -> torch.Tensor:
     return torch.stack([(g * g).sum() for g in grads if g is not None]).sum().sqrt()
 
 
+def _clips(grads: list[torch.Tensor | None], max_norm: float, **_: object) -> bool:
+    return bool(_global(grads) > max_norm)
+
+
 def _scaled(grads: list[torch.Tensor | None], factor: torch.Tensor) -> list[torch.Tensor | None]:
     return [None if g is None else g * factor for g in grads]
 
 
 @CLIP_MISTAKES.add("per_tensor_clipping", "your gradients match each one clipped by its own norm: clip by the global "
-                   "norm of all gradients together, one factor for all")
+                   "norm of all gradients together, one factor for all", when=_clips)
 def _(grads, max_norm):
     return {"norm": _global(grads), "grads": [None if g is None or g.norm() <= max_norm else
                                               g * (max_norm / (g.norm() + 1e-6)) for g in grads]}
 
 
 @CLIP_MISTAKES.add("clip_always_rescales", "your gradients were scaled to max_norm although their norm was already "
-                   "below it: scale only when the total norm exceeds max_norm")
+                   "below it: scale only when the total norm exceeds max_norm", when=lambda **kw: not _clips(**kw))
 def _(grads, max_norm):
     norm = _global(grads)
     return {"norm": norm, "grads": _scaled(grads, max_norm / (norm + 1e-6))}
 
 
 @CLIP_MISTAKES.add("clip_returns_clipped_norm", "your result matches the norm after clipping: return the total norm "
-                   "before clipping")
+                   "before clipping", when=_clips)
 def _(grads, max_norm):
     norm = _global(grads)
     return {"norm": torch.minimum(norm, torch.tensor(max_norm, dtype=norm.dtype)),
@@ -134,7 +138,7 @@ def _(grads, max_norm):
 
 
 def clip_hints(grads: list[torch.Tensor | None], max_norm: float, part: str, index: int | None = None) -> Hints:
-    """CLIP_MISTAKES bound to one call, matching the returned norm (part "norm") or gradient `index`."""
+    """CLIP_MISTAKES bound to one call, matching the returned norm (part "norm") or gradient `index` (part "grads")."""
     return Hints(CLIP_MISTAKES, {"grads": grads, "max_norm": max_norm},
                  view=lambda out: out[part] if index is None else out[part][index])
 
