@@ -251,3 +251,54 @@ def _(mine, ref, warmup):
 def _(mine, ref, warmup):
     k = _first_clip_difference(mine, ref)
     return _found(k >= warmup and all(not _clipped(a["grad_norm"]) for a in mine[k:]))
+
+
+# With every learning rate 0 the weights never move, so what RecordingSGD sees at step k is known in advance:
+# `norms[k]`, the norm of batch k's gradient at the initial weights (`summed[k]`: of batches 0..k added up), and
+# the model calls before the step (`calls[k]`), given the evaluations `evals[k]` (0 or 1) of step k and
+# `per_eval` model calls each, and `n` batches per epoch, each epoch ending with a 50-token sample.
+LOOP_NORMS = Misconceptions("trainer gradient norms")
+
+
+def _clip_from(norms: list[float], first: int) -> torch.Tensor:
+    return torch.tensor([min(x, 1.0) if k >= first else x for k, x in enumerate(norms)], dtype=torch.float64)
+
+
+@LOOP_NORMS.add("zero_grad_missing", "the gradients optimizer.step() saw are those of all batches so far added up: "
+                "call optimizer.zero_grad() once per batch, before the loss and backward()")
+def _(norms, summed, warmup):
+    return _clip_from(summed, len(summed) if warmup is None else warmup)
+
+
+@LOOP_NORMS.add("clip_during_warmup", "your gradients were clipped during the warm-up: clip only when "
+                "global_step >= warmup_steps", when=lambda warmup, **_: warmup is not None and warmup > 0)
+def _(norms, summed, warmup):
+    return _clip_from(norms, 0)
+
+
+@LOOP_NORMS.add("clip_one_step_late", "clipping started one step late, at global_step > warmup_steps (the book's "
+                "first printing): clip from global_step >= warmup_steps, as the book's repository does",
+                when=lambda warmup, **_: warmup is not None)
+def _(norms, summed, warmup):
+    return _clip_from(norms, warmup + 1)
+
+
+@LOOP_NORMS.add("clip_after_step", "optimizer.step() saw unclipped gradients: clip after backward() and before "
+                "optimizer.step()", when=lambda warmup, **_: warmup is not None)
+def _(norms, summed, warmup):
+    return _clip_from(norms, len(norms))
+
+
+LOOP_CALLS = Misconceptions("trainer model calls")
+
+
+@LOOP_CALLS.add("evaluate_before_step", "your optimizer.step() came after the evaluation of its step: per batch "
+                "zero_grad, loss, backward, step, and evaluate after the step (when global_step % eval_freq == 0)")
+def _(calls, evals, per_eval, n):
+    return torch.tensor([c + e * per_eval for c, e in zip(calls, evals)], dtype=torch.float64)
+
+
+@LOOP_CALLS.add("sample_not_printed", "no 50-token sample after an epoch (the model was called 50 times fewer): "
+                "call generate_and_print_sample(model, tokenizer, device, start_context) after each epoch")
+def _(calls, evals, per_eval, n):
+    return torch.tensor([c - 50 * (k // n) for k, c in enumerate(calls)], dtype=torch.float64)

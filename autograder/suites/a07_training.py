@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from autograder import strategies as sg
 from autograder.compare import describe
 from autograder.kit import FLOAT64, CheckFailure, Context, Raised, Suite, Tolerance
-from autograder.mistakes.a07_training import ADAMW_MISTAKES, SCHEDULE_MISTAKES, clip_hints
+from autograder.mistakes.a07_training import ADAMW_MISTAKES, LOOP_CALLS, LOOP_NORMS, SCHEDULE_MISTAKES, clip_hints
 from autograder.program import Ref
 from autograder.runtime.toy_gpt import ToyGPT
 from autograder.scan import Ban
@@ -372,3 +372,50 @@ def trainers_track_tokens_and_lrs(ctx: Context) -> None:
     if not all(math.isclose(lr, float(result[3][-1])) for lr in got["lrs"]):
         raise CheckFailure(f"after train_model the param groups' lrs are {got['lrs']}, expected the last scheduled lr "
                            f"{float(result[3][-1]):g} in every param group")
+
+
+def batch_grad_norms(model: ToyGPT, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[list[float], list[float]]:
+    """The global gradient norm of each batch's mean cross-entropy at `model`'s weights, and of batches 0..k summed."""
+    norms, summed, total = [], [], None
+    for x, y in batches:
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(model(x).flatten(0, 1), y.flatten()).backward()
+        g = torch.cat([p.grad.flatten() for p in model.parameters()])
+        total = g if total is None else total + g
+        norms.append(float(g.norm()))
+        summed.append(float(total.norm()))
+    return norms, summed
+
+
+@check(points=3, visibility="public", kind="property", targets=("train_model_simple", "train_model", "evaluate_model",
+                                                              "lr_at_step"),
+       description="trainers, with every learning rate 0 (so the weights never move): at each optimizer.step() the "
+                   "gradients are this batch's alone (zero_grad), clipped to norm 1 from global_step >= warmup_steps "
+                   "on (train_model), and the model was called once per batch, eval_iter times per loader per "
+                   "evaluation (after the step) and 50 times per sample after each epoch")
+def trainers_follow_the_loop(ctx: Context) -> None:
+    model, train, val = toy_setup(11, n_train=4, n_val=2)
+    setup = {"lr": 0.0, "n_epochs": 2, "eval_freq": 3, "eval_iter": 1}
+    per_epoch = batch_grad_norms(model, train)
+    norms, summed = per_epoch[0] * 2, batch_grad_norms(model, train * 2)[1]
+    steps = len(train) * 2
+    evals = [int(k % setup["eval_freq"] == 0) for k in range(steps)]
+    calls = [k + 1 + 2 * sum(evals[:k]) + 50 * (k // len(train)) for k in range(steps)]
+    for trainer in TRAINERS:
+        warmup = 2 if trainer == "train_model" else None
+        extra = {"warmup_steps": 2, "initial_lr": 0.0, "min_lr": 0.0} if warmup is not None else {}
+        ctx.example(config={"trainer": trainer, "model": "ToyGPT, SGD at lr 0", "batches": len(train), **setup, **extra})
+        got = trainer_call(ctx, trainer, model, train, val, **setup, **extra)
+        trainer_result(got, trainer, 4 if warmup is not None else 3)
+        record = got["steps"]
+        if not isinstance(record, list) or len(record) != steps:
+            raise CheckFailure(f"{trainer}: the optimizer recorded {describe(record)}, expected one optimizer.step() per "
+                               f"batch ({steps})")
+        ctx.expect_close(floats([s["forwards"] for s in record], "model calls"), torch.tensor(calls, dtype=torch.float64),
+                         tol=FLOAT64, name=f"number of model calls before each optimizer.step() in {trainer}",
+                         hints=LOOP_CALLS(calls=calls, evals=evals, per_eval=2, n=len(train)))
+        ctx.expect_close(floats([s["grad_norm"] for s in record], "gradient norms"),
+                         torch.tensor([min(x, 1.0) if warmup is not None and k >= warmup else x
+                                       for k, x in enumerate(norms)], dtype=torch.float64),
+                         tol=CLIP_TOL, name=f"global gradient norm at each optimizer.step() in {trainer}",
+                         hints=LOOP_NORMS(norms=norms, summed=summed, warmup=warmup))
