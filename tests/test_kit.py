@@ -120,13 +120,16 @@ def _schedule() -> tuple[Any, torch.Tensor]:
     return SCHEDULE_MISTAKES(total=10, warmup=3, peak=1e-3, initial=3e-5, low=1e-6), right
 
 
-def _trainer(mine: list[tuple[int, float, list[float], int]], ref: list[tuple[int, float, list[float], int]],
-             warmup: int | None) -> tuple[Any, torch.Tensor]:
-    """Records of (forwards, grad_norm, lrs, zero_grads) per step; the diagnosis is a string, never a tensor."""
-    from autograder.mistakes.a07_training import TRAINER_MISTAKES
-    keys = ("forwards", "grad_norm", "lrs", "zero_grads")
-    rec = lambda rows: [dict(zip(keys, r)) for r in rows]
-    return TRAINER_MISTAKES(mine=rec(mine), ref=rec(ref), warmup=warmup), torch.zeros(1)
+def _loop(warmup: int | None) -> list[tuple[Any, torch.Tensor]]:
+    """LOOP_NORMS and LOOP_CALLS on a made-up record of 6 steps (3 per epoch, evaluations at steps 0 and 3)."""
+    from autograder.mistakes.a07_training import LOOP_CALLS, LOOP_NORMS
+    norms = [2.0, 0.5, 3.0, 1.5, 2.5, 0.8]
+    summed = [2.0, 2.2, 4.0, 4.4, 6.0, 6.1]
+    right = torch.tensor([min(x, 1.0) if warmup is not None and k >= warmup else x for k, x in enumerate(norms)],
+                         dtype=torch.float64)
+    evals, calls = [1, 0, 0, 1, 0, 0], [1, 4, 5, 56, 59, 60]
+    return [(LOOP_NORMS(norms=norms, summed=summed, warmup=warmup), right),
+            (LOOP_CALLS(calls=calls, evals=evals, per_eval=2, n=3), torch.tensor(calls, dtype=torch.float64))]
 
 
 _CFG = {"vocab_size": 11, "context_length": 6, "emb_dim": 8, "n_heads": 2, "n_layers": 1, "drop_rate": 0.0,
@@ -144,11 +147,8 @@ SAMPLES: dict[str, Callable[[], list[tuple[Any, torch.Tensor]]]] = {
     "AdamW step": lambda: [_adamw_step(False), _adamw_step(True)],
     "clip_grad_norm": lambda: [_clip(0.5), _clip(100.0)],
     "lr_at_step": lambda: [_schedule()],
-    "trainer loop": lambda: [
-        _trainer([(3, 2.0, [0.1, 0.05], 0)], [(1, 2.0, [0.1, 0.1], 1)], 0),  # no zero_grad, step after eval, one group
-        _trainer([(1, 1.0, [0.1], 1), (2, 1.0, [0.1], 2)], [(1, 2.0, [0.1], 1), (2, 1.0, [0.1], 2)], 1),  # clip in warm-up
-        _trainer([(1, 2.0, [0.1], 1), (2, 1.0, [0.1], 2)], [(1, 1.0, [0.1], 1), (2, 1.0, [0.1], 2)], 0),  # one step late
-        _trainer([(1, 2.0, [0.1], 1), (2, 2.0, [0.1], 2)], [(1, 1.0, [0.1], 1), (2, 1.0, [0.1], 2)], 0)],  # after step
+    "trainer gradient norms": lambda: [_loop(None)[0], _loop(2)[0], _loop(0)[0]],
+    "trainer model calls": lambda: [_loop(None)[1]],
 }
 
 

@@ -50,6 +50,14 @@ def _(p, g, m, v, t, lr, wd, eps, b1, b2, **_):
     return _adam(p, g, m, v, t, lr, wd, eps, b1, b2, tb=t)
 
 
+# before bias_correction_off_by_one: for a parameter that missed a step its output is the same, and this is the cause
+@ADAMW_MISTAKES.add("step_count_per_optimizer", "your update matches a step count t that also advanced at a step where "
+                    "this parameter had no gradient: count t per parameter (in self.state[p]), and skip parameters "
+                    "whose .grad is None (neither move them nor count the step)", when=lambda t, t_opt, **_: t != t_opt)
+def _(p, g, m, v, t, t_opt, lr, wd, eps, b1, b2, **_):
+    return _adam(p, g, m, v, t, lr, wd, eps, b1, b2, tb=t_opt + 1)
+
+
 @ADAMW_MISTAKES.add("bias_correction_off_by_one", "your update matches bias corrections with t + 1: the first update "
                     "uses t = 1, so 1 - beta1 ** 1")
 def _(p, g, m, v, t, lr, wd, eps, b1, b2, **_):
@@ -72,13 +80,6 @@ def _(p, g, m, v, t, lr, wd, eps, b1, b2, **_):
                     "learning rate, p *= 1 - lr * weight_decay", when=lambda wd, **_: wd > 0)
 def _(p, g, m, v, t, lr, wd, eps, b1, b2, **_):
     return _adam(p, g, m, v, t, lr, wd, eps, b1, b2, decay="no_lr")
-
-
-@ADAMW_MISTAKES.add("step_count_per_optimizer", "your update matches bias corrections with the optimizer's number of "
-                    "steps: count t per parameter (in self.state[p]); a parameter without a gradient does not advance "
-                    "it", when=lambda t, t_opt, **_: t != t_opt)
-def _(p, g, m, v, t, t_opt, lr, wd, eps, b1, b2, **_):
-    return _adam(p, g, m, v, t, lr, wd, eps, b1, b2, tb=t_opt + 1)
 
 
 @ADAMW_MISTAKES.add("none_grad_as_zero", "this parameter's .grad is None and your optimizer moved it (as if its "
@@ -183,74 +184,6 @@ def _(total, warmup, peak, initial, low):
                        "0.5 * (1 + cos(pi * progress))", when=lambda low, **_: low > 0)
 def _(total, warmup, peak, initial, low):
     return _schedule(total, warmup, peak, initial, 0.0)
-
-
-# The trainers' mistakes are diagnosed from what RecordingSGD (autograder/runtime/a07_helpers.py) saw at each
-# optimizer step, the learner's record `mine` against the reference's `ref`, not computed from the output:
-# an entry returns DIAGNOSED when the record shows its mistake, and checks match with `.on(DIAGNOSED)`.
-TRAINER_MISTAKES = Misconceptions("trainer loop")
-DIAGNOSED = "the optimizer's record shows this mistake"
-
-
-def _clipped(norm: float) -> bool:
-    return norm <= 1.0 + 1e-6
-
-
-def _found(condition: bool) -> str:
-    if not condition:
-        raise ValueError("not this mistake")
-    return DIAGNOSED
-
-
-@TRAINER_MISTAKES.add("zero_grad_missing", "gradients add up across backward() calls unless cleared: call "
-                      "optimizer.zero_grad() once per batch, before the loss and backward()")
-def _(mine, ref, warmup):
-    return _found(any(s["zero_grads"] < k + 1 for k, s in enumerate(mine)))
-
-
-@TRAINER_MISTAKES.add("evaluate_before_step", "your optimizer.step() ran after other model calls than expected: per "
-                      "batch zero_grad, loss, backward, step, and evaluate after the step (when global_step % "
-                      "eval_freq == 0)")
-def _(mine, ref, warmup):
-    return _found(len(mine) == len(ref) and any(a["forwards"] != b["forwards"] for a, b in zip(mine, ref)))
-
-
-@TRAINER_MISTAKES.add("lr_first_group_only", "at some step your param groups had different lrs: set the scheduled lr "
-                      "on every param group, for group in optimizer.param_groups: group['lr'] = lr",
-                      when=lambda warmup, **_: warmup is not None)
-def _(mine, ref, warmup):
-    return _found(any(len(set(s["lrs"])) > 1 for s in mine))
-
-
-def _first_clip_difference(mine: list[dict], ref: list[dict]) -> int:
-    diff = [k for k, (a, b) in enumerate(zip(mine, ref)) if _clipped(a["grad_norm"]) != _clipped(b["grad_norm"])]
-    if not diff:
-        raise ValueError("clipped at the same steps")
-    return diff[0]
-
-
-@TRAINER_MISTAKES.add("clip_during_warmup", "your gradients were clipped during the warm-up: clip only when "
-                      "global_step >= warmup_steps", when=lambda warmup, **_: warmup is not None)
-def _(mine, ref, warmup):
-    k = _first_clip_difference(mine, ref)
-    return _found(k < warmup and _clipped(mine[k]["grad_norm"]))
-
-
-@TRAINER_MISTAKES.add("clip_one_step_late", "clipping started one step late, at global_step > warmup_steps (the book's "
-                      "first printing): clip from global_step >= warmup_steps, as the book's repository does",
-                      when=lambda warmup, **_: warmup is not None)
-def _(mine, ref, warmup):
-    k = _first_clip_difference(mine, ref)
-    later = [a for a, b in zip(mine[k + 1:], ref[k + 1:]) if _clipped(b["grad_norm"])]
-    return _found(k == warmup and not _clipped(mine[k]["grad_norm"]) and bool(later)
-                  and all(_clipped(a["grad_norm"]) for a in later))
-
-
-@TRAINER_MISTAKES.add("clip_after_step", "optimizer.step() saw unclipped gradients: clip after backward() and before "
-                      "optimizer.step()", when=lambda warmup, **_: warmup is not None)
-def _(mine, ref, warmup):
-    k = _first_clip_difference(mine, ref)
-    return _found(k >= warmup and all(not _clipped(a["grad_norm"]) for a in mine[k:]))
 
 
 # With every learning rate 0 the weights never move, so what RecordingSGD sees at step k is known in advance:
