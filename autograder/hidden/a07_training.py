@@ -115,7 +115,8 @@ def evaluate_matches_reference(ctx: Context) -> None:
         model, train, val = toy_setup(seed, n_train=n, n_val=n + 1)
         ctx.example(config={"batches": [n, n + 1], "eval_iter": eval_iter})
         want = torch.tensor(ref.evaluate_model(copy.deepcopy(model), train, val, "cpu", eval_iter), dtype=torch.float64)
-        (got,) = ctx.fetch(ctx.call("evaluate_model", toy_in_worker(ctx, model), train, val, "cpu", eval_iter))
+        (got,) = ctx.fetch(ctx.call("evaluate_model", toy_in_worker(ctx, model), train, val, "cpu", eval_iter,
+                                      grad=True))
         ctx.expect_close(floats(got, "evaluate_model's result"), want, tol=FLOAT64,
                          name="(train_loss, val_loss) returned by evaluate_model")
 

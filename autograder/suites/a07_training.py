@@ -291,7 +291,7 @@ def evaluate_mode_and_grad(ctx: Context) -> None:
         model, train, val = toy_setup(seed, n_train=n, n_val=n)
         ctx.example(config={"model": "ToyGPT in training mode", "batches per loader": n, "eval_iter": eval_iter})
         m = toy_in_worker(ctx, model)
-        out = ctx.call("evaluate_model", m, train, val, "cpu", eval_iter)
+        out = ctx.call("evaluate_model", m, train, val, "cpu", eval_iter, grad=True)  # as in training: grad on
         got = ctx.fetch(out=out, modes=ctx.p.get(m, "modes"), grad=ctx.p.get(m, "grad_enabled"),
                         training=ctx.p.get(m, "training"))
         if len(got["modes"]) != 2 * eval_iter:
