@@ -373,6 +373,7 @@ CATCHES = {
     "lr_schedule_errors": "schedule_no_validation",
     "evaluate_mode_and_grad": "eval_mode_left_on",
     "trainers_track_tokens_and_lrs": "tokens_counted_as_batches",
+    "trainers_follow_the_loop": "sample_not_printed",
     "adamw_matches_reference": "bias_correction_off_by_one",
     "clip_matches_reference": "clip_returns_clipped_norm",
     "lr_schedule_matches_reference": "cosine_over_total_span",
