@@ -206,7 +206,7 @@ def train_model_simple(model: torch.nn.Module, train_loader, val_loader, optimiz
     when `global_step % eval_freq == 0`, after that batch's update, call `evaluate_model` and append
     the two losses and `tokens_seen`. After each epoch, print a sample with
     `generate_and_print_sample(model, tokenizer, device, start_context)` (given above). A progress
-    line per evaluation is welcome (the book prints one); the grader ignores printed output.
+    line per evaluation is welcome (the book prints one); the grader looks for the samples only.
 
     Args:
         model, train_loader, val_loader, device, eval_iter: as for `evaluate_model`.

@@ -34,6 +34,11 @@ DEPENDENCIES: dict[str, tuple[Uses, ...]] = {
     "a04_gpt_blocks": (Uses("a03_attention", ("MultiHeadAttention",), by=("TransformerBlock",)),),
     "a05_gpt_model": (Uses("a04_gpt_blocks", ("LayerNorm", "TransformerBlock"),
                            by=("GPTModel", "generate_text_simple")),),
+    "a07_training": (Uses("a05_gpt_model", ("generate_text_simple",), by=("train_model_simple", "train_model")),
+                     # the module's demo (its __main__ block, not graded) trains a GPTModel on a02's loaders
+                     Uses("a02_data", ("create_dataloader_v1",), by=()), Uses("a05_gpt_model", ("GPTModel",), by=()),
+                     Uses("a06_loss", ("calc_loss_batch", "calc_loss_loader", "text_to_token_ids", "token_ids_to_text"),
+                          by=("evaluate_model", "train_model_simple", "train_model"))),
     "a12_kv_cache": (Uses("a04_gpt_blocks", ("FeedForward", "LayerNorm"),
                           by=("TransformerBlockCached", "GPTModelCached", "generate_text_simple_cached")),),
 }

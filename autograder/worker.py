@@ -7,6 +7,8 @@ a hard timeout. It is never reused for another submission.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import secrets
@@ -344,9 +346,11 @@ class InProcess:
             timeout_s: float = 10.0) -> Response:
         from .runtime.programs import execute
         self.start()
-        with warnings.catch_warnings(record=True) as caught:  # learner warnings go to its stderr, as in the worker
-            warnings.simplefilter("always")
+        printed = io.StringIO()  # what learner code prints comes back in the response, as from the worker
+        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(printed):
+            warnings.simplefilter("always")  # learner warnings go to its stderr, as in the worker
             header, out = execute(program, dict(tensors), [str(self.submission)])
+        header["stdout"] = printed.getvalue()[:8192]
         header["stderr"] = "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno)
                                    for w in caught)[:8192]
         return to_response(header, out)

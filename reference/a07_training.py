@@ -26,6 +26,12 @@ class AdamW(torch.optim.AdamW):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=False,
                          foreach=False, fused=False)
 
+    @torch.no_grad()
+    def step(self, closure=None):
+        # torch.optim.AdamW.step without its torch.compile wrapper (_use_grad_for_differentiable), whose first
+        # call imports torch._dynamo: 3.5 s of every grading, for nothing outside torch.compile
+        return torch.optim.AdamW.step.__wrapped__(self, closure)
+
 
 def clip_grad_norm(parameters, max_norm: float) -> torch.Tensor:
     """torch.nn.utils.clip_grad_norm_ (L2), after checking max_norm."""

@@ -23,8 +23,8 @@ from tests.conftest import SOLUTIONS, checks_by_name, make_submission
 from tests.banks.edits import apply
 
 ROOT = Path(__file__).resolve().parent.parent
-KIT_SUITES = ("a03_attention", "a04_gpt_blocks", "a09_classification", "a10_instruction", "a11_lora",
-              "a12_kv_cache", "a13_llama", "a14_dpo")  # the suites on the kit (the porters extend this)
+KIT_SUITES = ("a03_attention", "a04_gpt_blocks", "a07_training", "a09_classification", "a10_instruction",
+              "a11_lora", "a12_kv_cache", "a13_llama", "a14_dpo")  # the suites on the kit (the porters extend this)
 
 
 # -- every catalogue: a mistake's output is never the right answer ---------------------------------
@@ -217,6 +217,48 @@ def _llama(topic: str) -> tuple[Any, torch.Tensor]:
         return m13.gqa_hints(x, w, 4, 2, mask, cos, sin), module(x, mask, cos, sin)
 
 
+def _adamw_step(g_none: bool) -> tuple[Any, torch.Tensor]:
+    from autograder.mistakes.a07_training import ADAMW_MISTAKES, _adam
+    p, g, m, v = _x(3, 4), _x(3, 4, seed=1), _x(3, 4, seed=2) * 0.1, _x(3, 4, seed=3) ** 2 * 0.1
+    hyper = {"p": p, "m": m, "v": v, "t": 2, "wd": 0.1, "eps": 0.3, "b1": 0.9, "b2": 0.99}
+    right = p if g_none else _adam(g=g, lr=0.1, **hyper)  # the module docstring's step, nothing changed
+    return ADAMW_MISTAKES(g=None if g_none else g, t_opt=4, lr=0.1, lr0=0.05, **hyper), right
+
+
+def _clip(max_norm: float) -> tuple[Any, torch.Tensor]:
+    from autograder.compare import Hints
+    from autograder.mistakes.a07_training import CLIP_MISTAKES
+    grads = [_x(2, 3), None, _x(4, seed=1) * 2]
+    params = [torch.nn.Parameter(torch.zeros_like(g)) if g is not None else torch.nn.Parameter(torch.zeros(1))
+              for g in grads]
+    for q, g in zip(params, grads):
+        q.grad = None if g is None else g.clone()
+    norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+    whole = lambda out: torch.cat([out["norm"].reshape(1), *(g.flatten() for g in out["grads"] if g is not None)])
+    right = whole({"norm": norm, "grads": [q.grad for q in params]})
+    return Hints(CLIP_MISTAKES, {"grads": grads, "max_norm": max_norm}, view=whole), right
+
+
+def _schedule() -> tuple[Any, torch.Tensor]:
+    import reference.a07_training as ref07
+    from autograder.mistakes.a07_training import SCHEDULE_MISTAKES
+    args = (10, 3, 1e-3, 3e-5, 1e-6)
+    right = torch.tensor([ref07.lr_at_step(k, *args) for k in range(11)], dtype=torch.float64)
+    return SCHEDULE_MISTAKES(total=10, warmup=3, peak=1e-3, initial=3e-5, low=1e-6), right
+
+
+def _loop(warmup: int | None) -> list[tuple[Any, torch.Tensor]]:
+    """LOOP_NORMS and LOOP_CALLS on a made-up record of 6 steps (3 per epoch, evaluations at steps 0 and 3)."""
+    from autograder.mistakes.a07_training import LOOP_CALLS, LOOP_NORMS
+    norms = [2.0, 0.5, 3.0, 1.5, 2.5, 0.8]
+    summed = [2.0, 2.2, 4.0, 4.4, 6.0, 6.1]
+    right = torch.tensor([min(x, 1.0) if warmup is not None and k >= warmup else x for k, x in enumerate(norms)],
+                         dtype=torch.float64)
+    evals, calls = [1, 0, 0, 1, 0, 0], [1, 4, 5, 56, 59, 60]
+    return [(LOOP_NORMS(norms=norms, summed=summed, warmup=warmup), right),
+            (LOOP_CALLS(calls=calls, evals=evals, per_eval=2, n=3), torch.tensor(calls, dtype=torch.float64))]
+
+
 _CFG = {"vocab_size": 11, "context_length": 6, "emb_dim": 8, "n_heads": 2, "n_layers": 1, "drop_rate": 0.0,
         "qkv_bias": True}
 # catalogue topic -> examples, each (bound catalogue, the right answer for the same inputs)
@@ -240,6 +282,11 @@ SAMPLES: dict[str, Callable[[], list[tuple[Any, Any]]]] = {
     "compute_dpo_loss_batch": lambda: [_dpo_batch()],
     **{topic: (lambda topic=topic: [_llama(topic)]) for topic in (
         "RMSNorm", "SiLU", "SwiGLUFeedForward", "RoPE tables", "apply_rope", "GroupedQueryAttention")},
+    "AdamW step": lambda: [_adamw_step(False), _adamw_step(True)],
+    "clip_grad_norm": lambda: [_clip(0.5), _clip(100.0)],
+    "lr_at_step": lambda: [_schedule()],
+    "trainer gradient norms": lambda: [_loop(None)[0], _loop(2)[0], _loop(0)[0]],
+    "trainer model calls": lambda: [_loop(None)[1]],
 }
 
 

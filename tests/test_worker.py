@@ -321,3 +321,16 @@ def test_an_answer_that_does_not_match_the_program_is_a_fault(tmp_path: Path) ->
         w.request = lambda *args, _h=header, **kwargs: (_h, {})  # type: ignore[method-assign]
         with pytest.raises(WorkerFault, match="rejected"):
             w.run(p.to_json(), p.tensors)
+
+
+def test_in_process_executor_returns_what_learner_code_printed(tmp_path: Path) -> None:
+    """InProcess (the banks' executor) hands printed output back like the worker, instead of printing it."""
+    from autograder.worker import InProcess
+    (tmp_path / "a07_training.py").write_text("def say(n):\n    print('sample', n)\n    return n\n", encoding="utf-8")
+    p = Program("a07_training")
+    executor = InProcess(tmp_path)
+    try:
+        resp = executor.run(p.returns(out=p.call("say", 3)).to_json(), p.tensors)
+    finally:
+        executor.close()
+    assert resp.status == "ok" and resp.returns["out"] == 3 and resp.stdout == "sample 3\n"
