@@ -140,6 +140,15 @@ MUTANTS = [
 
 ALTERNATIVES = [
     Variant(
+        name="book_gelu_in_a04",
+        why="the a05 solution on an a04 whose GELU is the book's: sqrt(2/pi) as a float32 tensor, "
+            "torch.sqrt(torch.tensor(2.0 / torch.pi)), 3e-8 off (compare.GELU_FLOAT64)",
+        edits=[],
+        other={"a04_gpt_blocks": [Edit(old="inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)",
+                                       new="inner = torch.sqrt(torch.tensor(2.0 / torch.pi)) * (x + 0.044715 * "
+                                           "torch.pow(x, 3))")]},
+    ),
+    Variant(
         name="positions_by_slicing",
         why="the first T rows of the position table, no lookup",
         edits=[Edit(old=_POS, new="pos_embeds = self.pos_emb.weight[:T]  # (T, E)")],
