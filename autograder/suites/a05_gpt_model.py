@@ -235,7 +235,8 @@ def run_generate(ctx: Context, table: torch.Tensor, idx: torch.Tensor, n: int, c
                  trainable: bool = False) -> dict[str, Any]:
     p = ctx.p
     lm = p.call(p.runtime("toys"), table, method="TableLM", trainable=trainable, learner=False)
-    return ctx.fetch(out=ctx.call(GEN, lm, idx, n, context_size), seen=p.get(lm, "seen_lengths"),
+    # grad=True: the call itself is not wrapped in no_grad, so the model sees the grad mode generate sets
+    return ctx.fetch(out=ctx.call(GEN, lm, idx, n, context_size, grad=True), seen=p.get(lm, "seen_lengths"),
                      grad=p.get(lm, "grad_enabled"))
 
 

@@ -131,6 +131,12 @@ MUTANTS = [
         edits=[Edit(old=_NEXT, new="next_id = torch.argmax(logits[:, -1, :], dim=0, keepdim=True)")],
     ),
     Variant(
+        name="generate_without_no_grad",
+        why="the torch.no_grad() block left out: the model runs with autograd recording",
+        edits=[Edit(old=_NO_GRAD, new="if True:")],
+        hint="torch.no_grad()",
+    ),
+    Variant(
         name="generate_with_gradients",
         why="no torch.no_grad(): every model call builds an autograd graph",
         edits=[Edit(old=_NO_GRAD, new="with torch.enable_grad():")],
