@@ -369,16 +369,17 @@ class Context:
         return tensor_like(actual, like, name)
 
     def expect_raises(self, got: Any, when: str, kinds: tuple[str, ...] = ("ValueError",),
-                      mention: tuple[str, ...] = ()) -> None:
-        """`got` (a caught call) is an exception of one of `kinds` whose message names each of `mention`."""
+                      mention: tuple[str, ...] = (), hint: str | None = None) -> None:
+        """`got` (a caught call) is an exception of one of `kinds` whose message names each of `mention`;
+        `hint`: what a learner should read when it is not (where the check raises it)."""
         if not isinstance(got, Raised):
-            raise CheckFailure(f"{when}: expected a {kinds[0]}, but no error was raised")
+            raise CheckFailure(f"{when}: expected a {kinds[0]}, but no error was raised", hint=hint)
         if got.type not in kinds:
-            raise CheckFailure(f"{when}: expected a {kinds[0]}, got {got}", raised=got)
+            raise CheckFailure(f"{when}: expected a {kinds[0]}, got {got}", raised=got, hint=hint)
         missing = [m for m in mention if m not in got.message]
         if missing:
             raise CheckFailure(f"{when}: the error message should name the offending values "
-                               f"({', '.join(mention)}); got {got.message!r}")
+                               f"({', '.join(mention)}); got {got.message!r}", hint=hint)
 
     def given(self, **strategies: Any) -> Callable[[Callable[..., None]], None]:
         """Decorator that runs the function at once over the check's Hypothesis examples."""

@@ -103,3 +103,42 @@ def gpt_configs(*, max_layers: int = 2, max_heads: int = 3, max_head_dim: int = 
         return {"cfg": cfg, "B": draw(st.integers(1, max_batch)), "T": T}
 
     return build()
+
+
+# -- seeded weights by the curriculum's parameter names (a04's block, a05's model) -----------------
+def block_weights(E: int, qkv_bias: bool, seed: int, *, scale: float = 0.5) -> dict[str, torch.Tensor]:
+    """Seeded float64 weights for every parameter of a TransformerBlock(cfg) with emb_dim E."""
+    _positive("E", E)
+    shapes: dict[str, tuple[int, ...]] = {}
+    for proj in ("W_query", "W_key", "W_value"):
+        shapes[f"att.{proj}.weight"] = (E, E)
+        if qkv_bias:
+            shapes[f"att.{proj}.bias"] = (E,)
+    shapes.update({"att.out_proj.weight": (E, E), "att.out_proj.bias": (E,),
+                   "ff.layers.0.weight": (4 * E, E), "ff.layers.0.bias": (4 * E,),
+                   "ff.layers.2.weight": (E, 4 * E), "ff.layers.2.bias": (E,),
+                   "norm1.scale": (E,), "norm1.shift": (E,), "norm2.scale": (E,), "norm2.shift": (E,)})
+    gen = torch.Generator().manual_seed(seed)
+    return {k: torch.randn(s, generator=gen, dtype=torch.float64) * scale for k, s in shapes.items()}
+
+
+def gpt_weights(cfg: dict[str, Any], seed: int, *, scale: float = 0.5) -> dict[str, torch.Tensor]:
+    """Seeded float64 weights for every parameter of a GPTModel(cfg) (block i from seed + 1 + i)."""
+    V, C, E = cfg["vocab_size"], cfg["context_length"], cfg["emb_dim"]
+    gen = torch.Generator().manual_seed(seed)
+
+    def randn(*shape: int) -> torch.Tensor:
+        return torch.randn(shape, generator=gen, dtype=torch.float64) * scale
+
+    w = {"tok_emb.weight": randn(V, E), "pos_emb.weight": randn(C, E)}
+    for i in range(cfg["n_layers"]):
+        w.update({f"trf_blocks.{i}.{k}": v for k, v in block_weights(E, cfg["qkv_bias"], seed + 1 + i,
+                                                                     scale=scale).items()})
+    w.update({"final_norm.scale": 1.0 + randn(E), "final_norm.shift": randn(E), "out_head.weight": randn(V, E)})
+    return w
+
+
+def token_ids(shape: tuple[int, ...], vocab_size: int, seed: int) -> torch.Tensor:
+    """Seeded int64 token ids in [0, vocab_size)."""
+    _positive("vocab_size", vocab_size)
+    return torch.randint(0, vocab_size, shape, generator=torch.Generator().manual_seed(seed))

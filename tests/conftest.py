@@ -10,7 +10,7 @@ import pytest
 from autograder.assignments import available
 from autograder.grading import grade
 from autograder.report import Report
-from tests.banks.edits import Variant, apply
+from tests.banks.edits import Variant, apply, apply_edits
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -27,13 +27,17 @@ KIT_BLOCKER = ("import sys, importlib.abc\n"
 
 def make_submission(dest: Path, aid: str | None = None, variant: Variant | None = None,
                     source: Path = SOLUTIONS) -> Path:
-    """A copy of `source`'s assignment files, with `variant` applied to `aid`'s file."""
+    """A copy of `source`'s assignment files, with `variant` applied to `aid`'s file (and its `other` edits to
+    earlier assignments' files)."""
     dest.mkdir(parents=True, exist_ok=True)
     for f in source.glob("a[0-9][0-9]_*.py"):
         shutil.copy(f, dest / f.name)
     if aid and variant:
         path = dest / f"{aid}.py"
         path.write_text(apply(path.read_text(encoding="utf-8"), variant), encoding="utf-8")
+        for other, edits in variant.other.items():
+            path = dest / f"{other}.py"
+            path.write_text(apply_edits(path.read_text(encoding="utf-8"), edits, variant.name), encoding="utf-8")
     return dest
 
 

@@ -20,16 +20,12 @@ from autograder.suites.a08_decoding import (
     EOS_PROMPTS,
     GOF_ALPHA,
     GOF_CASES,
-    GOF_HINT_TV,
     GOF_ROWS,
     GOF_TABLE,
     chi_square_p,
     eos_table,
-    filtered,
-    follow,
-    gof_hint,
-    gof_variants,
 )
+from autograder.mistakes.a08_decoding import GOF_HINT_TV, SAMPLING_MISTAKES, filtered, follow, gof_hint
 from autograder.worker import InProcess
 from tests.banks.a08_decoding import MUTANTS
 from tests.conftest import make_submission
@@ -72,18 +68,19 @@ def test_gof_power_and_hints(case) -> None:
     """Samples from each known mistake's distribution fail every time; the hint names that mistake, never another."""
     row, T, k, seed = case
     probs = _probs(row, T, k)
-    variants = gof_variants(GOF_TABLE[row], T, k)
+    hints = SAMPLING_MISTAKES(logits=GOF_TABLE[row], temperature=T, top_k=k)
+    variants = {m.hint: q for m, q in hints.outputs()}
     dists = [0.5 * float((a - b).abs().sum()) for a in (probs, *variants.values()) for b in variants.values()]
     assert min(d for d in dists if d > 0) > 2 * GOF_HINT_TV  # no two candidates are within reach of one sample
     for i, (text, q) in enumerate(variants.items()):
-        hints = []
+        given = []
         for counts in _counts(q, 200, seed + 1 + i):
             stat, _, p = chi_square_p(counts, probs)
             assert p < GOF_ALPHA, (text, stat)
-            hints.append(gof_hint(counts, variants))
-        assert set(hints) <= {text, None} and hints.count(text) >= 195  # never wrong, almost always given
+            given.append(gof_hint(counts, hints))
+        assert set(given) <= {text, None} and given.count(text) >= 195  # never wrong, almost always given
     for counts in _counts(probs, 200, seed):  # and a correct sampler is never "explained" by a mistake
-        assert gof_hint(counts, variants) is None
+        assert gof_hint(counts, hints) is None
 
 
 @pytest.mark.parametrize("name,hint", [("temperature_multiplies", "fit softmax(logits * T)"),

@@ -66,8 +66,9 @@ def test_alternative_scores_full_marks(tmp_path, aid, variant) -> None:
         assert all(variant.hint in f for f in feedback), f"expected {variant.hint!r} in {feedback}"
 
 
-KIT = ("a03_attention", "a04_gpt_blocks", "a07_training", "a09_classification", "a10_instruction",
-       "a11_lora", "a12_kv_cache", "a13_llama", "a14_dpo")  # suites on the check kit: public hints = hidden ones
+KIT = ("a03_attention", "a04_gpt_blocks", "a05_gpt_model", "a07_training", "a08_decoding",
+       "a09_classification", "a10_instruction", "a11_lora", "a12_kv_cache", "a13_llama",
+       "a14_dpo")  # suites on the check kit: public hints = hidden ones
 HINTED = [(aid, v) for aid, v in MUTANTS if aid in KIT and v.hint]
 
 
@@ -82,7 +83,7 @@ def test_public_checks_show_the_known_hint(tmp_path, aid, variant) -> None:
 
 def test_every_bank_applies_and_compiles() -> None:
     """Every bank under tests/banks/ (suite or not yet) applies cleanly to its solution, and each variant compiles."""
-    from tests.banks.edits import apply
+    from tests.banks.edits import apply, apply_edits
     from tests.conftest import ROOT, SOLUTIONS
 
     banks = sorted(p.stem for p in (ROOT / "tests" / "banks").glob("a[0-9][0-9]_*.py"))
@@ -95,5 +96,9 @@ def test_every_bank_applies_and_compiles() -> None:
         assert len(names) == len(set(names)), f"{aid}: variant names must be unique"
         for variant in variants:
             changed = apply(source, variant)  # raises when an edit does not match exactly
-            assert changed != source, f"{aid}/{variant.name} changes nothing"
+            assert changed != source or variant.other, f"{aid}/{variant.name} changes nothing"
             compile(changed, f"{aid}[{variant.name}].py", "exec")
+            for other, edits in variant.other.items():  # edits to an earlier assignment's file
+                original = (SOLUTIONS / f"{other}.py").read_text(encoding="utf-8")
+                assert other < aid and apply_edits(original, edits, variant.name) != original
+                compile(apply_edits(original, edits, variant.name), f"{other}[{variant.name}].py", "exec")

@@ -23,8 +23,9 @@ from tests.conftest import SOLUTIONS, checks_by_name, make_submission
 from tests.banks.edits import apply
 
 ROOT = Path(__file__).resolve().parent.parent
-KIT_SUITES = ("a03_attention", "a04_gpt_blocks", "a07_training", "a09_classification", "a10_instruction",
-              "a11_lora", "a12_kv_cache", "a13_llama", "a14_dpo")  # the suites on the kit (the porters extend this)
+KIT_SUITES = ("a03_attention", "a04_gpt_blocks", "a05_gpt_model", "a07_training", "a08_decoding",
+              "a09_classification", "a10_instruction", "a11_lora", "a12_kv_cache", "a13_llama",
+              "a14_dpo")  # the suites on the kit (the porters extend this)
 
 
 # -- every catalogue: a mistake's output is never the right answer ---------------------------------
@@ -259,6 +260,68 @@ def _loop(warmup: int | None) -> list[tuple[Any, torch.Tensor]]:
             (LOOP_CALLS(calls=calls, evals=evals, per_eval=2, n=3), torch.tensor(calls, dtype=torch.float64))]
 
 
+def _gpt(cfg: dict[str, Any], T: int) -> tuple[Any, torch.Tensor]:
+    import reference.a05_gpt_model as ref05
+    from autograder.mistakes.a05_gpt_model import gpt_hints
+    module = ref05.GPTModel(cfg).double().eval()
+    random_weights(module, 7)
+    idx = torch.randint(0, min(cfg["vocab_size"], cfg["context_length"]), (2, T), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        return gpt_hints(idx, dict(module.state_dict()), cfg), module(idx)
+
+
+def _gpt_parameters(cfg: dict[str, Any]) -> tuple[Any, Any]:
+    from autograder.mistakes.a05_gpt_model import PARAM_MISTAKES, expected_shapes
+    return PARAM_MISTAKES(cfg=cfg), expected_shapes(cfg)
+
+
+def _drop_emb(eval_mode: bool) -> list[tuple[Any, torch.Tensor]]:
+    """Each mistake's train-mode output under one seeded mask (the mistake explains it), and the right answer."""
+    import torch.nn.functional as F
+    from autograder.mistakes.a05_gpt_model import DROP_MISTAKES, EVAL_DROP_MISTAKES
+    tok, pos, c, p = _x(3, 2, 4, seed=1), _x(2, 4, seed=2), _x(4, seed=3), 0.5
+    m = (torch.rand(3, 2, 4, generator=torch.Generator().manual_seed(4)) > p).double()
+    norm = lambda t: F.layer_norm(t, (4,), eps=1e-5)  # noqa: E731
+    if eval_mode:  # the right answer has no dropout; the mistake drops as in train mode
+        return [(EVAL_DROP_MISTAKES(got=norm(m * (tok + pos) / (1 - p) + c), tok=tok, pos=pos, c=c, p_drop=p),
+                 norm(tok + pos + c))]
+    right = norm(m * (tok + pos) / (1 - p) + c)
+    outs = [norm(tok + pos + c), norm(m * (tok + pos) + c), norm(m * (tok + pos + c) / (1 - p)),
+            norm(m * tok / (1 - p) + pos + c), m * norm(tok + pos + c) / (1 - p)]
+    return [(DROP_MISTAKES(got=got, tok=tok, pos=pos, c=c, p_drop=p), right) for got in outs]
+
+
+def _generate_text_simple() -> tuple[Any, torch.Tensor]:
+    from autograder.mistakes.a05_gpt_model import GENERATE_MISTAKES, greedy
+    table, idx = _x(7, 7, seed=5), torch.tensor([[1, 2, 3, 4], [6, 5, 0, 2]])
+    model = lambda ids: table[ids]  # noqa: E731
+    return GENERATE_MISTAKES(model=model, idx=idx, n=4, context_size=2), greedy(model, idx, 4, 2)
+
+
+def _contexts() -> tuple[Any, Any]:
+    from autograder.mistakes.a05_gpt_model import CONTEXT_MISTAKES
+    return CONTEXT_MISTAKES(T0=3, n=4, context_size=2), [2, 2, 2, 2]
+
+
+def _decoding(topic: str) -> list[tuple[Any, Any]]:
+    import reference.a08_decoding as ref08
+    from autograder.mistakes import a08_decoding as m08
+    x, ties = _x(3, 2, 6, seed=6) * 3, torch.randint(-3, 4, (3, 6), generator=torch.Generator().manual_seed(7)).double()
+    if topic == "softmax_with_temperature":
+        return [(m08.SOFTMAX_T_MISTAKES(logits=x, temperature=t), ref08.softmax_with_temperature(x, t)) for t in (0.5, 2.0)]
+    if topic == "top_k_filter":
+        return [(m08.TOP_K_MISTAKES(logits=v, top_k=k), ref08.top_k_filter(v, k)) for v, k in ((x, 2), (ties, 3))]
+    if topic == "generate (greedy)":
+        from autograder.runtime.toys import TableLM
+        from autograder.suites.a08_decoding import EOS, EOS_PROMPTS, eos_table  # rows finish at different steps
+        table = _x(6, 6, seed=8)
+        return [(m08.GREEDY_MISTAKES(table=t, idx=EOS_PROMPTS, n=8, context_size=2, eos_id=e),
+                 ref08.generate(TableLM(t), EOS_PROMPTS, 8, 2, eos_id=e)) for t, e in ((table, None), (eos_table(), EOS))]
+    logits = _x(8, seed=9)
+    return [(m08.SAMPLING_MISTAKES(logits=logits, temperature=t, top_k=k),
+             torch.softmax(m08.filtered(logits, k) / t, -1)) for t, k in ((2.0, None), (0.5, 5))]
+
+
 _CFG = {"vocab_size": 11, "context_length": 6, "emb_dim": 8, "n_heads": 2, "n_layers": 1, "drop_rate": 0.0,
         "qkv_bias": True}
 # catalogue topic -> examples, each (bound catalogue, the right answer for the same inputs)
@@ -287,6 +350,14 @@ SAMPLES: dict[str, Callable[[], list[tuple[Any, Any]]]] = {
     "lr_at_step": lambda: [_schedule()],
     "trainer gradient norms": lambda: [_loop(None)[0], _loop(2)[0], _loop(0)[0]],
     "trainer model calls": lambda: [_loop(None)[1]],
+    "GPTModel": lambda: [_gpt({**_CFG, "n_layers": 2}, 4), _gpt({**_CFG, "context_length": 4}, 4)],
+    "GPTModel parameters": lambda: [_gpt_parameters({**_CFG, "n_layers": 2})],
+    "GPTModel drop_emb": lambda: _drop_emb(False),
+    "GPTModel drop_emb in eval mode": lambda: _drop_emb(True),
+    "generate_text_simple": lambda: [_generate_text_simple()],
+    "generate_text_simple contexts": lambda: [_contexts()],
+    **{topic: (lambda topic=topic: _decoding(topic)) for topic in (
+        "softmax_with_temperature", "top_k_filter", "generate (greedy)", "generate (sampling distribution)")},
 }
 
 

@@ -12,9 +12,9 @@ from torch.func import functional_call
 import reference.a04_gpt_blocks as ref
 from autograder import strategies as sg
 from autograder.differential import compare_module, random_weights
-from autograder.kit import FLOAT32, Context, Tolerance
+from autograder.kit import FLOAT32, GELU_FLOAT64, Context, Tolerance
 from autograder.mistakes.a04_gpt_blocks import FF_MISTAKES, GELU_MISTAKES, block_hints, layernorm_hints
-from autograder.suites.a04_gpt_blocks import BLOCK, BLOCK_TARGETS, FF, FF_TARGETS, GELU, GELU_FLOAT64, LN, SUITE
+from autograder.suites.a04_gpt_blocks import BLOCK, BLOCK_TARGETS, FF, FF_TARGETS, GELU, LN, SUITE
 
 check = SUITE.check
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -10,76 +9,13 @@ from hypothesis import strategies as st
 
 import reference.a08_decoding as ref
 from autograder import strategies as sg
-from autograder.checks import Context
-from autograder.compare import FLOAT64, CheckFailure
-from autograder.differential import compare_module, matching_variant
+from autograder.kit import Context, compare_module
+from autograder.mistakes.a08_decoding import GREEDY_MISTAKES, SOFTMAX_T_MISTAKES, TOP_K_MISTAKES
 from autograder.runtime.toys import TableLM
-from autograder.suites.a08_decoding import (
-    GENERATE,
-    GENERATE_TARGETS,
-    HINT_DIM0,
-    HINT_GLOBAL_K,
-    HINT_K_MINUS_1,
-    HINT_K_PLUS_1,
-    HINT_NO_T,
-    HINT_TIES,
-    HINT_TIMES_T,
-    HINT_ZERO_FILL,
-    SOFTMAX_T,
-    SUITE,
-    TOP_K,
-    assert_tokens,
-    greedy_hint,
-    prompts,
-    table_lm,
-)
+from autograder.suites.a08_decoding import GENERATE, GENERATE_TARGETS, SOFTMAX_T, SUITE, TOP_K, expect_tokens, prompts, \
+    table_lm
 
 check = SUITE.check
-
-
-def softmax_variants(x: torch.Tensor, T: float) -> dict[str, Callable[[], torch.Tensor]]:
-    """Outputs of known softmax_with_temperature misconceptions, keyed by the hint a learner should read."""
-    variants = {
-        f"your output {HINT_TIMES_T}": lambda: torch.softmax(x * T, -1),
-        f"your output {HINT_NO_T}": lambda: torch.softmax(x, -1),
-        "your output matches softmax(logits / T) divided by T again: divide the logits, not the probabilities":
-            lambda: torch.softmax(x / T, -1) / T,
-        "your output matches exp(logits / T) without dividing by the row sum": lambda: torch.exp(x / T),
-    }
-    if x.dim() > 1:
-        variants[f"your output {HINT_DIM0}"] = lambda: torch.softmax(x / T, 0)
-    return variants
-
-
-def _kth(x: torch.Tensor, k: int) -> torch.Tensor:
-    return x.sort(dim=-1, descending=True).values[..., k - 1:k]
-
-
-def top_k_variants(x: torch.Tensor, k: int) -> dict[str, Callable[[], torch.Tensor]]:
-    V, inf = x.shape[-1], float("-inf")
-    kk = min(k, V)
-    variants: dict[str, Callable[[], torch.Tensor]] = {
-        HINT_ZERO_FILL: lambda: x.masked_fill(x < _kth(x, kk), 0.0),
-        f"your output {HINT_GLOBAL_K}": lambda: x.masked_fill(x < x.flatten().sort(descending=True).values[kk - 1],
-                                                              inf),
-        f"your output {HINT_K_MINUS_1}": lambda: x.masked_fill(x <= _kth(x, kk), inf),
-    }
-    if kk < V:
-        variants[f"your output {HINT_K_PLUS_1}"] = lambda: x.masked_fill(x < _kth(x, kk + 1), inf)
-    return variants
-
-
-def _top_k_hint(x: torch.Tensor, k: int) -> Callable[[torch.Tensor], str | None]:
-    def hint(got: torch.Tensor) -> str | None:
-        with torch.no_grad():
-            text = matching_variant(got, top_k_variants(x, k), FLOAT64)
-        if text is None and got.shape == x.shape:
-            want = ref.top_k_filter(x, k)
-            exactly_k = (torch.isfinite(got).sum(-1) == min(k, x.shape[-1])).all()
-            if exactly_k and (torch.isfinite(want).sum(-1) > min(k, x.shape[-1])).any():
-                return HINT_TIES
-        return text
-    return hint
 
 
 @check(points=3, visibility="hidden", kind="differential", targets=(SOFTMAX_T,), max_examples=15,
@@ -92,14 +28,12 @@ def softmax_with_temperature_matches_reference(ctx: Context) -> None:
     def _(lead: tuple[int, ...], V: int, seed: int, temperature: float, scale: float, with_inf: bool) -> None:
         x = sg.make_tensor((*lead, V), seed, scale=scale)
         if with_inf and V > 1:  # what top_k_filter hands over: some -inf, never a whole row
-            drop = sg.make_tensor(x.shape, seed + 1) > 0.5
-            drop &= x < x.amax(-1, keepdim=True)
+            drop = (sg.make_tensor(x.shape, seed + 1) > 0.5) & (x < x.amax(-1, keepdim=True))
             x = x.masked_fill(drop, float("-inf"))
         ctx.example(shapes={"logits": list(x.shape)},
                     config={"temperature": temperature, "scale": scale, "-inf entries": with_inf})
-        compare_module(ctx, ref.softmax_with_temperature, SOFTMAX_T, {"logits": x},
-                       kwargs={"temperature": temperature},
-                       hint=lambda got: matching_variant(got, softmax_variants(x, temperature), FLOAT64))
+        compare_module(ctx, ref.softmax_with_temperature, SOFTMAX_T, {"logits": x}, kwargs={"temperature": temperature},
+                       hints=SOFTMAX_T_MISTAKES(logits=x, temperature=temperature))
 
 
 @check(points=3, visibility="hidden", kind="differential", targets=(TOP_K,), max_examples=15,
@@ -112,7 +46,7 @@ def top_k_filter_matches_reference(ctx: Context) -> None:
         x = sg.make_tensor((*lead, V), seed, distribution=distribution)
         ctx.example(shapes={"logits": list(x.shape)}, config={"top_k": k, "values": distribution})
         compare_module(ctx, ref.top_k_filter, TOP_K, {"logits": x}, kwargs={"top_k": k}, grads=False,
-                       hint=_top_k_hint(x, k))
+                       hints=TOP_K_MISTAKES(logits=x, top_k=k))
 
 
 @st.composite
@@ -129,19 +63,16 @@ def _generate_cases(draw: st.DrawFn) -> dict[str, Any]:
 def generate_matches_reference(ctx: Context) -> None:
     @ctx.given(case=_generate_cases(), seed=st.integers(0, 2**16))
     def _(case: dict[str, Any], seed: int) -> None:
-        V, n, c, eos = case["V"], case["n"], case["context_size"], case["eos_id"]
+        V, n, c, eos, k = case["V"], case["n"], case["context_size"], case["eos_id"], case["top_k"]
         table, idx = sg.make_tensor((V, V), seed), prompts(case["B"], case["T"], V, seed + 1)
         ctx.example(shapes={"idx": list(idx.shape), "table": [V, V]},
-                    config={"max_new_tokens": n, "context_size": c, "eos_id": eos, "top_k": case["top_k"]})
+                    config={"max_new_tokens": n, "context_size": c, "eos_id": eos, "top_k": k})
         model = TableLM(table, max_len=c)
-        want = ref.generate(model, idx, n, c, top_k=case["top_k"], eos_id=eos)
-        p = ctx.program()
-        learner_model = table_lm(p, table, max_len=c)
-        out = p.call(GENERATE, learner_model, idx, n, c, top_k=case["top_k"], eos_id=eos)
-        res = ctx.run(p.returns(out=out, seen=p.get(learner_model, "seen_lengths")))
+        want = ref.generate(model, idx, n, c, top_k=k, eos_id=eos)
+        learner_model = table_lm(ctx, table, max_len=c)
+        out, seen = ctx.fetch(ctx.call(GENERATE, learner_model, idx, n, c, top_k=k, eos_id=eos),
+                              ctx.p.get(learner_model, "seen_lengths"))
         # with top_k, a broken top_k_filter can mimic a greedy mistake: no greedy hint then
-        hint = greedy_hint(table, idx, n, c, eos) if case["top_k"] is None else None
-        assert_tokens(res["out"], want, "output of generate", hint)
-        if res["seen"] != model.seen_lengths:
-            raise CheckFailure(f"generate: the model saw contexts of lengths {res['seen']}, expected "
-                               f"{model.seen_lengths}")
+        expect_tokens(ctx, out, want, "output of generate", None if k is not None else
+                      GREEDY_MISTAKES(table=table, idx=idx, n=n, context_size=c, eos_id=eos))
+        ctx.expect_close(seen, model.seen_lengths, name="lengths of the contexts the model saw in generate")

@@ -223,6 +223,13 @@ def block_hints(x: torch.Tensor, w: dict[str, torch.Tensor], heads: int, *, att:
                           n1=norm(1, 1), n2=norm(2, 2), mixed=norm)
 
 
+def block_forward(w: dict[str, torch.Tensor], heads: int, eps: float = DEFAULT_EPS) -> Sub:
+    """A right pre-LN block from weights `w` by the curriculum's names, as a function (for later assignments'
+    hints, which need a block without the reference)."""
+    h = block_hints(torch.zeros(0), w, heads, eps=eps).inputs
+    return lambda x: _pre_ln(x, h["att"], h["ff"], h["n1"], h["n2"])
+
+
 def _attention(x: torch.Tensor, w: dict[str, torch.Tensor], heads: int) -> torch.Tensor:
     """Causal multi-head attention from a block's `att.*` weights (for hints only: the learner's is graded in a03)."""
     q, k, v = (F.linear(x, w[f"att.W_{n}.weight"], w.get(f"att.W_{n}.bias")).unflatten(-1, (heads, -1)).transpose(-3, -2)

@@ -15,13 +15,14 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import strategies as sg
-from autograder.kit import FLOAT64, CheckFailure, Context, Hints, Raised, Suite, Tolerance
+from autograder.kit import FLOAT64, GELU_FLOAT64, CheckFailure, Context, Hints, Raised, Suite
 from autograder.mistakes.a04_gpt_blocks import (DEFAULT_EPS, DROPOUT_MISTAKES, FF_MISTAKES, GELU_MISTAKES, RESIDUAL_MISTAKES, block_hints,
                                                 layernorm_hints)
 from autograder.properties import causal_outputs, check_rate, deterministic_in_eval
 from autograder.scan import Ban
 from autograder.snapshots import SnapshotCase
 from autograder.snapshots import register as register_snapshots
+from autograder.strategies import block_weights
 
 LN, GELU, FF, BLOCK = "LayerNorm", "GELU", "FeedForward", "TransformerBlock"
 LAYERNORM_BANS = ("torch.nn.functional.layer_norm", "torch.nn.LayerNorm", "torch.layer_norm",
@@ -44,11 +45,6 @@ check = SUITE.check
 FF_TARGETS = (FF, GELU)
 BLOCK_TARGETS = (BLOCK, LN, FF, GELU)
 BLOCK_KEYS = ("emb_dim", "context_length", "n_heads", "drop_rate", "qkv_bias")
-# Anything that runs GELU in float64: the book computes sqrt(2/pi) as a float32 tensor,
-# torch.sqrt(torch.tensor(2.0 / torch.pi)), 3e-8 off, which moves outputs and gradients by up to
-# 2.5e-8 absolute and 6e-7 relative (bench/tolerance_probe.py: at most 0.35 of this tolerance), while
-# the closest mistake (erf GELU inside a block) is 16x this tolerance away and the others further.
-GELU_FLOAT64 = Tolerance(rtol=2e-6, atol=2e-7)
 
 
 def gpt_cfg(emb_dim: int, n_heads: int, context_length: int, *, drop_rate: float = 0.0,
@@ -65,21 +61,6 @@ SNAPSHOTS = [
     SnapshotCase("block", BLOCK, {"x": (2, 5, 6)}, init={"cfg": gpt_cfg(6, 2, 7, qkv_bias=True)}, seed=5),
 ]
 _CASES = {c.name: c for c in SNAPSHOTS}
-
-
-def block_weights(E: int, qkv_bias: bool, seed: int, *, scale: float = 0.5) -> dict[str, torch.Tensor]:
-    """Seeded float64 weights for every parameter of a TransformerBlock, by the curriculum's names."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    for proj in ("W_query", "W_key", "W_value"):
-        shapes[f"att.{proj}.weight"] = (E, E)
-        if qkv_bias:
-            shapes[f"att.{proj}.bias"] = (E,)
-    shapes.update({"att.out_proj.weight": (E, E), "att.out_proj.bias": (E,),
-                   "ff.layers.0.weight": (4 * E, E), "ff.layers.0.bias": (4 * E,),
-                   "ff.layers.2.weight": (E, 4 * E), "ff.layers.2.bias": (E,),
-                   "norm1.scale": (E,), "norm1.shift": (E,), "norm2.scale": (E,), "norm2.shift": (E,)})
-    gen = torch.Generator().manual_seed(seed)
-    return {k: torch.randn(s, generator=gen, dtype=torch.float64) * scale for k, s in shapes.items()}
 
 
 def sub_weights(weights: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -131,6 +131,12 @@ MUTANTS = [
         edits=[Edit(old=_NEXT, new="next_id = torch.argmax(logits[:, -1, :], dim=0, keepdim=True)")],
     ),
     Variant(
+        name="generate_without_no_grad",
+        why="the torch.no_grad() block left out: the model runs with autograd recording",
+        edits=[Edit(old=_NO_GRAD, new="if True:")],
+        hint="torch.no_grad()",
+    ),
+    Variant(
         name="generate_with_gradients",
         why="no torch.no_grad(): every model call builds an autograd graph",
         edits=[Edit(old=_NO_GRAD, new="with torch.enable_grad():")],
@@ -139,6 +145,15 @@ MUTANTS = [
 ]
 
 ALTERNATIVES = [
+    Variant(
+        name="book_gelu_in_a04",
+        why="the a05 solution on an a04 whose GELU is the book's: sqrt(2/pi) as a float32 tensor, "
+            "torch.sqrt(torch.tensor(2.0 / torch.pi)), 3e-8 off (compare.GELU_FLOAT64)",
+        edits=[],
+        other={"a04_gpt_blocks": [Edit(old="inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)",
+                                       new="inner = torch.sqrt(torch.tensor(2.0 / torch.pi)) * (x + 0.044715 * "
+                                           "torch.pow(x, 3))")]},
+    ),
     Variant(
         name="positions_by_slicing",
         why="the first T rows of the position table, no lookup",
