@@ -102,9 +102,9 @@ def assert_close(actual: Any, expected: Any, *, name: str, tol: Tolerance = None
         raise TypeError(f"assert_close({name!r}): comparing tensors needs a tolerance, got tol=None")
     if not isinstance(actual, torch.Tensor):
         raise CheckFailure(f"{name}: expected {describe(expected)}, got {describe(actual)}", tensor=name)
-    if tuple(actual.shape) != tuple(expected.shape):
+    if tuple(actual.shape) != tuple(expected.shape):  # a mistake matched on the whole output (`on`) may explain it
         raise CheckFailure(f"{name}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}",
-                           tensor=name)
+                           tensor=name, hint=hints.match(actual, tol) if hints is not None and hints.has_actual else None)
     if check_dtype and actual.dtype != expected.dtype:
         raise CheckFailure(f"{name}: dtype {str(actual.dtype).removeprefix('torch.')}, expected "
                            f"{str(expected.dtype).removeprefix('torch.')}", tensor=name)
@@ -154,12 +154,13 @@ class Misconceptions:
 
     Calling the catalogue binds it to one example's inputs; every compute function takes the same
     keyword arguments (and may ignore some with **_). A mistake whose compute raises for these inputs
-    is skipped.
+    is skipped. `every=True`: a failure names every mistake that matches, not only the first.
     """
 
-    def __init__(self, topic: str) -> None:
+    def __init__(self, topic: str, *, every: bool = False) -> None:
         self.topic = topic
         self.items: list[Misconception] = []
+        self.every = every  # the hints of every matching mistake, "; or "-joined (a small example may fit several)
 
     def add(self, name: str, hint: str, *, when: Callable[..., bool] | None = None
             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -211,10 +212,10 @@ class Hints:
     def match(self, actual: Any, tol: Tolerance | None) -> str | None:
         """The hint of the first mistake whose output equals `actual` (or the value given to `on`)."""
         got = self.actual if self.has_actual else actual
-        for m, out in self.outputs():
-            if _same(got, out, tol):
-                return m.hint
-        return None
+        hits = (m.hint for m, out in self.outputs() if _same(got, out, tol))
+        if not self.catalogue.every:
+            return next(hits, None)
+        return "; or ".join(dict.fromkeys(hits)) or None
 
 
 def tensor_like(actual: Any, like: torch.Tensor, name: str) -> torch.Tensor:

@@ -22,7 +22,7 @@ from tests.conftest import SOLUTIONS, checks_by_name, make_submission
 from tests.banks.edits import apply
 
 ROOT = Path(__file__).resolve().parent.parent
-KIT_SUITES = ("a03_attention", "a04_gpt_blocks")  # the suites on the kit (the porters extend this)
+KIT_SUITES = ("a02_data", "a03_attention", "a04_gpt_blocks")  # the suites on the kit (the porters extend this)
 
 
 # -- every catalogue: a mistake's output is never the right answer ---------------------------------
@@ -90,6 +90,18 @@ def _dropout() -> tuple[Any, torch.Tensor]:
     return DROPOUT_MISTAKES(x=x, c=c, p_drop=0.25), x + kept * c / 0.75  # one right answer: a seeded dropout
 
 
+def _windows(text: str, L: int, s: int) -> tuple[Any, Any]:
+    from autograder.mistakes.a02_data import byte_ids, dataset_hints, windows
+    return dataset_hints(text, L, s), windows(byte_ids(text), L, s)
+
+
+def _loader(n: int, batch_size: int, drop_last: bool) -> list[tuple[Any, Any]]:
+    from autograder.mistakes.a02_data import batch_sizes, byte_ids, loader_hints, windows
+    want = windows(byte_ids("zyxwvutsrqponmlkjihgfedcba"), 2, 1)[:n]  # windows in falling order: sorting moves them
+    hints = loader_hints(want, batch_size, drop_last)
+    return [(hints, batch_sizes(n, batch_size, drop_last)), (hints, want)]
+
+
 _CFG = {"vocab_size": 11, "context_length": 6, "emb_dim": 8, "n_heads": 2, "n_layers": 1, "drop_rate": 0.0,
         "qkv_bias": True}
 # catalogue topic -> examples, each (bound catalogue, the right answer for the same inputs)
@@ -102,7 +114,11 @@ SAMPLES: dict[str, Callable[[], list[tuple[Any, torch.Tensor]]]] = {
     "TransformerBlock": lambda: [_block(_CFG)],
     "TransformerBlock residual stream": lambda: [_residual()],
     "TransformerBlock dropout": lambda: [_dropout()],
+    "GPTDatasetV1": lambda: [_windows(f"ab{EOT}cdefgh", 3, 2), _windows("abcdefghij", 2, 1), _windows("abcdefgh", 2, 2)],
+    "create_dataloader_v1": lambda: [*_loader(7, 3, False), *_loader(7, 2, True), *_loader(9, 4, False),
+                                     *_loader(5, 1, True)],
 }
+EOT = "<|endoftext|>"
 
 
 def _catalogues() -> list[Misconceptions]:
@@ -126,8 +142,9 @@ def test_a_mistakes_output_is_never_the_right_answer(topic: str) -> None:
     for hints, right in SAMPLES[topic]():
         computed = list(hints.outputs())
         assert computed, f"{topic}: no mistake could be computed on the sample"
-        for mistake, out in computed:
-            assert not is_close(out, right, FLOAT64), f"{topic}: {mistake.name}'s output equals the right answer"
+        for mistake, out in computed:  # tensors within FLOAT64, anything else (ids, windows, sizes) equal
+            same = is_close(out, right, FLOAT64) if isinstance(right, torch.Tensor) else out == right
+            assert not same, f"{topic}: {mistake.name}'s output equals the right answer"
 
 
 def test_every_mistake_of_a_catalogue_is_computed_on_some_sample() -> None:
@@ -169,6 +186,22 @@ def test_hints_for_floats_ids_and_strings() -> None:
     with pytest.raises(CheckFailure) as caught:
         assert_close(torch.ones(2), torch.ones(3), name="t", tol=FLOAT64, hints=numbers(n=1.0))
     assert "shape (2,)" in caught.value.message and caught.value.hint is None  # shape before values and hints
+
+
+def test_every_names_each_matching_mistake_and_on_explains_a_wrong_shape() -> None:
+    sizes = Misconceptions("sizes", every=True)
+    sizes.add("halves", "you halved it")(lambda n: [n // 2, n // 2])
+    sizes.add("halves_again", "you halved it")(lambda n: [n // 2, n // 2])  # one hint text is said once
+    sizes.add("ones", "you used ones")(lambda n: [1] * (n // 2) * 2 if n == 2 else [0])
+    sizes.add("whole", "you kept it whole")(lambda n: [n])
+    with pytest.raises(CheckFailure) as caught:
+        assert_close([1, 1], [2], name="sizes", hints=sizes(n=2))
+    assert caught.value.hint == "you halved it; or you used ones"
+    rows = Misconceptions("rows")
+    rows.add("one_more", "one row too many")(lambda n: [[0]] * (n + 1))
+    with pytest.raises(CheckFailure) as caught:  # the whole output matched (`on`): the shape failure gets the hint
+        assert_close(torch.zeros(3, 1), torch.zeros(2, 1), name="t", tol=FLOAT64, hints=rows(n=2).on([[0]] * 3))
+    assert "shape (3, 1)" in caught.value.message and caught.value.hint == "one row too many"
 
 
 # -- the automatic checks of ctx.call / ctx.fetch, on a real in-process executor -------------------
