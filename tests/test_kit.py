@@ -22,7 +22,7 @@ from tests.conftest import SOLUTIONS, checks_by_name, make_submission
 from tests.banks.edits import apply
 
 ROOT = Path(__file__).resolve().parent.parent
-KIT_SUITES = ("a02_data", "a03_attention", "a04_gpt_blocks")  # the suites on the kit (the porters extend this)
+KIT_SUITES = ("a01_tokenizer", "a02_data", "a03_attention", "a04_gpt_blocks")  # the suites on the kit (the porters extend this)
 
 
 # -- every catalogue: a mistake's output is never the right answer ---------------------------------
@@ -102,6 +102,38 @@ def _loader(n: int, batch_size: int, drop_last: bool) -> list[tuple[Any, Any]]:
     return [(hints, batch_sizes(n, batch_size, drop_last)), (hints, want)]
 
 
+def _train(text: str, vocab_size: int, specials: list[str]) -> tuple[Any, Any]:
+    import reference.a01_tokenizer as ref01
+    from autograder.hidden.a01_tokenizer import train_replay
+    from autograder.mistakes.a01_tokenizer import TRAIN
+    tok = ref01.BPETokenizer()
+    tok.train(text, vocab_size, specials)
+    return TRAIN(replay=train_replay(text, vocab_size, specials), specials=specials), tok.merges
+
+
+def _encode(text: str) -> list[tuple[Any, Any]]:
+    import reference.a01_tokenizer as ref01
+    from autograder.hidden.a01_tokenizer import encode_replay
+    from autograder.mistakes.a01_tokenizer import ENCODE
+    # "  " before " a": no pre-tokens merges across them; "ba" before the more frequent "ab": frequency misleads
+    merges = [(b" ", b" "), (b"b", b"a"), (b"a", b"b"), (b"t", b"h"), (b" ", b"a")]
+    tok = ref01.BPETokenizer(merges=merges, special_tokens=[EOT])
+    renamed = [i + 1000 for i in tok.encode(text)]  # the ids of a given vocab: the same tokens under other ids
+    return [(ENCODE(replay=encode_replay(merges, [EOT], text)), tok.encode(text)),
+            (ENCODE(replay=lambda name: tok.encode(text) if name == "vocab_ignored" else _no(name)), renamed)]
+
+
+def _no(name: str) -> Any:
+    raise ValueError(f"{name} is not replayed on this sample")
+
+
+def _decode(ids: list[int]) -> tuple[Any, Any]:
+    from autograder.mistakes.a01_tokenizer import DECODE
+    tokens = [bytes([i]) for i in ids]
+    return DECODE(tokens=tokens), b"".join(tokens).decode("utf-8", errors="replace")
+
+
+_TRAIN_TEXT = "the cat sat, the cat's hat! aa ab ab ab cd ce<|endoftext|>the  theee 12 345\n\n\tcafé café"
 _CFG = {"vocab_size": 11, "context_length": 6, "emb_dim": 8, "n_heads": 2, "n_layers": 1, "drop_rate": 0.0,
         "qkv_bias": True}
 # catalogue topic -> examples, each (bound catalogue, the right answer for the same inputs)
@@ -114,6 +146,10 @@ SAMPLES: dict[str, Callable[[], list[tuple[Any, torch.Tensor]]]] = {
     "TransformerBlock": lambda: [_block(_CFG)],
     "TransformerBlock residual stream": lambda: [_residual()],
     "TransformerBlock dropout": lambda: [_dropout()],
+    "BPETokenizer.train": lambda: [_train(_TRAIN_TEXT, 256 + 20 + 1, [EOT]), _train(_TRAIN_TEXT, 256 + 12, []),
+                                   _train("aa aa aa aax bc cd cd<|endoftext|>ab ab ab ab ac", 256 + 6 + 1, [EOT])],
+    "BPETokenizer.encode": lambda: _encode("x  ababab th<|endoftext|>ab"),
+    "BPETokenizer.decode": lambda: [_decode(list("é🙂".encode())[:-1] + [0xFF, 97])],
     "GPTDatasetV1": lambda: [_windows(f"ab{EOT}cdefgh", 3, 2), _windows("abcdefghij", 2, 1), _windows("abcdefgh", 2, 2)],
     "create_dataloader_v1": lambda: [*_loader(7, 3, False), *_loader(7, 2, True), *_loader(9, 4, False),
                                      *_loader(5, 1, True)],
