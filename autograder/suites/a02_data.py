@@ -76,7 +76,10 @@ def dataset_items(ctx: Context, text: str, max_length: int, stride: int) -> dict
 
 def expect_windows(ctx: Context, res: dict[str, Any], want: Windows, hints: Hints, what: str) -> None:
     """len and every item (input_ids, target_ids) as int64 tensors equal to `want`; `hints` matched on all items."""
-    hints = hints.on(as_windows(res["items"]))
+    got = as_windows(res["items"])
+    if got == want and res["length"] == len(want) and all(t.dtype == torch.int64 for item in res["items"] for t in item):
+        return  # all right: skip the element-wise comparisons, which only say what is wrong
+    hints = hints.on(got)
     ctx.expect_close(res["length"], len(want), name=f"len({what})", hints=hints)
     for i, (item, (x, y)) in enumerate(zip(res["items"], want)):
         for k, (got, w) in enumerate(zip(item if isinstance(item, (tuple, list)) else (item, None), (x, y))):
@@ -106,14 +109,17 @@ def batch_rows(ctx: Context, batches: list[Any], hints: Hints, max_length: int, 
     for k, (pair, rows) in enumerate(zip(pairs, sizes)):
         for name, t in zip(("input_ids", "target_ids"), pair):  # type, shape, dtype: compared with its own values
             own = isinstance(t, torch.Tensor) and t.shape == (rows, max_length) and not t.is_complex()
-            ctx.expect_close(t, t.round().long() if own else torch.zeros(rows, max_length, dtype=torch.int64),
-                             tol=FLOAT64, name=f"{what}, batch {k}: {name} (int64 ids of shape (rows, max_length))")
+            if not own or t.dtype != torch.int64:
+                ctx.expect_close(t, t.round().long() if own else torch.zeros(rows, max_length, dtype=torch.int64),
+                                 tol=FLOAT64, name=f"{what}, batch {k}: {name} (int64 ids of shape (rows, max_length))")
     return as_windows([row for x, y in pairs for row in zip(x, y)]) or []
 
 
 def expect_batches(ctx: Context, batches: list[Any], want: Windows, hints: Hints, max_length: int, what: str) -> None:
     """shuffle=False: the windows `want` in order, cut into batches, as int64 tensors of shape (rows, max_length)."""
     rows = batch_rows(ctx, batches, hints, max_length, what)
+    if rows == want[:len(rows)]:
+        return
     hints, start = hints.on(sorted(rows)), 0
     for k, batch in enumerate(batches):
         part = want[start:start + len(batch[0])]
