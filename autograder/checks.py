@@ -419,7 +419,7 @@ def run_check(check: Check, suite: Suite, executor: Executor, *, seed: int = 0,
     try:
         check.fn(ctx)
     except CheckFailure as f:
-        status, message, hint = "failed", f.message, f.hint
+        status, message, hint = "failed", f.message, f.final_hint()
         if f.raised is not None:
             ctx.raised.append(f.raised)
     except LearnerError as e:

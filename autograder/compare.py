@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -28,6 +28,16 @@ class CheckFailure(Exception):
         self.hint = hint
         self.tensor = tensor
         self.raised = raised  # the learner's exception, when the wrong answer is one
+        self.later: Callable[[], str | None] | None = None  # a hint worked out once, for the shrunk example
+
+    def final_hint(self) -> str | None:
+        """`hint`, or the deferred one (Hints.deferred) worked out now; a catalogue that fails gives none."""
+        if self.hint is None and self.later is not None:
+            try:
+                self.hint = self.later()
+            except Exception:  # a hint is a courtesy: never let it cost the learner their result
+                self.hint = None
+        return self.hint
 
 
 @dataclass(frozen=True)
@@ -101,24 +111,31 @@ def assert_close(actual: Any, expected: Any, *, name: str, tol: Tolerance = None
     if not isinstance(expected, torch.Tensor):
         if _same(actual, expected, tol):
             return
-        hint = hints.match(actual, tol) if hints is not None else None
         if isinstance(actual, str) and isinstance(expected, str):
-            raise CheckFailure(f"{name}: {_text_difference(actual, expected)}", tensor=name, hint=hint)
-        raise CheckFailure(f"{name}: got {_short(actual)}, expected {_short(expected)}", tensor=name, hint=hint)
+            raise _failure(f"{name}: {_text_difference(actual, expected)}", name, hints, actual, tol)
+        raise _failure(f"{name}: got {_short(actual)}, expected {_short(expected)}", name, hints, actual, tol)
     if tol is None:
         raise TypeError(f"assert_close({name!r}): comparing tensors needs a tolerance, got tol=None")
     if not isinstance(actual, torch.Tensor):
         raise CheckFailure(f"{name}: expected {describe(expected)}, got {describe(actual)}", tensor=name)
-    if tuple(actual.shape) != tuple(expected.shape):
-        raise CheckFailure(f"{name}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}",
-                           tensor=name)
+    if tuple(actual.shape) != tuple(expected.shape):  # a mistake matched on the whole output (`on`) may explain it
+        raise _failure(f"{name}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}", name,
+                       hints if hints is not None and hints.has_actual else None, actual, tol)
     if check_dtype and actual.dtype != expected.dtype:
         raise CheckFailure(f"{name}: dtype {str(actual.dtype).removeprefix('torch.')}, expected "
                            f"{str(expected.dtype).removeprefix('torch.')}", tensor=name)
     report = mismatch_report(actual, expected, tol)
     if report is not None:
-        hint = hints.match(actual, tol) if hints is not None else None
-        raise CheckFailure(f"{name}: values differ\n{report}", tensor=name, hint=hint)
+        raise _failure(f"{name}: values differ\n{report}", name, hints, actual, tol)
+
+
+def _failure(message: str, name: str, hints: "Hints | None", actual: Any, tol: Tolerance | None) -> CheckFailure:
+    """The failure, with the hint of the matching mistake (worked out at once, or later when deferred)."""
+    if hints is None or not hints.deferred:
+        return CheckFailure(message, tensor=name, hint=hints.match(actual, tol) if hints is not None else None)
+    failure = CheckFailure(message, tensor=name)
+    failure.later = lambda: hints.match(actual, tol)
+    return failure
 
 
 def _text_difference(actual: str, expected: str, context: int = 30) -> str:
@@ -170,12 +187,13 @@ class Misconceptions:
 
     Calling the catalogue binds it to one example's inputs; every compute function takes the same
     keyword arguments (and may ignore some with **_). A mistake whose compute raises for these inputs
-    is skipped.
+    is skipped. `every=True`: a failure names every mistake that matches, not only the first.
     """
 
-    def __init__(self, topic: str) -> None:
+    def __init__(self, topic: str, *, every: bool = False) -> None:
         self.topic = topic
         self.items: list[Misconception] = []
+        self.every = every  # the hints of every matching mistake, "; or "-joined (a small example may fit several)
 
     def add(self, name: str, hint: str, *, when: Callable[..., bool] | None = None
             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -206,10 +224,16 @@ class Hints:
     view: Callable[[Any], Any] | None = None  # what of a mistake's output the compared value is (row variance)
     actual: Any = field(default=None)
     has_actual: bool = False
+    deferred: bool = False  # matched once the check has failed for good (after shrinking): costly mistakes
 
     def on(self, actual: Any) -> "Hints":
         """Match the mistakes' outputs against `actual` (the learner's whole output) instead."""
-        return Hints(self.catalogue, self.inputs, self.view, actual, True)
+        return replace(self, actual=actual, has_actual=True)
+
+    def later(self) -> "Hints":
+        """Match only for the example the check finally fails on, not for each one Hypothesis tries while
+        shrinking (for mistakes that are slow to compute: a whole training run each)."""
+        return replace(self, deferred=True)
 
     def outputs(self) -> Iterator[tuple[Misconception, Any]]:
         """Each applicable mistake with its output for these inputs (ones that cannot be computed skipped)."""
@@ -227,10 +251,10 @@ class Hints:
     def match(self, actual: Any, tol: Tolerance | None) -> str | None:
         """The hint of the first mistake whose output equals `actual` (or the value given to `on`)."""
         got = self.actual if self.has_actual else actual
-        for m, out in self.outputs():
-            if _same(got, out, tol):
-                return m.hint
-        return None
+        hits = (m.hint for m, out in self.outputs() if _same(got, out, tol))
+        if not self.catalogue.every:
+            return next(hits, None)
+        return "; or ".join(dict.fromkeys(hits)) or None
 
 
 def tensor_like(actual: Any, like: torch.Tensor, name: str) -> torch.Tensor:

@@ -52,7 +52,9 @@ Porting a suite onto the kit:
    `*_keeps_dtype` check by name: it then only needs to call in both dtypes).
 3. Replace `try: assert_close(...) except CheckFailure as f: f.hint = ...` with
    `ctx.expect_close(..., hints=CATALOGUE(...))`; for a derived quantity (a row's variance) bind the
-   catalogue with `view=` or match the whole output with `.on(whole_output)`.
+   catalogue with `view=` or match the whole output with `.on(whole_output)` (which also explains a wrong
+   shape); `.later()` works a costly catalogue out only for the example the check finally fails on, and
+   `Misconceptions(topic, every=True)` names every matching mistake (small examples fit several).
    The catalogue lives in `autograder/mistakes/aNN_*.py` (shipped with the public checks).
 4. Drop `uses=` from checks and declare the assignment's use of earlier ones in
    `assignments.DEPENDENCIES`; add a sample of each new catalogue to tests/test_kit.py (SAMPLES),

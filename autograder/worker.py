@@ -353,4 +353,7 @@ class InProcess:
         header["stdout"] = printed.getvalue()[:8192]
         header["stderr"] = "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno)
                                    for w in caught)[:8192]
-        return to_response(header, out)
+        try:
+            return to_response(header, out)
+        except MalformedValue as exc:  # as from the worker: the submission's answer, rejected (too large, say)
+            raise WorkerFault("error", f"the answer was rejected: {exc}") from None

@@ -23,8 +23,8 @@ from tests.conftest import SOLUTIONS, checks_by_name, make_submission
 from tests.banks.edits import apply
 
 ROOT = Path(__file__).resolve().parent.parent
-KIT_SUITES = ("a03_attention", "a04_gpt_blocks", "a05_gpt_model", "a07_training", "a08_decoding",
-              "a09_classification", "a10_instruction", "a11_lora", "a12_kv_cache", "a13_llama",
+KIT_SUITES = ("a01_tokenizer", "a02_data", "a03_attention", "a04_gpt_blocks", "a05_gpt_model", "a07_training",
+              "a08_decoding", "a09_classification", "a10_instruction", "a11_lora", "a12_kv_cache", "a13_llama",
               "a14_dpo")  # the suites on the kit (the porters extend this)
 
 
@@ -322,6 +322,52 @@ def _decoding(topic: str) -> list[tuple[Any, Any]]:
              torch.softmax(m08.filtered(logits, k) / t, -1)) for t, k in ((2.0, None), (0.5, 5))]
 
 
+
+
+def _windows(text: str, L: int, s: int) -> tuple[Any, Any]:
+    from autograder.mistakes.a02_data import byte_ids, dataset_hints, windows
+    return dataset_hints(text, L, s), windows(byte_ids(text), L, s)
+
+
+def _loader(n: int, batch_size: int, drop_last: bool) -> list[tuple[Any, Any]]:
+    from autograder.mistakes.a02_data import batch_sizes, byte_ids, loader_hints, windows
+    want = windows(byte_ids("zyxwvutsrqponmlkjihgfedcba"), 2, 1)[:n]  # windows in falling order: sorting moves them
+    hints = loader_hints(want, batch_size, drop_last)
+    return [(hints, batch_sizes(n, batch_size, drop_last)), (hints, want)]
+
+
+def _train(text: str, vocab_size: int, specials: list[str]) -> tuple[Any, Any]:
+    import reference.a01_tokenizer as ref01
+    from autograder.hidden.a01_tokenizer import train_replay
+    from autograder.mistakes.a01_tokenizer import TRAIN
+    tok = ref01.BPETokenizer()
+    tok.train(text, vocab_size, specials)
+    return TRAIN(replay=train_replay(text, vocab_size, specials), specials=specials), tok.merges
+
+
+def _encode(text: str) -> list[tuple[Any, Any]]:
+    import reference.a01_tokenizer as ref01
+    from autograder.hidden.a01_tokenizer import encode_replay
+    from autograder.mistakes.a01_tokenizer import ENCODE
+    # "  " before " a": no pre-tokens merges across them; "ba" before the more frequent "ab": frequency misleads
+    merges = [(b" ", b" "), (b"b", b"a"), (b"a", b"b"), (b"t", b"h"), (b" ", b"a")]
+    tok = ref01.BPETokenizer(merges=merges, special_tokens=[EOT])
+    renamed = [i + 1000 for i in tok.encode(text)]  # the ids of a given vocab: the same tokens under other ids
+    return [(ENCODE(replay=encode_replay(merges, [EOT], text)), tok.encode(text)),
+            (ENCODE(replay=lambda name: tok.encode(text) if name == "vocab_ignored" else _no(name)), renamed)]
+
+
+def _no(name: str) -> Any:
+    raise ValueError(f"{name} is not replayed on this sample")
+
+
+def _decode(ids: list[int]) -> tuple[Any, Any]:
+    from autograder.mistakes.a01_tokenizer import DECODE
+    tokens = [bytes([i]) for i in ids]
+    return DECODE(tokens=tokens), b"".join(tokens).decode("utf-8", errors="replace")
+
+
+_TRAIN_TEXT = "the cat sat, the cat's hat! aa ab ab ab cd ce<|endoftext|>the  theee 12 345\n\n\tcafé café"
 _CFG = {"vocab_size": 11, "context_length": 6, "emb_dim": 8, "n_heads": 2, "n_layers": 1, "drop_rate": 0.0,
         "qkv_bias": True}
 # catalogue topic -> examples, each (bound catalogue, the right answer for the same inputs)
@@ -358,7 +404,15 @@ SAMPLES: dict[str, Callable[[], list[tuple[Any, Any]]]] = {
     "generate_text_simple contexts": lambda: [_contexts()],
     **{topic: (lambda topic=topic: _decoding(topic)) for topic in (
         "softmax_with_temperature", "top_k_filter", "generate (greedy)", "generate (sampling distribution)")},
+    "BPETokenizer.train": lambda: [_train(_TRAIN_TEXT, 256 + 20 + 1, [EOT]), _train(_TRAIN_TEXT, 256 + 12, []),
+                                   _train("aa aa aa aax bc cd cd<|endoftext|>ab ab ab ab ac", 256 + 6 + 1, [EOT])],
+    "BPETokenizer.encode": lambda: _encode("x  ababab th<|endoftext|>ab"),
+    "BPETokenizer.decode": lambda: [_decode(list("é🙂".encode())[:-1] + [0xFF, 97])],
+    "GPTDatasetV1": lambda: [_windows(f"ab{EOT}cdefgh", 3, 2), _windows("abcdefghij", 2, 1), _windows("abcdefgh", 2, 2)],
+    "create_dataloader_v1": lambda: [*_loader(7, 3, False), *_loader(7, 2, True), *_loader(9, 4, False),
+                                     *_loader(5, 1, True)],
 }
+EOT = "<|endoftext|>"
 
 
 def _catalogues() -> list[Misconceptions]:
@@ -429,6 +483,22 @@ def test_hints_for_floats_ids_and_strings() -> None:
     with pytest.raises(CheckFailure) as caught:
         assert_close(torch.ones(2), torch.ones(3), name="t", tol=FLOAT64, hints=numbers(n=1.0))
     assert "shape (2,)" in caught.value.message and caught.value.hint is None  # shape before values and hints
+
+
+def test_every_names_each_matching_mistake_and_on_explains_a_wrong_shape() -> None:
+    sizes = Misconceptions("sizes", every=True)
+    sizes.add("halves", "you halved it")(lambda n: [n // 2, n // 2])
+    sizes.add("halves_again", "you halved it")(lambda n: [n // 2, n // 2])  # one hint text is said once
+    sizes.add("ones", "you used ones")(lambda n: [1] * (n // 2) * 2 if n == 2 else [0])
+    sizes.add("whole", "you kept it whole")(lambda n: [n])
+    with pytest.raises(CheckFailure) as caught:
+        assert_close([1, 1], [2], name="sizes", hints=sizes(n=2))
+    assert caught.value.hint == "you halved it; or you used ones"
+    rows = Misconceptions("rows")
+    rows.add("one_more", "one row too many")(lambda n: [[0]] * (n + 1))
+    with pytest.raises(CheckFailure) as caught:  # the whole output matched (`on`): the shape failure gets the hint
+        assert_close(torch.zeros(3, 1), torch.zeros(2, 1), name="t", tol=FLOAT64, hints=rows(n=2).on([[0]] * 3))
+    assert "shape (3, 1)" in caught.value.message and caught.value.hint == "one row too many"
 
 
 # -- the automatic checks of ctx.call / ctx.fetch, on a real in-process executor -------------------

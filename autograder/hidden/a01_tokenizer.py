@@ -23,24 +23,10 @@ from hypothesis import strategies as st
 
 import reference.a01_tokenizer as ref
 from autograder import gpt2_vocab
-from autograder.checks import CheckSkipped, Context
-from autograder.compare import CheckFailure
-from autograder.suites.a01_tokenizer import (
-    EOT,
-    PAD,
-    PRETOKENIZER,
-    SUITE,
-    TOK,
-    TRAIN_PIECES,
-    TRICKY,
-    as_ids,
-    as_merges,
-    decode_hint,
-    id_difference,
-    merge_difference,
-    new_tokenizer,
-    train_in_worker,
-)
+from autograder.kit import CheckSkipped, Context
+from autograder.mistakes.a01_tokenizer import DECODE, ENCODE, TRAIN, TRAIN_RULES
+from autograder.suites.a01_tokenizer import (EOT, PAD, PRETOKENIZER, SUITE, TOK, TRAIN_PIECES, TRICKY, expect_ids,
+                                             expect_merges, new_tokenizer, trained)
 
 check = SUITE.check
 Merges = list[tuple[bytes, bytes]]
@@ -96,59 +82,15 @@ def variant_merges(text: str, vocab_size: int, specials: list[str], *, tie: str 
     return merges
 
 
-VOCAB_SIZE_HINT = ("your merges match learning vocab_size - 256 merges: vocab_size counts the special tokens too, "
-                   "so learn vocab_size - 256 - len(special_tokens)")
-TRAIN_VARIANTS: dict[str, dict[str, Any]] = {
-    "your merges match ties broken toward the smallest pair: among equally frequent pairs take the greatest "
-    "(left, right) tuple of bytes, max(...)": {"tie": "smallest"},
-    "your merges match ties broken by which pair was counted first (max(counts, key=counts.get) keeps the first "
-    "of equals): ties go to the greatest (left, right) tuple of bytes": {"tie": "first"},
-    "your merges match ties broken by comparing token ids: compare the pairs' bytes, not their ids (a merged "
-    "token has a high id but may sort low as bytes)": {"tie": "ids"},
-    "your merges match counting each distinct pre-token once: weight its pairs by how often the pre-token "
-    "occurs": {"weighted": False},
-    "your merges match counting pairs across pre-token boundaries: pre-tokenize each piece with "
-    "GPT2_SPLIT_PATTERN and count pairs only inside each pre-token": {"split": "none"},
-    "your merges match pre-tokens split on whitespace (str.split): pre-tokenize with GPT2_SPLIT_PATTERN, which "
-    "keeps the spaces and separates punctuation": {"split": "whitespace"},
-    "your merges match special tokens left in the text: split the text on the special tokens first; they are "
-    "never merged": {"split_specials": False},
-    VOCAB_SIZE_HINT: {"count_specials": False},
-    "your merges match stopping once the most frequent pair occurs only once: pairs that occur once are merged "
-    "too, until vocab_size is reached or no pair is left": {"stop_at_one": True},
-}
-
-
-def train_hint(got: Merges, text: str, vocab_size: int, specials: list[str]) -> str | None:
-    for hint, how in TRAIN_VARIANTS.items():
-        if how == {"count_specials": False} and not specials:
-            continue
-        if got == variant_merges(text, vocab_size, specials, **how):
-            return hint
-    return None
+def train_replay(text: str, vocab_size: int, specials: list[str]) -> Callable[[str], Merges]:
+    """TRAIN's `replay`: the merges of each training mistake on this text."""
+    return lambda name: variant_merges(text, vocab_size, specials, **TRAIN_RULES[name][1])
 
 
 def reference_merges(text: str, vocab_size: int, specials: list[str]) -> Merges:
     tok = ref.BPETokenizer()
     tok.train(text, vocab_size, specials)
     return tok.merges
-
-
-class Mismatch(CheckFailure):
-    """A failure whose hint is worked out once, after Hypothesis has shrunk it (hints replay variants: slow)."""
-
-    def __init__(self, message: str, make_hint: Callable[[], str | None]) -> None:
-        super().__init__(message)
-        self.make_hint = make_hint
-
-
-@contextmanager
-def hint_after_shrinking() -> Iterator[None]:
-    try:
-        yield
-    except Mismatch as failure:
-        failure.hint = failure.make_hint()
-        raise
 
 
 def seeded_text(seed: int, n: int, kind: str) -> str:
@@ -176,34 +118,26 @@ def seeded_text(seed: int, n: int, kind: str) -> str:
 TEXT_KINDS = ("words", "letters", "unicode")
 
 
-def compare_training(ctx: Context, text: str, vocab_size: int, specials: list[str], *, hints: bool) -> None:
-    res = train_in_worker(ctx, text, vocab_size, specials)
-    where = f"train(text, vocab_size={vocab_size}, special_tokens={specials})"
-    got = as_merges(res["merges"], where)
-    problem = merge_difference(got, reference_merges(text, vocab_size, specials))
-    if problem:
-        def hint() -> str | None:
-            found = train_hint(got, text, vocab_size, specials) if hints else None
-            if found is None and specials and got == reference_merges(text, vocab_size + len(specials), specials):
-                found = VOCAB_SIZE_HINT
-            return found
-        raise Mismatch(f"{where}: {problem}", hint)
+def compare_training(ctx: Context, text: str, vocab_size: int, specials: list[str],
+                     replay: Callable[[str], Merges]) -> None:
+    expect_merges(trained(ctx, text, vocab_size, specials)["merges"], reference_merges(text, vocab_size, specials),
+                  f"train(text, vocab_size={vocab_size}, special_tokens={specials})",
+                  TRAIN(replay=replay, specials=specials).later())  # each mistake is a training run: after shrinking
 
 
 @check(points=4, visibility="hidden", kind="differential", targets=(TOK,), max_examples=20,
        description="train: the merges equal the reference trainer's on generated texts (the course's words, dense "
                    "letters, any Unicode; 0-2 special tokens; up to 60 merges)")
 def train_matches_reference(ctx: Context) -> None:
-    with hint_after_shrinking():
-        @ctx.given(seed=st.integers(0, 2**16), n=st.integers(1, 60), kind=st.sampled_from(TEXT_KINDS),
-                   n_special=st.integers(0, 2), extra=st.integers(0, 60))
-        def _(seed: int, n: int, kind: str, n_special: int, extra: int) -> None:
-            text = seeded_text(seed, n, kind)
-            specials = [EOT, PAD][:n_special]
-            vocab_size = 256 + n_special + extra
-            ctx.example(config={"vocab_size": vocab_size, "special_tokens": specials, "text": f"{n} {kind} "
-                                f"(seed {seed}), {len(text)} characters"})
-            compare_training(ctx, text, vocab_size, specials, hints=True)
+    @ctx.given(seed=st.integers(0, 2**16), n=st.integers(1, 60), kind=st.sampled_from(TEXT_KINDS),
+               n_special=st.integers(0, 2), extra=st.integers(0, 60))
+    def _(seed: int, n: int, kind: str, n_special: int, extra: int) -> None:
+        text = seeded_text(seed, n, kind)
+        specials = [EOT, PAD][:n_special]
+        vocab_size = 256 + n_special + extra
+        ctx.example(config={"vocab_size": vocab_size, "special_tokens": specials, "text": f"{n} {kind} "
+                            f"(seed {seed}), {len(text)} characters"})
+        compare_training(ctx, text, vocab_size, specials, train_replay(text, vocab_size, specials))
 
 
 @functools.lru_cache(maxsize=1)
@@ -223,7 +157,12 @@ def train_on_corpus_matches_reference(ctx: Context) -> None:
         raise CheckSkipped(f"the corpus {CORPUS} is not installed")
     vocab_size = 256 + CORPUS_MERGES + 1
     ctx.example(config={"vocab_size": vocab_size, "special_tokens": [EOT], "text": f"corpus[:{len(text)}]"})
-    compare_training(ctx, text, vocab_size, [EOT], hints=False)
+    def replay(name: str) -> Merges:  # replaying every mistake on the corpus is slow: only this one, by the reference
+        if name != "vocab_size_ignores_specials":
+            raise ValueError(f"{name} is not replayed on the corpus")
+        return reference_merges(text, vocab_size + 1, [EOT])
+
+    compare_training(ctx, text, vocab_size, [EOT], replay)
 
 
 # -- encoding --------------------------------------------------------------------------------
@@ -269,59 +208,57 @@ def _merge(parts: list[bytes], pair: tuple[bytes, bytes]) -> list[bytes]:
     return out
 
 
-def encode_hint(got: list[int], merges: Merges, specials: list[str], text: str) -> str | None:
+def encode_replay(merges: Merges, specials: list[str], text: str) -> Callable[[str], list[int]]:
+    """ENCODE's `replay`: the ids of each encoding mistake for this text."""
     as_text = ref.BPETokenizer(merges=merges, special_tokens=specials)
-    variants = {
-        "your ids match special tokens encoded as ordinary text: split the text on the special tokens first, and "
-        "give each its own id": lambda: as_text.encode_ordinary(text),
-        "your ids match no pre-tokenization: split each piece with GPT2_SPLIT_PATTERN and encode every pre-token "
-        "on its own": lambda: pattern_encoding(merges, specials, r"[\s\S]+").encode(text, allowed_special="all"),
-        "your ids match pre-tokens split on whitespace: use GPT2_SPLIT_PATTERN, which keeps the spaces": lambda:
-            pattern_encoding(merges, specials, r"\S+").encode(text, allowed_special="all"),
-        "your ids match merging the pair that occurs most often in each pre-token: merges apply in the order they "
-        "were learned (lowest rank first)": lambda: frequency_order_encode(merges, specials, text),
-    }
-    for hint, make in variants.items():
-        if got == make():
-            return hint
-    return None
+    return lambda name: {
+        "specials_as_text": lambda: as_text.encode_ordinary(text),
+        "no_pretokenization": lambda: pattern_encoding(merges, specials, r"[\s\S]+").encode(text, allowed_special="all"),
+        "split_on_whitespace": lambda: pattern_encoding(merges, specials, r"\S+").encode(text, allowed_special="all"),
+        "most_frequent_pair_first": lambda: frequency_order_encode(merges, specials, text),
+    }.get(name, lambda: _unknown(name))()
+
+
+def _unknown(name: str) -> Any:
+    raise ValueError(f"{name} is not replayed here")
+
+
+def expect_encodes(ctx: Context, got: list[Any], texts: list[str], encode: Callable[[str], list[int]], what: str,
+                   replay: Callable[[str, str], Callable[[str], list[int]]]) -> None:
+    """The shortest text whose ids differ from `encode`'s, with the ENCODE mistake it matches."""
+    failing = [(t, g) for t, g in zip(texts, got) if g != encode(t)]
+    if failing:
+        text, ids = min(failing, key=lambda f: len(f[0]))
+        expect_ids(ids, encode(text), f"{what.format(text=repr(text))} ({len(failing)} of {len(texts)} texts differ)",
+                   ENCODE(replay=replay(text)).later())
 
 
 @check(points=4, visibility="hidden", kind="differential", targets=(TOK,), max_examples=15,
        description="encode equals tiktoken built from the same merges, on any Unicode text with special tokens "
                    "inside; decode equals tiktoken's decode on any ids")
 def encode_matches_tiktoken(ctx: Context) -> None:
-    with hint_after_shrinking():
-        @ctx.given(seed=st.integers(0, 2**16), n=st.integers(20, 80), kind=st.sampled_from(TEXT_KINDS),
-                   n_special=st.integers(0, 2), extra=st.integers(10, 60))
-        def _(seed: int, n: int, kind: str, n_special: int, extra: int) -> None:
-            specials = [EOT, PAD][:n_special]
-            train_text = seeded_text(seed, n, kind)
-            merges = reference_merges(train_text, 256 + n_special + extra, specials)
-            reference = ref.BPETokenizer(merges=merges, special_tokens=specials)
-            rng = random.Random(seed)
-            texts = [train_text] + [seeded_text(rng.randrange(2**16), rng.randint(0, 12), "unicode") for _ in range(3)]
-            # jumbles of the learned tokens' letters: long pre-tokens where the merges overlap and compete
-            known = {(a + b).decode("utf-8", "ignore").strip() for a, b in merges} | set(train_text)
-            letters = sorted(t for t in known if t.isalpha()) or ["a", "b"]
-            texts += ["".join(rng.choice(letters) for _ in range(rng.randint(1, 16))) for _ in range(6)]
-            ids = [rng.randint(0, 255 + len(merges) + n_special) for _ in range(rng.randint(0, 12))]
-            ctx.example(config={"merges": f"{len(merges)} merges the reference learned from {n} {kind} (seed {seed})",
-                                "special_tokens": specials, "texts": len(texts)})
-            p = ctx.program()
-            tok = new_tokenizer(p, merges=merges, special_tokens=specials)
-            res = ctx.run(p.returns(encoded=[p.call(tok, t, method="encode") for t in texts],
-                                    decoded=p.call(tok, ids, method="decode")))
-            what = f"encode(text) with {len(merges)} merges and special_tokens={specials}"
-            failing = [(t, as_ids(g, what)) for t, g in zip(texts, res["encoded"]) if g != reference.encode(t)]
-            if failing:
-                text, got = min(failing, key=lambda f: len(f[0]))
-                raise Mismatch(f"{what}: {id_difference(got, reference.encode(text))} ({len(failing)} of {len(texts)} "
-                               f"texts differ)", lambda: encode_hint(got, merges, specials, text))
-            if res["decoded"] != reference.decode(ids):
-                raise CheckFailure(f"decode of {len(ids)} ids with {len(merges)} merges: got {res['decoded']!r}, "
-                                   f"expected {reference.decode(ids)!r}",
-                                   hint=decode_hint(res["decoded"], [reference.vocab[i] for i in ids]))
+    @ctx.given(seed=st.integers(0, 2**16), n=st.integers(20, 80), kind=st.sampled_from(TEXT_KINDS),
+               n_special=st.integers(0, 2), extra=st.integers(10, 60))
+    def _(seed: int, n: int, kind: str, n_special: int, extra: int) -> None:
+        specials = [EOT, PAD][:n_special]
+        train_text = seeded_text(seed, n, kind)
+        merges = reference_merges(train_text, 256 + n_special + extra, specials)
+        reference = ref.BPETokenizer(merges=merges, special_tokens=specials)
+        rng = random.Random(seed)
+        texts = [train_text] + [seeded_text(rng.randrange(2**16), rng.randint(0, 12), "unicode") for _ in range(3)]
+        # jumbles of the learned tokens' letters: long pre-tokens where the merges overlap and compete
+        known = {(a + b).decode("utf-8", "ignore").strip() for a, b in merges} | set(train_text)
+        letters = sorted(t for t in known if t.isalpha()) or ["a", "b"]
+        texts += ["".join(rng.choice(letters) for _ in range(rng.randint(1, 16))) for _ in range(6)]
+        ids = [rng.randint(0, 255 + len(merges) + n_special) for _ in range(rng.randint(0, 12))]
+        ctx.example(config={"merges": f"{len(merges)} merges the reference learned from {n} {kind} (seed {seed})",
+                            "special_tokens": specials, "texts": len(texts)})
+        tok = new_tokenizer(ctx, merges=merges, special_tokens=specials)
+        encoded, decoded = ctx.fetch([ctx.call(tok, t, method="encode") for t in texts], ctx.call(tok, ids, method="decode"))
+        expect_encodes(ctx, encoded, texts, reference.encode, f"encode({{text}}) with {len(merges)} merges and "
+                       f"special_tokens={specials}", lambda text: encode_replay(merges, specials, text))
+        ctx.expect_close(decoded, reference.decode(ids), name=f"decode of {len(ids)} ids with {len(merges)} merges",
+                         hints=DECODE(tokens=[reference.vocab[i] for i in ids]))
 
 
 # -- GPT-2 -----------------------------------------------------------------------------------
@@ -370,29 +307,21 @@ def encode_matches_gpt2(ctx: Context) -> None:
     texts = gpt2_texts()
     ctx.example(config={"vocab": "GPT-2's encoder.json", "merges": "GPT-2's vocab.bpe", "special_tokens": [EOT],
                         "texts": len(texts)})
-    p = ctx.program()
-    files = p.runtime("a01_helpers")  # the worker reads the verified files itself: 5 MB is slow to send
-    vocab = p.call(files, method="gpt2_vocab", learner=False)
-    merges = p.call(files, method="gpt2_merges", learner=False)
-    tok = p.new(TOK, vocab=vocab, merges=merges, special_tokens=[EOT])
+    files = ctx.p.runtime("a01_helpers")  # the worker reads the verified files itself: 5 MB is slow to send
+    vocab, merges = (ctx.p.call(files, method=m, learner=False) for m in ("gpt2_vocab", "gpt2_merges"))
+    tok = ctx.module(TOK, {"vocab": vocab, "merges": merges, "special_tokens": [EOT]}, dtype=None, train=None)
     expected = [gpt2.encode(t, allowed_special="all") for t in texts]
-    res = ctx.run(p.returns(encoded=[p.call(tok, t, method="encode") for t in texts],
-                            decoded=[p.call(tok, ids, method="decode") for ids in expected]))
-    failing = [(t, as_ids(g, "encode(text) with GPT-2's files"), e)
-               for t, g, e in zip(texts, res["encoded"], expected) if g != e]
-    if failing:
-        text, got, want = min(failing, key=lambda f: len(f[0]))
-        hint = None
+    encoded, decoded = ctx.fetch([ctx.call(tok, t, method="encode") for t in texts],
+                                 [ctx.call(tok, ids, method="decode") for ids in expected])
+
+    def replay(text: str) -> Callable[[str], list[int]]:
         files_here = gpt2_files()
-        if got == gpt2.encode_ordinary(text):
-            hint = "your ids match <|endoftext|> encoded as ordinary text: a special token is one id, 50256"
-        elif not isinstance(files_here, str) and got == ref.BPETokenizer(merges=files_here[1],
-                                                                          special_tokens=[EOT]).encode(text):
-            hint = ("your ids are 256 + merge index (the layout without a vocab): when a vocab is given, every token's "
-                    "id is the vocab's id for its bytes, and <|endoftext|> keeps GPT-2's id 50256")
-        raise CheckFailure(f"encode({text!r}) with GPT-2's vocab and merges: {id_difference(got, want)} "
-                           f"({len(failing)} of {len(texts)} texts differ)", hint=hint)
-    for text, ids, back in zip(texts, expected, res["decoded"]):
-        if back != text:
-            raise CheckFailure(f"decode(tiktoken's GPT-2 ids for {text!r}) gave {back!r}",
-                               hint=decode_hint(back, [gpt2.decode_single_token_bytes(i) for i in ids]))
+        return lambda name: (gpt2.encode_ordinary(text) if name == "specials_as_text" else ref.BPETokenizer(
+            merges=files_here[1], special_tokens=[EOT]).encode(text) if name == "vocab_ignored" and not isinstance(
+            files_here, str) else _unknown(name))
+
+    expect_encodes(ctx, encoded, texts, lambda t: gpt2.encode(t, allowed_special="all"),
+                   "encode({text}) with GPT-2's vocab and merges", replay)
+    for text, ids, back in zip(texts, expected, decoded):
+        ctx.expect_close(back, text, name=f"decode(tiktoken's GPT-2 ids for {text!r})",
+                         hints=DECODE(tokens=[gpt2.decode_single_token_bytes(i) for i in ids]))

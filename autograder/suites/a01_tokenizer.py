@@ -5,11 +5,13 @@ reference: decode(encode(s)) == s; encode(a + special + b) == encode(a) + [id] +
 learned token lies inside one pre-token of the training text; training stops only when the
 vocabulary is full or every pre-token is one token; a vocabulary with other ids only renames them.
 The hand-worked examples (ties, frequencies, merge order) are small enough to check on paper, and
-the JSON snapshot holds what the reference learned from and encoded for fixed texts.
+the JSON snapshot holds what the reference learned from and encoded for fixed texts, with what
+each known mistake (autograder/mistakes/a01_tokenizer.py) gives there, for the hints.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import regex
@@ -17,11 +19,10 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from autograder import snapshots
-from autograder.checks import Context, Suite
-from autograder.compare import CheckFailure
-from autograder.program import Program, Ref
-from autograder.properties import check_raised
-from autograder.runtime.values import Opaque, Raised
+from autograder.compare import describe
+from autograder.kit import CheckFailure, Context, Hints, Suite, assert_close
+from autograder.mistakes.a01_tokenizer import DECODE, ENCODE, ENCODE_HINTS, TRAIN, TRAIN_RULES
+from autograder.program import Ref
 from autograder.scan import Ban
 
 TOK = "BPETokenizer"
@@ -59,11 +60,14 @@ def any_texts(*, max_parts: int = 8) -> st.SearchStrategy[str]:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def hexed(merges: list[tuple[bytes, bytes]]) -> list[list[str]]:
+Merges = list[tuple[bytes, bytes]]
+
+
+def hexed(merges: Merges) -> list[list[str]]:
     return [[a.hex(), b.hex()] for a, b in merges]
 
 
-def unhexed(merges: list[list[str]]) -> list[tuple[bytes, bytes]]:
+def unhexed(merges: list[list[str]]) -> Merges:
     return [(bytes.fromhex(a), bytes.fromhex(b)) for a, b in merges]
 
 
@@ -76,66 +80,46 @@ def pretokens(text: str, special_tokens: list[str]) -> list[str]:
     return [w for piece in pieces for w in PRETOKENIZER.findall(piece)]
 
 
-def new_tokenizer(p: Program, *, merges: list[tuple[bytes, bytes]] | None = None,
-                  vocab: dict[int, bytes] | None = None, special_tokens: list[str] | None = None) -> Ref:
-    kwargs: dict[str, Any] = {}
-    if vocab is not None:
-        kwargs["vocab"] = vocab
-    if merges is not None:
-        kwargs["merges"] = [tuple(m) for m in merges]
-    if special_tokens is not None:
-        kwargs["special_tokens"] = list(special_tokens)
-    return p.new(TOK, **kwargs)
+def new_tokenizer(ctx: Context, *, merges: Merges | None = None, vocab: dict[int, bytes] | None = None,
+                  special_tokens: list[str] | None = None) -> Ref:
+    kwargs = {"vocab": vocab, "merges": None if merges is None else [tuple(m) for m in merges],
+              "special_tokens": None if special_tokens is None else list(special_tokens)}
+    return ctx.module(TOK, {k: v for k, v in kwargs.items() if v is not None}, dtype=None, train=None)
 
 
-def as_merges(value: Any, where: str) -> list[tuple[bytes, bytes]]:
+def trained(ctx: Context, text: str, vocab_size: int, specials: list[str], **encode: str) -> dict[str, Any]:
+    """Train a fresh learner tokenizer: its merges and vocab, and its ids for each text in `encode`."""
+    tok = new_tokenizer(ctx)
+    ctx.call(tok, text, vocab_size=vocab_size, special_tokens=list(specials), method="train")
+    return ctx.fetch(merges=ctx.p.get(tok, "merges"), vocab=ctx.p.get(tok, "vocab"),
+                     **{k: ctx.call(tok, t, method="encode") for k, t in encode.items()})
+
+
+def as_merges(value: Any, where: str) -> Merges:
     """The learner's `merges` attribute as a list of (bytes, bytes), or a failure saying what it is."""
-    if isinstance(value, (Raised, Opaque)) or not isinstance(value, list):
-        raise CheckFailure(f"{where}: `merges` should be a list of (bytes, bytes) pairs, got {_describe(value)}")
-    out = []
-    for m in value:
-        if not (isinstance(m, (tuple, list)) and len(m) == 2 and all(isinstance(x, bytes) for x in m)):
-            raise CheckFailure(f"{where}: every item of `merges` should be a (bytes, bytes) pair, got {m!r}")
-        out.append((m[0], m[1]))
-    return out
+    if not isinstance(value, list) or not all(isinstance(m, (tuple, list)) and len(m) == 2 and all(
+            isinstance(x, bytes) for x in m) for m in value):
+        raise CheckFailure(f"{where}: `merges` should be a list of (bytes, bytes) pairs, got {describe(value)}")
+    return [(a, b) for a, b in value]
 
 
 def as_vocab(value: Any, where: str) -> dict[int, bytes]:
     if not (isinstance(value, dict) and all(isinstance(k, int) and isinstance(v, bytes) for k, v in value.items())):
-        raise CheckFailure(f"{where}: `vocab` should be a dict of int id -> bytes, got {_describe(value)}")
+        raise CheckFailure(f"{where}: `vocab` should be a dict of int id -> bytes, got {describe(value)}")
     return value
 
 
 def as_ids(value: Any, what: str) -> list[int]:
     if not (isinstance(value, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in value)):
-        raise CheckFailure(f"{what}: expected a list of int ids, got {_describe(value)}")
+        raise CheckFailure(f"{what}: expected a list of int ids, got {describe(value)}")
     return value
-
-
-def decode_hint(got: Any, token_bytes: list[bytes]) -> str | None:
-    """Name the decode misconception that gives `got` for tokens with these bytes."""
-    joined = b"".join(token_bytes)
-    if got == "".join(t.decode("utf-8", errors="replace") for t in token_bytes):
-        return ("your text matches decoding each token on its own: join all the tokens' bytes first, then decode "
-                "once (one character can be split across two tokens)")
-    if got == joined.decode("utf-8", errors="ignore"):
-        return "invalid bytes were dropped: replace them with U+FFFD, bytes.decode('utf-8', errors='replace')"
-    return None
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, Opaque):
-        return f"a {value.type} ({value.repr[:80]})"
-    if isinstance(value, Raised):
-        return f"an exception {value}"
-    return f"a {type(value).__name__} ({str(value)[:80]})"
 
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def merge_difference(got: list[tuple[bytes, bytes]], expected: list[tuple[bytes, bytes]]) -> str | None:
+def merge_difference(got: Merges, expected: Merges) -> str | None:
     """None when equal; else where the two merge lists part."""
     if got == expected:
         return None
@@ -150,29 +134,39 @@ def merge_difference(got: list[tuple[bytes, bytes]], expected: list[tuple[bytes,
     return f"{counts}: the first {k} agree, then you learned {got[k]!r}"
 
 
-def id_difference(got: list[int], expected: list[int]) -> str | None:
-    if got == expected:
+def id_difference(got: Any, expected: list[int]) -> str | None:
+    if got == expected or not isinstance(got, list):
         return None
     k = next((i for i, (g, e) in enumerate(zip(got, expected)) if g != e), min(len(got), len(expected)))
     return (f"got {len(got)} ids, expected {len(expected)}; first difference at position {k}: "
             f"got {got[k:k + 6]}, expected {expected[k:k + 6]}")
 
 
-def train_in_worker(ctx: Context, text: str, vocab_size: int, special_tokens: list[str],
-                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Train a fresh learner tokenizer; return its merges, vocab and `extra` calls' results."""
-    p = ctx.program()
-    tok = p.new(TOK)
-    p.call(tok, text, vocab_size=vocab_size, special_tokens=list(special_tokens), method="train")
-    calls = {k: p.call(tok, *args, method=m, catch=True) for k, (m, args) in (extra or {}).items()}
-    return ctx.run(p.returns(merges=p.get(tok, "merges"), vocab=p.get(tok, "vocab"), **calls))
+def expect_merges(got: Any, expected: Merges, where: str, hints: Hints | None = None) -> None:
+    got = as_merges(got, where)
+    assert_close(got, expected, name=f"merges of {where} ({merge_difference(got, expected)})", hints=hints)
+
+
+def expect_ids(got: Any, expected: list[int], what: str, hints: Hints | None = None) -> None:
+    """A list of int ids equal to `expected` (the message says where they part)."""
+    problem = id_difference(got, expected)
+    assert_close(got, expected, name=what + (f" ({problem})" if problem else ""), hints=hints)
+
+
+def stored(case: dict[str, Any], convert: Callable[[Any], Any] = lambda v: v) -> Callable[[str], Any]:
+    """TRAIN's or ENCODE's `replay` on a snapshot case: what each mistake gave there, as stored."""
+    def replay(name: str) -> Any:
+        if name not in case["mistakes"]:
+            raise ValueError(f"{name}: gives the right answer on this case, or was not stored")
+        return convert(case["mistakes"][name])
+    return replay
 
 
 def snapshot_data() -> dict[str, Any]:
     return snapshots.load_json("a01_tokenizer")
 
 
-def stored_merges() -> tuple[list[tuple[bytes, bytes]], list[str]]:
+def stored_merges() -> tuple[Merges, list[str]]:
     enc = snapshot_data()["encode"]
     return unhexed(enc["merges"]), enc["special_tokens"]
 
@@ -189,21 +183,28 @@ SNAPSHOT_TRAIN_CASES = [(SNAPSHOT_TEXT, 256 + 60 + 1, [EOT]), (SNAPSHOT_TEXT, 25
 SNAPSHOT_ENCODE_TEXTS = [
     "the lamp, the keeper's log", "  runs   of\tspaces\n\n", "café naïve 日本語 🙂", "12:06 and 1234567",
     f"one{EOT}two {EOT} three{EOT}", "it's, they're, I'm", "", "👍🏽 x² \u00a0 e\u0301", "<|endoftext", PAD,
+    "the heseses keeper",  # merges in rank order give he|s|es|es; the most frequent pair first, h|es|es|es
 ]
 
 
 def JSON_SNAPSHOTS(ref: Any) -> dict[str, Any]:
+    """The reference's merges and ids for the stored texts, and each mistake's where it differs (instructor side)."""
+    from autograder.hidden.a01_tokenizer import encode_replay, train_replay  # replaying mistakes: never shipped
     train = []
     for text, vocab_size, specials in SNAPSHOT_TRAIN_CASES:
         tok = ref.BPETokenizer()
         tok.train(text, vocab_size, specials)
-        train.append({"text": text, "vocab_size": vocab_size, "special_tokens": specials,
-                      "merges": hexed(tok.merges)})
+        replay = train_replay(text, vocab_size, specials)
+        train.append({"text": text, "vocab_size": vocab_size, "special_tokens": specials, "merges": hexed(tok.merges),
+                      "mistakes": {k: hexed(m) for k in TRAIN_RULES if (m := replay(k)) != tok.merges}})
     merges = unhexed(train[0]["merges"])
     tok = ref.BPETokenizer(merges=merges, special_tokens=[EOT])
-    encode = {"merges": hexed(merges), "special_tokens": [EOT],
-              "cases": [{"text": t, "ids": tok.encode(t)} for t in SNAPSHOT_ENCODE_TEXTS]}
-    return {"train": train, "encode": encode}
+    cases = []
+    for t in SNAPSHOT_ENCODE_TEXTS:
+        replay, ids = encode_replay(merges, [EOT], t), tok.encode(t)
+        cases.append({"text": t, "ids": ids, "mistakes": {
+            k: m for k in ENCODE_HINTS if k != "vocab_ignored" and (m := replay(k)) != ids}})
+    return {"train": train, "encode": {"merges": hexed(merges), "special_tokens": [EOT], "cases": cases}}
 
 
 @check(points=2, visibility="public", kind="snapshot", targets=(TOK,),
@@ -213,11 +214,9 @@ def train_snapshot(ctx: Context) -> None:
     for case in snapshot_data()["train"]:
         vocab_size, specials = case["vocab_size"], case["special_tokens"]
         ctx.example(config={"vocab_size": vocab_size, "special_tokens": specials}, values={"text": case["text"]})
-        res = train_in_worker(ctx, case["text"], vocab_size, specials)
-        where = f"train(text, vocab_size={vocab_size}, special_tokens={specials}) on the stored text"
-        problem = merge_difference(as_merges(res["merges"], where), unhexed(case["merges"]))
-        if problem:
-            raise CheckFailure(f"{where}: {problem}")
+        expect_merges(trained(ctx, case["text"], vocab_size, specials)["merges"], unhexed(case["merges"]),
+                      f"train(text, vocab_size={vocab_size}, special_tokens={specials}) on the stored text",
+                      TRAIN(replay=stored(case, unhexed), specials=specials))
 
 
 @check(points=2, visibility="public", kind="snapshot", targets=(TOK,),
@@ -225,17 +224,13 @@ def train_snapshot(ctx: Context) -> None:
 def encode_snapshot(ctx: Context) -> None:
     enc = snapshot_data()["encode"]
     merges, specials = unhexed(enc["merges"]), enc["special_tokens"]
-    ctx.example(config={"merges": f"{len(merges)} stored merges", "special_tokens": specials})
-    p = ctx.program()
-    tok = new_tokenizer(p, merges=merges, special_tokens=specials)
-    got = ctx.run(p.returns(ids=[p.call(tok, c["text"], method="encode") for c in enc["cases"]]))["ids"]
+    tok = new_tokenizer(ctx, merges=merges, special_tokens=specials)
+    got = ctx.fetch(*(ctx.call(tok, c["text"], method="encode") for c in enc["cases"]))
     for case, ids in zip(enc["cases"], got):
-        what = f"encode({case['text']!r}) with {len(merges)} stored merges"
-        problem = id_difference(as_ids(ids, what), case["ids"])
-        if problem:
-            ctx.example(config={"merges": f"{len(merges)} stored merges", "special_tokens": specials},
-                        values={"text": case["text"]})
-            raise CheckFailure(f"{what}: {problem}")
+        ctx.example(config={"merges": f"{len(merges)} stored merges", "special_tokens": specials},
+                    values={"text": case["text"]})
+        expect_ids(ids, case["ids"], f"encode({case['text']!r}) with {len(merges)} stored merges",
+                   ENCODE(replay=stored(case)))
 
 
 # -- before training -------------------------------------------------------------------------
@@ -246,21 +241,16 @@ def byte_level_before_training(ctx: Context) -> None:
     @ctx.given(text=any_texts())
     def _(text: str) -> None:
         ctx.example(values={"text": text})
-        p = ctx.program()
-        plain, special = new_tokenizer(p), new_tokenizer(p, special_tokens=[EOT])
-        ids = p.call(plain, text, method="encode")
-        res = ctx.run(p.returns(ids=ids, back=p.call(plain, ids, method="decode"),
-                                eot=p.call(special, f"a{EOT}", method="encode")))
+        plain, special = new_tokenizer(ctx), new_tokenizer(ctx, special_tokens=[EOT])
+        ids = ctx.call(plain, text, method="encode")
+        ids, back, eot = ctx.fetch(ids, ctx.call(plain, ids, method="decode"),
+                                   ctx.call(special, f"a{EOT}", method="encode"))
         expected = list(text.encode("utf-8"))
-        problem = id_difference(as_ids(res["ids"], f"BPETokenizer().encode({text!r})"), expected)
-        if problem:
-            raise CheckFailure(f"BPETokenizer().encode({text!r}) should be the UTF-8 bytes: {problem}")
-        if res["back"] != text:
-            raise CheckFailure(f"BPETokenizer().decode(its UTF-8 bytes) gave {res['back']!r}, expected {text!r}",
-                               hint=decode_hint(res["back"], [bytes([b]) for b in expected]))
-        if res["eot"] != [97, 256]:
-            raise CheckFailure(f"BPETokenizer(special_tokens=[{EOT!r}]).encode('a{EOT}') gave {res['eot']!r}, "
-                               f"expected [97, 256] (ids 0..255 are the bytes, special tokens come next)")
+        expect_ids(ids, expected, f"BPETokenizer().encode({text!r}), which should be the UTF-8 bytes")
+        ctx.expect_close(back, text, name="BPETokenizer().decode(its UTF-8 bytes)",
+                         hints=DECODE(tokens=[bytes([b]) for b in expected]))
+        expect_ids(eot, [97, 256], f"BPETokenizer(special_tokens=[{EOT!r}]).encode('a{EOT}') (ids 0..255 are the "
+                                   f"bytes, special tokens come next)")
 
 
 # -- training --------------------------------------------------------------------------------
@@ -273,7 +263,7 @@ def train_vocab_layout(ctx: Context) -> None:
         specials = [EOT, PAD][:n_special]
         vocab_size = 256 + n_special + extra
         ctx.example(config={"vocab_size": vocab_size, "special_tokens": specials}, values={"text": text})
-        res = train_in_worker(ctx, text, vocab_size, specials, {f"s{j}": ("encode", [s]) for j, s in enumerate(specials)})
+        res = trained(ctx, text, vocab_size, specials, **{f"s{j}": s for j, s in enumerate(specials)})
         where = f"after train(text, vocab_size={vocab_size}, special_tokens={specials})"
         merges, vocab = as_merges(res["merges"], where), as_vocab(res["vocab"], where)
         if len(merges) > extra:
@@ -298,10 +288,9 @@ def train_vocab_layout(ctx: Context) -> None:
             known.add(left + right)
         for j, s in enumerate(specials):
             sid = 256 + len(merges) + j
-            if vocab[sid] != s.encode("utf-8") or res[f"s{j}"] != [sid]:
-                raise CheckFailure(f"{where}: special token {s!r} should have id {sid} (after the bytes and the "
-                                   f"merges) with bytes {s.encode()!r}; vocab[{sid}] = {vocab[sid]!r}, "
-                                   f"encode({s!r}) = {res[f's{j}']!r}")
+            ctx.expect_close(vocab[sid], s.encode("utf-8"), name=f"{where}: vocab[{sid}], special token {s!r} "
+                             f"(after the bytes and the merges)")
+            expect_ids(res[f"s{j}"], [sid], f"{where}: encode({s!r})")
 
 
 @check(points=1, visibility="public", kind="property", targets=(TOK,), max_examples=10,
@@ -313,28 +302,21 @@ def train_stops_when_no_pair_is_left(ctx: Context) -> None:
         vocab_size = 256 + 1 + 1000
         words = sorted(set(pretokens(text, [EOT])))
         ctx.example(config={"vocab_size": vocab_size, "special_tokens": [EOT]}, values={"text": text})
-        res = train_in_worker(ctx, text, vocab_size, [EOT], {f"w{i}": ("encode", [w]) for i, w in enumerate(words)})
+        res = trained(ctx, text, vocab_size, [EOT], **{f"w{i}": w for i, w in enumerate(words)})
         where = f"train(text, vocab_size={vocab_size}, special_tokens=[{EOT!r}])"
         merges = as_merges(res["merges"], where)
-        if not words and merges:
-            raise CheckFailure(f"{where} on a text with no pre-tokens learned {len(merges)} merges, expected none")
         at_most = sum(len(w.encode("utf-8")) - 1 for w in words)  # each merge shrinks some pre-token by one
         if len(merges) > at_most:
             raise CheckFailure(f"{where}: learned {plural(len(merges), 'merge')}, but the text's distinct pre-tokens "
                                f"{words[:8]} allow at most {at_most}: once every pre-token is one token, no pair is "
                                f"left and training must stop")
         for i, w in enumerate(words):
-            ids = res[f"w{i}"]
-            if isinstance(ids, Raised):
-                raise CheckFailure(f"after {where}: encode({w!r}) raised {ids}")
-            if len(ids) != 1:
+            if not isinstance(res[f"w{i}"], list) or len(res[f"w{i}"]) != 1:
                 raise CheckFailure(f"after {where}: the pre-token {w!r} of the training text still encodes to "
-                                   f"{len(ids)} tokens {ids}: training must go on while any pair is left "
-                                   f"(it ended after {plural(len(merges), 'merge')}; {vocab_size - 257} were "
-                                   f"allowed)")
-        if len(res["vocab"]) != 256 + len(merges) + 1:
-            raise CheckFailure(f"{where}: stopped after {len(merges)} merges but vocab has {len(res['vocab'])} "
-                               f"entries, expected {256 + len(merges) + 1}")
+                                   f"{res[f'w{i}']}: training must go on while any pair is left (it ended after "
+                                   f"{plural(len(merges), 'merge')}; {vocab_size - 257} were allowed)")
+        ctx.expect_close(len(res["vocab"]), 256 + len(merges) + 1, name=f"{where}: len(vocab) after "
+                         f"{plural(len(merges), 'merge')}")
 
 
 @check(points=2, visibility="public", kind="property", targets=(TOK,), max_examples=12,
@@ -345,10 +327,9 @@ def merges_stay_inside_pretokens(ctx: Context) -> None:
     def _(text: str, extra: int) -> None:
         vocab_size = 256 + 1 + extra
         ctx.example(config={"vocab_size": vocab_size, "special_tokens": [EOT]}, values={"text": text})
-        res = train_in_worker(ctx, text, vocab_size, [EOT])
         where = f"train(text, vocab_size={vocab_size}, special_tokens=[{EOT!r}])"
         words = [w.encode("utf-8") for w in set(pretokens(text, [EOT]))]
-        for i, (left, right) in enumerate(as_merges(res["merges"], where)):
+        for i, (left, right) in enumerate(as_merges(trained(ctx, text, vocab_size, [EOT])["merges"], where)):
             if not any(left + right in w for w in words):
                 raise CheckFailure(f"{where}: merge #{i} makes {left + right!r}, which is inside no pre-token of the "
                                    f"text (pre-tokens: {sorted(set(pretokens(text, [EOT])))[:12]}...); count pairs "
@@ -381,12 +362,9 @@ HAND_TRAIN_CASES = [
 def train_hand_worked_examples(ctx: Context) -> None:
     for text, vocab_size, specials, expected, rule in HAND_TRAIN_CASES:
         ctx.example(config={"vocab_size": vocab_size, "special_tokens": specials}, values={"text": text})
-        res = train_in_worker(ctx, text, vocab_size, specials)
-        where = f"train({text!r}, vocab_size={vocab_size}, special_tokens={specials})"
-        got = as_merges(res["merges"], where)
-        problem = merge_difference(got, expected)
-        if problem:
-            raise CheckFailure(f"{where}: {problem}; expected merges {expected}. What this example shows: {rule}")
+        expect_merges(trained(ctx, text, vocab_size, specials)["merges"], expected,
+                      f"train({text!r}, vocab_size={vocab_size}, special_tokens={specials}); what this example "
+                      f"shows: {rule}")
 
 
 @check(points=1, visibility="public", kind="property", targets=(TOK,),
@@ -394,22 +372,16 @@ def train_hand_worked_examples(ctx: Context) -> None:
                    "rejects an unknown id")
 def rejects_bad_input(ctx: Context) -> None:
     ctx.example(config={"vocab_size": "256 and 255", "special_tokens": f"[{EOT!r}] and []"})
-    p = ctx.program()
-    ok = p.new(TOK)
-    p.call(ok, "ab ab", vocab_size=256, special_tokens=[], method="train")  # 256 with no special token is fine
-    small, smaller = p.new(TOK), p.new(TOK)
-    outcomes = {"eot": p.call(small, "ab ab", vocab_size=256, special_tokens=[EOT], method="train", catch=True),
-                "none": p.call(smaller, "ab ab", vocab_size=255, special_tokens=[], method="train", catch=True),
-                "decode": p.call(ok, [97, 5000], method="decode", catch=True)}
-    res = ctx.run(p.returns(merges=p.get(ok, "merges"), **outcomes))
-    if as_merges(res["merges"], "train('ab ab', vocab_size=256, special_tokens=[])") != []:
-        raise CheckFailure(f"train('ab ab', vocab_size=256, special_tokens=[]) learned merges {res['merges']}, "
-                           f"expected none (256 = the bytes alone)")
-    check_raised(ctx, res["eot"], f"train('ab ab', vocab_size=256, special_tokens=[{EOT!r}])", ("ValueError",),
-                 ("vocab_size", "256"))
-    check_raised(ctx, res["none"], "train('ab ab', vocab_size=255, special_tokens=[])", ("ValueError",),
-                 ("vocab_size", "255"))
-    check_raised(ctx, res["decode"], "decode([97, 5000]) with 256 ids", ("ValueError", "KeyError"), ("5000",))
+    ok, small, smaller = new_tokenizer(ctx), new_tokenizer(ctx), new_tokenizer(ctx)
+    ctx.call(ok, "ab ab", vocab_size=256, special_tokens=[], method="train")  # 256 with no special token is fine
+    merges, eot, none, decode = ctx.fetch(
+        ctx.p.get(ok, "merges"), ctx.call(small, "ab ab", vocab_size=256, special_tokens=[EOT], method="train", catch=True),
+        ctx.call(smaller, "ab ab", vocab_size=255, special_tokens=[], method="train", catch=True),
+        ctx.call(ok, [97, 5000], method="decode", catch=True))
+    expect_merges(merges, [], "train('ab ab', vocab_size=256, special_tokens=[]): 256 = the bytes alone")
+    ctx.expect_raises(eot, f"train('ab ab', vocab_size=256, special_tokens=[{EOT!r}])", mention=("vocab_size", "256"))
+    ctx.expect_raises(none, "train('ab ab', vocab_size=255, special_tokens=[])", mention=("vocab_size", "255"))
+    ctx.expect_raises(decode, "decode([97, 5000]) with 256 ids", ("ValueError", "KeyError"), mention=("5000",))
 
 
 # -- encoding and decoding -------------------------------------------------------------------
@@ -432,16 +404,12 @@ HAND_ENCODE_CASES = [
        description="encode with given merges: pre-tokens first, then merges in the order they were learned "
                    "(hand-worked examples)")
 def encode_follows_merge_order(ctx: Context) -> None:
-    p = ctx.program()
-    calls = [p.call(new_tokenizer(p, merges=m, special_tokens=s), text, method="encode")
-             for m, s, text, _, _ in HAND_ENCODE_CASES]
-    ctx.example(config={"cases": len(HAND_ENCODE_CASES)})
-    got = ctx.run(p.returns(ids=calls))["ids"]
+    got = ctx.fetch(*(ctx.call(new_tokenizer(ctx, merges=m, special_tokens=s), text, method="encode")
+                      for m, s, text, _, _ in HAND_ENCODE_CASES))
     for (merges, specials, text, expected, rule), ids in zip(HAND_ENCODE_CASES, got):
-        if ids != expected:
-            ctx.example(config={"merges": merges, "special_tokens": specials}, values={"text": text})
-            raise CheckFailure(f"BPETokenizer(merges={merges}, special_tokens={specials}).encode({text!r}) gave "
-                               f"{ids!r}, expected {expected}. What this example shows: {rule}")
+        ctx.example(config={"merges": merges, "special_tokens": specials}, values={"text": text})
+        expect_ids(ids, expected, f"BPETokenizer(merges={merges}, special_tokens={specials}).encode({text!r}); what "
+                                  f"this example shows: {rule}")
 
 
 @check(points=2, visibility="public", kind="property", targets=(TOK,), max_examples=15,
@@ -456,23 +424,15 @@ def roundtrip(ctx: Context) -> None:
     def _(text: str) -> None:
         ctx.example(config={"merges": f"{len(merges)} stored merges", "special_tokens": specials},
                     values={"text": text})
-        p = ctx.program()
-        stored = new_tokenizer(p, merges=merges, special_tokens=specials)
-        trained = p.new(TOK)
-        p.call(trained, SNAPSHOT_TEXT, vocab_size=256 + 30 + 2, special_tokens=[EOT, PAD], method="train")
-        outs = {}
-        for name, tok in (("stored", stored), ("trained", trained)):
-            ids = p.call(tok, text, method="encode")
-            outs[name] = p.call(tok, ids, method="decode")
-            outs[f"{name}_ids"] = ids
-        res = ctx.run(p.returns(**outs))
-        for name, what in (("stored", f"{len(merges)} stored merges"), ("trained", "a tokenizer you trained")):
-            if res[name] != text:
-                ids = res[f"{name}_ids"]
-                hint = decode_hint(res[name], [table[i] for i in ids]) if name == "stored" and isinstance(
-                    ids, list) and all(i in table for i in ids) else None
-                raise CheckFailure(f"decode(encode(text)) with {what}: got {res[name]!r}, expected {text!r} "
-                                   f"(ids {ids!r})", hint=hint)
+        stored_tok, trained_tok = new_tokenizer(ctx, merges=merges, special_tokens=specials), new_tokenizer(ctx)
+        ctx.call(trained_tok, SNAPSHOT_TEXT, vocab_size=256 + 30 + 2, special_tokens=[EOT, PAD], method="train")
+        ids = [ctx.call(tok, text, method="encode") for tok in (stored_tok, trained_tok)]
+        res = ctx.fetch(*ids, *(ctx.call(tok, i, method="decode") for tok, i in zip((stored_tok, trained_tok), ids)))
+        for k, what in enumerate((f"{len(merges)} stored merges", "a tokenizer you trained")):
+            ids_k = res[k]
+            known = k == 0 and isinstance(ids_k, list) and all(isinstance(i, int) and i in table for i in ids_k)
+            ctx.expect_close(res[2 + k], text, name=f"decode(encode(text)) with {what} (ids {ids_k!r})",
+                             hints=DECODE(tokens=[table[i] for i in ids_k]) if known else None)
 
 
 @check(points=2, visibility="public", kind="property", targets=(TOK,), max_examples=12,
@@ -487,19 +447,13 @@ def special_tokens_are_atomic(ctx: Context) -> None:
         assume(not any(s in a + special[:-1] or s in special[1:] + b for s in specials))
         ctx.example(config={"merges": f"{len(merges)} stored merges", "special_tokens": specials},
                     values={"a": a, "special": special, "b": b})
-        p = ctx.program()
-        tok = new_tokenizer(p, merges=merges, special_tokens=specials)
-        res = ctx.run(p.returns(**{k: p.call(tok, t, method="encode")
-                                   for k, t in (("whole", a + special + b), ("a", a), ("b", b), ("s", special))}))
+        tok = new_tokenizer(ctx, merges=merges, special_tokens=specials)
+        whole, ids_a, ids_b, ids_s = ctx.fetch(*(ctx.call(tok, t, method="encode") for t in (a + special + b, a, b, special)))
         sid = 256 + len(merges) + specials.index(special)
-        if res["s"] != [sid]:
-            raise CheckFailure(f"encode({special!r}) gave {res['s']!r}, expected [{sid}]: the special token is one "
-                               f"id, after the {len(merges)} merges")
-        expected = as_ids(res["a"], f"encode({a!r})") + [sid] + as_ids(res["b"], f"encode({b!r})")
-        problem = id_difference(as_ids(res["whole"], "encode(a + special + b)"), expected)
-        if problem:
-            raise CheckFailure(f"encode(a + {special!r} + b) is not encode(a) + [{sid}] + encode(b): {problem} "
-                               f"(split the text on special tokens before pre-tokenizing)")
+        expect_ids(ids_s, [sid], f"encode({special!r}): the special token is one id, after the {len(merges)} merges")
+        expected = as_ids(ids_a, f"encode({a!r})") + [sid] + as_ids(ids_b, f"encode({b!r})")
+        expect_ids(whole, expected, f"encode(a + {special!r} + b) compared with encode(a) + [{sid}] + encode(b) "
+                                    f"(split the text on special tokens before pre-tokenizing)")
 
 
 def _permuted_vocab(merges: list[tuple[bytes, bytes]]) -> tuple[dict[int, bytes], dict[int, int]]:
@@ -525,21 +479,19 @@ def encode_uses_the_given_vocab(ctx: Context) -> None:
     def _(text: str) -> None:
         ctx.example(config={"merges": f"{len(merges)} stored merges", "vocab": "stored tokens under other ids",
                             "special_tokens": [EOT, PAD]}, values={"text": text})
-        p = ctx.program()
-        plain = new_tokenizer(p, merges=merges, special_tokens=[EOT, PAD])
-        given = new_tokenizer(p, merges=merges, vocab=vocab, special_tokens=[EOT, PAD])
-        ids = p.call(given, text, method="encode")
-        res = ctx.run(p.returns(plain=p.call(plain, text, method="encode"), given=ids,
-                                back=p.call(given, ids, method="decode")))
-        std = as_ids(res["plain"], f"encode({text!r}) without vocab")
-        expected = [new_id.get(i, -1) for i in std]
-        problem = id_difference(as_ids(res["given"], f"encode({text!r}) with vocab"), expected)
-        if problem:
-            raise CheckFailure(f"encode({text!r}) with the given vocab should give the same tokens as without it, "
-                               f"under the vocab's ids ({EOT!r} is {1}, {PAD!r} gets max id + 1 = {pad_id}): "
-                               f"{problem}")
-        if res["back"] != text:
-            raise CheckFailure(f"decode(encode({text!r})) with the given vocab gave {res['back']!r}")
+        plain = new_tokenizer(ctx, merges=merges, special_tokens=[EOT, PAD])
+        given = new_tokenizer(ctx, merges=merges, vocab=vocab, special_tokens=[EOT, PAD])
+        ids = ctx.call(given, text, method="encode")
+        std, got, back = ctx.fetch(ctx.call(plain, text, method="encode"), ids, ctx.call(given, ids, method="decode"))
+        std = as_ids(std, f"encode({text!r}) without vocab")
+        expect_ids(got, [new_id.get(i, -1) for i in std], f"encode({text!r}) with the given vocab, which should give "
+                   f"the same tokens as without it, under the vocab's ids ({EOT!r} is 1, {PAD!r} gets max id + 1 = "
+                   f"{pad_id})", ENCODE(replay=lambda name: std if name == "vocab_ignored" else _not_stored(name)))
+        ctx.expect_close(back, text, name=f"decode(encode({text!r})) with the given vocab")
+
+
+def _not_stored(name: str) -> Any:
+    raise ValueError(f"{name} cannot be replayed here")
 
 
 @check(points=1, visibility="public", kind="property", targets=(TOK,), max_examples=15,
@@ -549,9 +501,6 @@ def decode_replaces_invalid_utf8(ctx: Context) -> None:
     @ctx.given(data=st.binary(max_size=12) | st.sampled_from([b"\xff", b"\xe2\x82", "é🙂".encode(), b"a\xc3"]))
     def _(data: bytes) -> None:
         ctx.example(values={"ids": list(data)})
-        p = ctx.program()
-        got = ctx.run(p.returns(text=p.call(new_tokenizer(p), list(data), method="decode")))["text"]
-        expected = data.decode("utf-8", errors="replace")
-        if got != expected:
-            raise CheckFailure(f"BPETokenizer().decode({list(data)}) gave {got!r}, expected {expected!r}",
-                               hint=decode_hint(got, [bytes([b]) for b in data]))
+        (got,) = ctx.fetch(ctx.call(new_tokenizer(ctx), list(data), method="decode"))
+        ctx.expect_close(got, data.decode("utf-8", errors="replace"), name=f"BPETokenizer().decode({list(data)})",
+                         hints=DECODE(tokens=[bytes([b]) for b in data]))

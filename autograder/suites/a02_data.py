@@ -1,10 +1,10 @@
 """Public checks for a02_data: properties and snapshots, no reference needed.
 
 The learner's dataset gets the runtime's `ByteTokenizer` (ids are the text's UTF-8 bytes, and
-`<|endoftext|>` is id 256 only when allowed; every `encode` call is recorded), so the windows of
-any text follow from the contract alone: item i is ids[i*stride : i*stride + max_length] and the
-same slice one token later. The default tokenizer is checked against tiktoken's GPT-2 encoding,
-and shuffling as a property (a permutation of the same windows), never by seeded equality.
+`<|endoftext|>` is id 256 only when allowed), so the windows of any text follow from the contract
+alone: item i is ids[i*stride : i*stride + max_length] and the same slice one token later. The
+default tokenizer is checked against tiktoken's GPT-2 encoding, and shuffling as a property (a
+permutation of the same windows), never by seeded equality. Hints: autograder/mistakes/a02_data.py.
 
 The JSON snapshot (`suites/snapshots/a02_data.json`) stores its input texts with the reference's
 windows; `scratchgrad snapshots` recomputes the windows from the stored texts (delete the file to
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,19 +23,15 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import gpt2_vocab
-from autograder.checks import Context, Suite
-from autograder.compare import CheckFailure, describe
-from autograder.properties import check_raised
+from autograder.kit import FLOAT64, CheckFailure, Context, Hints, Raised, Suite
+from autograder.mistakes.a02_data import (ALLOW_HINT, EOT, Windows, as_windows, batch_sizes, byte_ids, dataset_hints,
+                                          loader_hints, windows)
 from autograder.runtime.toys import ByteTokenizer
-from autograder.runtime.values import Raised
 from autograder.snapshots import json_path_for, load_json
 
 DS, DL = "GPTDatasetV1", "create_dataloader_v1"
-EOT = "<|endoftext|>"
 HELPERS = "a02_helpers"
 BYTE_TOKENIZER = "ByteTokenizer (ids = UTF-8 bytes, <|endoftext|> = 256 when allowed)"
-ALLOW_HINT = ("<|endoftext|> was encoded as its 13 characters: call tokenizer.encode(txt, "
-              "allowed_special={'<|endoftext|>'}) so that it becomes one special token")
 PRINTABLE = st.sampled_from([chr(c) for c in range(32, 127)])  # one byte, one ByteTokenizer id each
 SUITE = Suite("a02_data")
 check = SUITE.check
@@ -67,200 +62,71 @@ def text_of_bytes(n: int) -> str:
     return corpus_text()[:n]
 
 
-def byte_ids(text: str, *, allowed: bool = True) -> list[int]:
-    return ByteTokenizer().encode(text, allowed_special={EOT} if allowed else set())
-
-
-# -- expected windows and known mistakes --------------------------------------------------------
-Windows = list[tuple[tuple[int, ...], tuple[int, ...]]]  # [(input_ids, target_ids), ...]
-
-
-def slide(ids: list[int], starts: range, width: int) -> Windows:
-    """Windows of `width` tokens at `starts`, each with its target one token later."""
-    return [(tuple(ids[i:i + width]), tuple(ids[i + 1:i + 1 + width])) for i in starts]
-
-
-def windows(ids: list[int], max_length: int, stride: int) -> Windows:
-    """The contract: windows start at range(0, len(ids) - max_length, stride), target = input moved by one."""
-    return slide(ids, range(0, len(ids) - max_length, stride), max_length)
-
-
-def window_variants(text: str, max_length: int, stride: int) -> dict[str, Windows]:
-    """The windows of known mistakes, keyed by the hint a learner should read."""
-    ids, L, s = byte_ids(text), max_length, stride
-    right = windows(ids, L, s)
-    variants = {
-        "one window too many: the starts are range(0, len(ids) - max_length, stride); with "
-        "len(ids) - max_length + 1 the last target runs past the end of the text":
-            slide(ids, range(0, len(ids) - L + 1, s), L),
-        "your targets equal your inputs: the target window is the input window moved one token to the "
-        "right, ids[start + 1 : start + max_length + 1]": [(x, x) for x, _ in right],
-        "your inputs and targets are swapped (the target is shifted the wrong way): input_ids = "
-        "ids[start : start + max_length], target_ids = ids[start + 1 : start + max_length + 1]":
-            [(y, x) for x, y in right],
-        "your windows start at every token: consecutive windows must start `stride` tokens apart":
-            slide(ids, range(0, len(ids) - L, 1), L),
-        "your windows start max_length tokens apart: use stride": slide(ids, range(0, len(ids) - L, L), L),
-        "your windows hold max_length + 1 tokens: input_ids = ids[start : start + max_length]":
-            slide(ids, range(0, len(ids) - L, s), L + 1),
-    }
-    if EOT in text:
-        variants[ALLOW_HINT] = windows(byte_ids(text, allowed=False), L, s)
-    return variants
-
-
-def matching_hint(got: Windows | None, variants: dict[str, Windows]) -> str | None:
-    if got is None:
-        return None
-    return next((text for text, w in variants.items() if w == got), None)
-
-
-def _short(values: Any, n: int = 12) -> str:
-    values = list(values)
-    return str(values) if len(values) <= n else f"{str(values[:n])[:-1]}, ... ({len(values)} in all)]"
-
-
-def as_windows(items: Any) -> Windows | None:
-    """A learner's items as int tuples, or None if they are not all pairs of 1-D tensors of finite numbers.
-
-    Float tensors count too (an empty target made by torch.tensor([]) is float32): the hints look at values.
-    """
-    if not isinstance(items, list):
-        return None
-    out = []
-    for item in items:
-        if not (isinstance(item, (tuple, list)) and len(item) == 2
-                and all(isinstance(t, torch.Tensor) and t.dim() == 1 and not t.is_complex()
-                        and bool(torch.isfinite(t).all()) for t in item)):
-            return None
-        out.append((tuple(int(v) for v in item[0].tolist()), tuple(int(v) for v in item[1].tolist())))
-    return out
-
-
-def check_pair(item: Any, what: str, shape: str, shape_ok: Callable[[tuple[int, ...]], bool],
-               hint: Callable[[], str | None] = lambda: None) -> tuple[torch.Tensor, torch.Tensor]:
-    """`item` must be (input_ids, target_ids): two int64 tensors of the same shape, `shape_ok`."""
-    if not (isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(t, torch.Tensor) for t in item)):
-        raise CheckFailure(f"{what} should be (input_ids, target_ids), two tensors of shape {shape}; got "
-                           f"{describe(item)}")
-    x, y = item
-    if x.shape != y.shape or not shape_ok(tuple(x.shape)):
-        raise CheckFailure(f"{what}: input_ids and target_ids have shapes {tuple(x.shape)} and {tuple(y.shape)}, "
-                           f"expected {shape} each", hint=hint())
-    for name, t in (("input_ids", x), ("target_ids", y)):
-        if t.dtype != torch.int64:
-            raise CheckFailure(f"{what}: {name} has dtype {str(t.dtype).removeprefix('torch.')}, expected int64 "
-                               f"(a LongTensor: token ids index the embedding table and the loss); "
-                               f"torch.tensor(list_of_ints) makes one")
-    return x, y
-
-
-def check_items(res: dict[str, Any], text: str, max_length: int, stride: int, what: str, *,
-                expected: Windows | None = None) -> None:
-    """`res` (the helper's `items`) must hold exactly the contract's windows of `text`."""
-    L, s = max_length, stride
-    ids = byte_ids(text)
-    want = windows(ids, L, s) if expected is None else expected
-    got_items = res["items"]
-
-    def hint() -> str | None:
-        return matching_hint(as_windows(got_items), window_variants(text, L, s))
-
-    if res["length"] != len(want):
-        raise CheckFailure(f"len({what}) is {res['length']}, expected {len(want)} = len(range(0, {len(ids)} - {L}, "
-                           f"{s})) for {len(ids)} tokens, max_length={L}, stride={s}", hint=hint())
-    for i, item in enumerate(got_items):
-        check_pair(item, f"{what}[{i}]", f"(max_length,) = ({L},)", lambda shape: shape == (L,), hint)
-    got = as_windows(got_items)
-    assert got is not None
-    for i, (g, w) in enumerate(zip(got, want)):
-        if g != w:
-            raise CheckFailure(
-                f"{what}[{i}], the window starting at token {i} * stride = {i * s} (max_length={L}, stride={s}):\n"
-                f"  input_ids  | got {_short(g[0])} | expected {_short(w[0])}\n"
-                f"  target_ids | got {_short(g[1])} | expected {_short(w[1])}", hint=hint())
+# -- running the learner's dataset and loader, and judging what they gave ---------------------------
+def byte_tokenizer(ctx: Context) -> Any:
+    return ctx.p.call(ctx.p.runtime("toys"), method="ByteTokenizer", learner=False)
 
 
 def dataset_items(ctx: Context, text: str, max_length: int, stride: int) -> dict[str, Any]:
-    """Build the learner's dataset with a fresh ByteTokenizer; return its items and the tokenizer's calls."""
-    p = ctx.program()
-    toys, helpers = p.runtime("toys"), p.runtime(HELPERS)
-    tok = p.call(toys, method="ByteTokenizer", learner=False)
-    ds = p.new(DS, text, tok, max_length, stride)
-    got = p.call(helpers, ds, method="items", learner=False)
-    res = ctx.run(p.returns(got=got, calls=p.get(tok, "calls")))
-    return {**res["got"], "calls": res["calls"]}
-
-
-# -- loaders ---------------------------------------------------------------------------------------
-def loader_epochs(ctx: Context, text: str, n_epochs: int = 1, *, seed: int = 0, **kwargs: Any) -> dict[str, Any]:
-    """Build the learner's loader (ByteTokenizer unless kwargs say otherwise) and read n_epochs of batches."""
-    p = ctx.program()
-    p.seed(seed)
-    helpers = p.runtime(HELPERS)
-    if "tokenizer" not in kwargs:
-        kwargs["tokenizer"] = p.call(p.runtime("toys"), method="ByteTokenizer", learner=False)
-    elif kwargs["tokenizer"] is None:
-        del kwargs["tokenizer"]  # the default
-    dl = p.new(DL, text, **kwargs)
-    res = ctx.run(p.returns(epochs=p.call(helpers, dl, n_epochs, method="epochs", learner=False),
-                            info=p.call(helpers, dl, method="describe", learner=False)))
+    """The learner's dataset of `text` (a fresh ByteTokenizer): {"length": len(ds), "items": [ds[0], ...]}."""
+    ds = ctx.module(DS, [text, byte_tokenizer(ctx), max_length, stride], dtype=None, train=None)
+    (res,) = ctx.fetch(ctx.p.call(ctx.p.runtime(HELPERS), ds, method="items", learner=False))
     return res
 
 
-def batch_windows(batches: list[Any], max_length: int, what: str) -> list[Windows]:
-    """Each batch as its rows [(input_ids, target_ids), ...], after checking types and shapes."""
-    out = []
-    for i, batch in enumerate(batches):
-        x, y = check_pair(batch, f"{what}, batch {i}", f"(B, max_length) = (B, {max_length})",
-                          lambda shape: len(shape) == 2 and shape[1] == max_length)
-        out.append([(tuple(a), tuple(b)) for a, b in zip(x.tolist(), y.tolist())])
-    return out
+def expect_windows(ctx: Context, res: dict[str, Any], want: Windows, hints: Hints, what: str) -> None:
+    """len and every item (input_ids, target_ids) as int64 tensors equal to `want`; `hints` matched on all items."""
+    got = as_windows(res["items"])
+    if got == want and res["length"] == len(want) and all(t.dtype == torch.int64 for item in res["items"] for t in item):
+        return  # all right: skip the element-wise comparisons, which only say what is wrong
+    hints = hints.on(got)
+    ctx.expect_close(res["length"], len(want), name=f"len({what})", hints=hints)
+    for i, (item, (x, y)) in enumerate(zip(res["items"], want)):
+        for k, (got, w) in enumerate(zip(item if isinstance(item, (tuple, list)) else (item, None), (x, y))):
+            ctx.expect_close(got, torch.tensor(w, dtype=torch.int64), tol=FLOAT64, hints=hints,
+                             name=f"{what}[{i}][{k}], the {('input_ids', 'target_ids')[k]} of window {i}")
 
 
-def batch_sizes(n: int, batch_size: int, drop_last: bool) -> list[int]:
-    sizes = [min(batch_size, n - k) for k in range(0, n, batch_size)]
-    return sizes[:-1] if drop_last and sizes and sizes[-1] < batch_size else sizes
+def loader_epochs(ctx: Context, text: str, n_epochs: int = 1, *, seed: int = 0, **kwargs: Any) -> dict[str, Any]:
+    """The learner's loader (ByteTokenizer unless kwargs say otherwise; None: the default): its batches, its kind."""
+    ctx.p.seed(seed)
+    if "tokenizer" not in kwargs:
+        kwargs["tokenizer"] = byte_tokenizer(ctx)
+    elif kwargs["tokenizer"] is None:
+        del kwargs["tokenizer"]
+    dl = ctx.call(DL, text, **kwargs)
+    helpers = ctx.p.runtime(HELPERS)
+    return ctx.fetch(epochs=ctx.p.call(helpers, dl, n_epochs, method="epochs", learner=False),
+                     info=ctx.p.call(helpers, dl, method="describe", learner=False))
 
 
-def sizes_hint(got: list[int], n: int, batch_size: int, drop_last: bool) -> str | None:
-    """Every known mistake that explains these batch sizes (a small example may fit two of them)."""
-    found = []
-    if got == batch_sizes(n, batch_size, not drop_last):
-        found.append(f"drop_last={drop_last} was not honoured: pass drop_last to the DataLoader "
-                     f"({'drop' if drop_last else 'keep'} the last, incomplete batch)")
-    for b, why in ((1, "DataLoader's default batch_size is 1"), (4, "4 is only the default")):
-        if b != batch_size and got in (batch_sizes(n, b, drop_last), batch_sizes(n, b, not drop_last)):
-            found.append(f"your batches hold {b} windows, not batch_size={batch_size}: pass batch_size to the "
-                         f"DataLoader ({why})")
-    return "; or ".join(found) or None
+def batch_rows(ctx: Context, batches: list[Any], hints: Hints, max_length: int, what: str) -> Windows:
+    """The batches' rows as windows, after the rows per batch (hints: LOADER), shapes and dtypes match."""
+    pairs = [b if isinstance(b, (tuple, list)) and len(b) == 2 else (b, None) for b in batches]
+    sizes = [len(x) if isinstance(x, torch.Tensor) and x.dim() else None for x, _ in pairs]
+    n, bs, drop = (hints.inputs[k] for k in ("n", "batch_size", "drop_last"))
+    ctx.expect_close(sizes, batch_sizes(n, bs, drop), name=f"{what}: rows per batch ({n} windows)", hints=hints)
+    for k, (pair, rows) in enumerate(zip(pairs, sizes)):
+        for name, t in zip(("input_ids", "target_ids"), pair):  # type, shape, dtype: compared with its own values
+            own = isinstance(t, torch.Tensor) and t.shape == (rows, max_length) and not t.is_complex()
+            if not own or t.dtype != torch.int64:
+                ctx.expect_close(t, t.round().long() if own else torch.zeros(rows, max_length, dtype=torch.int64),
+                                 tol=FLOAT64, name=f"{what}, batch {k}: {name} (int64 ids of shape (rows, max_length))")
+    return as_windows([row for x, y in pairs for row in zip(x, y)]) or []
 
 
-def check_batches_in_order(batches: list[Any], want: Windows, batch_size: int, drop_last: bool, max_length: int,
-                           what: str, *, n_windows: int | None = None) -> None:
-    """shuffle=False: the windows in dataset order, cut into batches of batch_size (drop_last honoured).
-
-    `want` holds the expected windows in order, at least those that are not dropped; `n_windows`
-    (default len(want)) is the size of the dataset.
-    """
-    n = len(want) if n_windows is None else n_windows
-    rows = batch_windows(batches, max_length, what)
-    sizes, expected_sizes = [len(r) for r in rows], batch_sizes(n, batch_size, drop_last)
-    if sizes != expected_sizes:
-        raise CheckFailure(f"{what}: batch sizes {_short(sizes)}, expected {_short(expected_sizes)} "
-                           f"({n} windows, batch_size={batch_size}, drop_last={drop_last})",
-                           hint=sizes_hint(sizes, n, batch_size, drop_last))
-    flat = [w for r in rows for w in r]
-    want = want[:len(flat)]
-    if flat != want:
-        if Counter(flat) == Counter(want):
-            raise CheckFailure(f"{what}: the right windows in another order; with shuffle=False they must come in "
-                               f"dataset order", hint="shuffle=False was not honoured: pass shuffle to the DataLoader")
-        k = next(i for i, (g, w) in enumerate(zip(flat, want)) if g != w)
-        g, w = flat[k], want[k]
-        raise CheckFailure(f"{what}: window {k} (batch {k // batch_size}, row {k % batch_size}):\n"
-                           f"  input_ids  | got {_short(g[0])} | expected {_short(w[0])}\n"
-                           f"  target_ids | got {_short(g[1])} | expected {_short(w[1])}")
+def expect_batches(ctx: Context, batches: list[Any], want: Windows, hints: Hints, max_length: int, what: str) -> None:
+    """shuffle=False: the windows `want` in order, cut into batches, as int64 tensors of shape (rows, max_length)."""
+    rows = batch_rows(ctx, batches, hints, max_length, what)
+    if rows == want[:len(rows)]:
+        return
+    hints, start = hints.on(sorted(rows)), 0
+    for k, batch in enumerate(batches):
+        part = want[start:start + len(batch[0])]
+        start += len(part)
+        for j, name in enumerate(("input_ids", "target_ids")):
+            ctx.expect_close(batch[j], torch.tensor([w[j] for w in part], dtype=torch.int64).view(len(part), -1),
+                             tol=FLOAT64, hints=hints, name=f"{what}, batch {k}: {name}")
 
 
 def loader_call(text: str, **kwargs: Any) -> str:
@@ -337,9 +203,8 @@ def windows_snapshot(ctx: Context) -> None:
         text, L, s = case["txt"], case["max_length"], case["stride"]
         ctx.example(config={"case": case["name"], "max_length": L, "stride": s, "tokenizer": BYTE_TOKENIZER},
                     values={"txt": text})
-        want = [(tuple(x), tuple(y)) for x, y in zip(case["inputs"], case["targets"])]
-        check_items(dataset_items(ctx, text, L, s), text, L, s, f"GPTDatasetV1(txt, tokenizer, {L}, {s})",
-                    expected=want)
+        expect_windows(ctx, dataset_items(ctx, text, L, s), list(zip(*(map(tuple, case[k]) for k in ("inputs", "targets")))),
+                       dataset_hints(text, L, s), f"GPTDatasetV1(txt, tokenizer, {L}, {s})")
 
 
 @check(points=1, visibility="public", kind="snapshot", targets=(DL, DS),
@@ -350,21 +215,24 @@ def dataloader_snapshot(ctx: Context) -> None:
         args = {k: case[k] for k in ("batch_size", "max_length", "stride", "drop_last")}
         ctx.example(config={"case": case["name"], **args, "shuffle": False, "tokenizer": BYTE_TOKENIZER},
                     values={"txt": case["txt"]})
-        res = loader_epochs(ctx, case["txt"], shuffle=False, **args)
         want = [(tuple(x), tuple(y)) for xs, ys in case["batches"] for x, y in zip(xs, ys)]
-        check_batches_in_order(res["epochs"][0], want, args["batch_size"], args["drop_last"], args["max_length"],
-                               loader_call(case["txt"], shuffle=False, **args), n_windows=case["n_windows"])
+        expect_batches(ctx, loader_epochs(ctx, case["txt"], shuffle=False, **args)["epochs"][0], want,
+                       loader_hints(want, args["batch_size"], args["drop_last"], case["n_windows"]),
+                       args["max_length"], loader_call(case["txt"], shuffle=False, **args))
 
 
-# -- GPTDatasetV1 ----------------------------------------------------------------------------------
 @st.composite
-def window_cases(draw: st.DrawFn, *, alphabet: st.SearchStrategy[str] | None = None) -> dict[str, Any]:
-    """A text and a (max_length, stride) that fits it at least once."""
+def window_cases(draw: st.DrawFn) -> dict[str, Any]:
+    """A printable text and a (max_length, stride) that fits it at least once."""
     L = draw(st.integers(1, 12), label="max_length")
     s = draw(st.integers(1, 12), label="stride")
-    chars = alphabet if alphabet is not None else PRINTABLE
-    text = draw(st.text(chars, min_size=L + 1, max_size=L + 40), label="txt")
-    return {"txt": text, "max_length": L, "stride": s}
+    return {"txt": draw(st.text(PRINTABLE, min_size=L + 1, max_size=L + 40), label="txt"), "max_length": L, "stride": s}
+
+
+def _windows_of(ctx: Context, text: str, L: int, s: int) -> None:
+    ctx.example(config={"max_length": L, "stride": s, "tokenizer": BYTE_TOKENIZER}, values={"txt": text})
+    expect_windows(ctx, dataset_items(ctx, text, L, s), windows(byte_ids(text), L, s), dataset_hints(text, L, s),
+                   f"GPTDatasetV1(txt, tokenizer, {L}, {s})")
 
 
 @check(points=3, visibility="public", kind="property", targets=(DS,), max_examples=15,
@@ -373,44 +241,18 @@ def window_cases(draw: st.DrawFn, *, alphabet: st.SearchStrategy[str] | None = N
 def windows_are_shifted_slices(ctx: Context) -> None:
     @ctx.given(case=window_cases())
     def _(case: dict[str, Any]) -> None:
-        text, L, s = case["txt"], case["max_length"], case["stride"]
-        ctx.example(config={"max_length": L, "stride": s, "tokenizer": BYTE_TOKENIZER}, values={"txt": text})
-        check_items(dataset_items(ctx, text, L, s), text, L, s, f"GPTDatasetV1(txt, tokenizer, {L}, {s})")
-
-
-def _shown_allowed(allowed: Any) -> str:
-    """How an `allowed_special` argument the ByteTokenizer recorded (a sorted list, or "all") was written."""
-    if isinstance(allowed, list):
-        return "{" + ", ".join(repr(a) for a in allowed) + "}" if allowed else "set() (the default)"
-    return repr(allowed)
-
-
-def _allowed(call: dict[str, Any]) -> bool:
-    allowed = call.get("allowed_special")
-    return allowed == "all" or (isinstance(allowed, list) and EOT in allowed)
+        _windows_of(ctx, case["txt"], case["max_length"], case["stride"])
 
 
 @check(points=2, visibility="public", kind="property", targets=(DS,), max_examples=10,
        description="GPTDatasetV1: the text is encoded with allowed_special={'<|endoftext|>'}, so each "
                    "<|endoftext|> in it is one token (id 256 for the ByteTokenizer)")
 def endoftext_is_one_token(ctx: Context) -> None:
-    piece = st.text(PRINTABLE, min_size=1, max_size=10)
-
-    @ctx.given(pieces=st.lists(piece, min_size=2, max_size=4), L=st.integers(1, 6), s=st.integers(1, 6))
+    @ctx.given(pieces=st.lists(st.text(PRINTABLE, min_size=1, max_size=10), min_size=2, max_size=4),
+               L=st.integers(1, 6), s=st.integers(1, 6))
     def _(pieces: list[str], L: int, s: int) -> None:
         text = EOT.join(pieces)
-        L = min(L, len(byte_ids(text)) - 1)
-        ctx.example(config={"max_length": L, "stride": s, "tokenizer": BYTE_TOKENIZER}, values={"txt": text})
-        res = dataset_items(ctx, text, L, s)
-        calls = res["calls"]
-        if not calls:
-            raise CheckFailure("GPTDatasetV1 never called tokenizer.encode: encode the text with the tokenizer "
-                               "it is given")
-        if not any(_allowed(c) for c in calls):
-            shown = sorted({_shown_allowed(c.get("allowed_special")) for c in calls})
-            raise CheckFailure(f"GPTDatasetV1 called tokenizer.encode with allowed_special={' / '.join(shown)}: "
-                               f"<|endoftext|> in the text was not allowed to be a special token", hint=ALLOW_HINT)
-        check_items(res, text, L, s, f"GPTDatasetV1(txt, tokenizer, {L}, {s})")
+        _windows_of(ctx, text, min(L, len(byte_ids(text)) - 1), s)
 
 
 @check(points=2, visibility="public", kind="property", targets=(DS, DL),
@@ -422,33 +264,24 @@ def rejects_bad_arguments(ctx: Context) -> None:
         ("abcd", 6, 1, ("max_length", "6")),
         ("abcdef", 6, 2, ("max_length", "6")),  # exactly max_length tokens: no target for the last input
         (f"ab{EOT}cd", 6, 2, ("max_length", "6")),  # 5 tokens once <|endoftext|> is one of them
-        (long_text, 0, 1, ("max_length", "0")),
-        (long_text, -3, 1, ("max_length", "-3")),
-        (long_text, 4, 0, ("stride", "0")),
-        (long_text, 4, -2, ("stride", "-2")),
+        (long_text, 0, 1, ("max_length", "0")), (long_text, -3, 1, ("max_length", "-3")),
+        (long_text, 4, 0, ("stride", "0")), (long_text, 4, -2, ("stride", "-2")),
     ]
-    ctx.example(config={"txt": long_text, "max_length": 4, "stride": 2, "tokenizer": BYTE_TOKENIZER})
-    p = ctx.program()
-    tok = p.call(p.runtime("toys"), method="ByteTokenizer", learner=False)
-    p.new(DS, long_text, tok, 4, 2)  # a valid dataset first: an unfinished one stops the check here
-    made = [p.new(DS, t, tok, L, s, catch=True) for t, L, s, _ in cases]
-    loader = p.call(DL, "abc", max_length=8, stride=2, tokenizer=tok, catch=True)
-    res = ctx.run(p.returns(made=made, loader=loader))
-    for (t, L, s, names), got in zip(cases, res["made"]):
+    tok = byte_tokenizer(ctx)
+    made = [ctx.module(DS, [t, tok, L, s], catch=True) for t, L, s, _ in cases]
+    *made, loader = ctx.fetch(*made, ctx.call(DL, "abc", max_length=8, stride=2, tokenizer=tok, catch=True))
+    for (t, L, s, names), got in zip(cases, made):
         ctx.example(config={"txt": t, "max_length": L, "stride": s, "tokenizer": BYTE_TOKENIZER})
-        try:
-            check_raised(ctx, got, f"GPTDatasetV1({t!r}, tokenizer, max_length={L}, stride={s})", ("ValueError",),
-                         names)
-        except CheckFailure as failure:
-            if EOT in t and not isinstance(got, Raised):  # 17 tokens if <|endoftext|> is spelled out
-                failure.hint = f"{t!r} is {len(byte_ids(t))} tokens only with <|endoftext|> as one token; {ALLOW_HINT}"
-            raise
+        if EOT in t and not isinstance(got, Raised):  # 17 tokens if <|endoftext|> is spelled out
+            raise CheckFailure(f"GPTDatasetV1({t!r}, tokenizer, {L}, {s}): expected a ValueError, but no error was "
+                               f"raised", hint=f"{t!r} is {len(byte_ids(t))} tokens only with <|endoftext|> as one "
+                                               f"token; {ALLOW_HINT}")
+        ctx.expect_raises(got, f"GPTDatasetV1({t!r}, tokenizer, max_length={L}, stride={s})", mention=names)
     ctx.example(config={"function": DL, "txt": "abc", "max_length": 8, "stride": 2, "tokenizer": BYTE_TOKENIZER})
-    check_raised(ctx, res["loader"], "create_dataloader_v1('abc', max_length=8, stride=2, tokenizer=tokenizer)",
-                 ("ValueError",), ("max_length", "8"))
+    ctx.expect_raises(loader, "create_dataloader_v1('abc', max_length=8, stride=2, tokenizer=tokenizer)",
+                      mention=("max_length", "8"))
 
 
-# -- create_dataloader_v1 --------------------------------------------------------------------------
 @check(points=3, visibility="public", kind="property", targets=(DL, DS), max_examples=12,
        description="create_dataloader_v1 (shuffle=False): the dataset's windows in order, batch_size per batch, "
                    "as int64 tensors of shape (batch_size, max_length); drop_last drops the last short batch")
@@ -458,23 +291,21 @@ def dataloader_batches_in_order(ctx: Context) -> None:
         text, L, s = case["txt"], case["max_length"], case["stride"]
         args = {"batch_size": batch_size, "max_length": L, "stride": s, "shuffle": False, "drop_last": drop_last}
         ctx.example(config={**args, "tokenizer": BYTE_TOKENIZER}, values={"txt": text})
-        res = loader_epochs(ctx, text, **args)
-        check_batches_in_order(res["epochs"][0], windows(byte_ids(text), L, s), batch_size, drop_last, L,
-                               loader_call(text, **args))
+        want = windows(byte_ids(text), L, s)
+        expect_batches(ctx, loader_epochs(ctx, text, **args)["epochs"][0], want,
+                       loader_hints(want, batch_size, drop_last), L, loader_call(text, **args))
 
 
-def check_permutation(epoch: Windows, want: Windows, drop_last: bool, what: str) -> None:
-    got, expected = Counter(epoch), Counter(want)
-    if drop_last:
-        extra = got - expected
-        if extra or len(epoch) != len(want) - len(want) % 4:
-            raise CheckFailure(f"{what}: one epoch gave {len(epoch)} windows, {sum(extra.values())} of them not "
-                               f"windows of the dataset (or repeated); expected {len(want) - len(want) % 4} distinct "
-                               f"windows of the dataset")
-    elif got != expected:
-        raise CheckFailure(f"{what}: one epoch gave {len(epoch)} windows; expected each of the dataset's "
-                           f"{len(want)} windows exactly once ({sum((expected - got).values())} missing, "
-                           f"{sum((got - expected).values())} extra)")
+def expect_permutation(ctx: Context, epoch: list[Any], want: Windows, batch_size: int, drop_last: bool,
+                       max_length: int, what: str, n: int | None = None) -> Windows:
+    """shuffle=True: the batch sizes, and each window of the dataset at most once (exactly once unless drop_last)."""
+    flat = batch_rows(ctx, epoch, loader_hints(want, batch_size, drop_last, n), max_length, what)
+    got, expected = Counter(flat), Counter(want)
+    if got - expected or (not drop_last and got != expected):
+        raise CheckFailure(f"{what}: one epoch gave {len(flat)} windows, {sum((got - expected).values())} of them not "
+                           f"windows of the dataset (or repeated); expected each of the {len(want)} windows "
+                           f"{'at most' if drop_last else 'exactly'} once")
+    return flat
 
 
 @check(points=2, visibility="public", kind="property", targets=(DL, DS),
@@ -482,24 +313,15 @@ def check_permutation(epoch: Windows, want: Windows, drop_last: bool, what: str)
                    "windows, each (input_ids, target_ids) pair kept together; not the dataset order")
 def dataloader_shuffles_windows(ctx: Context) -> None:
     text = "".join(chr(33 + (7 * i) % 90) for i in range(64))  # no repeated window: a permutation is clear
-    L = s = 4
-    want = windows(byte_ids(text), L, s)  # 15 windows
-    orders = []
+    want = windows(byte_ids(text), 4, 4)  # 15 windows
+    in_order = []
     for drop_last in (False, True):
-        args = {"batch_size": 4, "max_length": L, "stride": s, "shuffle": True, "drop_last": drop_last}
-        what = loader_call(text, **args)
+        args = {"batch_size": 4, "max_length": 4, "stride": 4, "shuffle": True, "drop_last": drop_last}
         ctx.example(config={**args, "tokenizer": BYTE_TOKENIZER, "epochs": 2}, values={"txt": text})
-        res = loader_epochs(ctx, text, 2, seed=1234, **args)
-        for epoch in res["epochs"]:
-            rows = batch_windows(epoch, L, what)
-            sizes, expected_sizes = [len(r) for r in rows], batch_sizes(len(want), 4, drop_last)
-            if sizes != expected_sizes:
-                raise CheckFailure(f"{what}: batch sizes {sizes}, expected {expected_sizes} ({len(want)} windows)",
-                                   hint=sizes_hint(sizes, len(want), 4, drop_last))
-            flat = [w for r in rows for w in r]
-            check_permutation(flat, want, drop_last, what)
-            orders.append(flat == want[:len(flat)])
-    if all(orders):
+        for epoch in loader_epochs(ctx, text, 2, seed=1234, **args)["epochs"]:
+            flat = expect_permutation(ctx, epoch, want, 4, drop_last, 4, loader_call(text, **args))
+            in_order.append(flat == want[:len(flat)])
+    if all(in_order):
         raise CheckFailure("create_dataloader_v1(..., shuffle=True): the windows came in dataset order in every "
                            "epoch (4 epochs of 15 windows)", hint="pass shuffle to the DataLoader")
 
@@ -509,48 +331,33 @@ def dataloader_shuffles_windows(ctx: Context) -> None:
                    "stride=128, drop_last=True; num_workers is passed on")
 def dataloader_defaults_and_workers(ctx: Context) -> None:
     text = text_of_bytes(1200)
-    n_windows = len(windows(byte_ids(text), 256, 128))
+    want = windows(byte_ids(text), 256, 128)
+    what = "create_dataloader_v1(txt, tokenizer=tokenizer) with the defaults (batch_size=4, max_length=256, " \
+           "stride=128, drop_last=True)"
     ctx.example(config={"call": "create_dataloader_v1(txt, tokenizer=tokenizer), then num_workers=2",
                         "tokenizer": BYTE_TOKENIZER, "txt_tokens": len(byte_ids(text))})
     res = loader_epochs(ctx, text, seed=7)
     if not res["info"]["is_dataloader"]:
         raise CheckFailure(f"create_dataloader_v1 returned a {res['info']['type']}, expected a "
                            f"torch.utils.data.DataLoader")
-    want = windows(byte_ids(text), 256, 128)
-    rows = batch_windows(res["epochs"][0], 256, "create_dataloader_v1(txt, tokenizer=tokenizer)")
-    sizes = [len(r) for r in rows]
-    if sizes != batch_sizes(n_windows, 4, True):
-        raise CheckFailure(f"create_dataloader_v1(txt, tokenizer=tokenizer) on {len(byte_ids(text))} tokens: batch "
-                           f"sizes {sizes}, expected {batch_sizes(n_windows, 4, True)} with the defaults "
-                           f"(batch_size=4, max_length=256, stride=128, drop_last=True: {n_windows} windows)")
-    if not Counter(w for r in rows for w in r) <= Counter(want):
-        raise CheckFailure("create_dataloader_v1(txt, tokenizer=tokenizer): a batch row is not a window of the text "
-                           "with the defaults max_length=256, stride=128")
-    p = ctx.program()
-    tok = p.call(p.runtime("toys"), method="ByteTokenizer", learner=False)
-    dl = p.new(DL, text, batch_size=2, max_length=16, stride=16, num_workers=2, tokenizer=tok)
-    info = ctx.run(p.returns(info=p.call(p.runtime(HELPERS), dl, method="describe", learner=False)))["info"]
-    if info["num_workers"] != 2:
-        raise CheckFailure(f"create_dataloader_v1(..., num_workers=2) returned a loader with num_workers="
-                           f"{info['num_workers']}: pass num_workers to the DataLoader")
+    if not Counter(batch_rows(ctx, res["epochs"][0], loader_hints(want, 4, True), 256, what)) <= Counter(want):
+        raise CheckFailure(f"{what}: a batch row is not a window of the text")
+    dl = ctx.call(DL, text, batch_size=2, max_length=16, stride=16, num_workers=2, tokenizer=byte_tokenizer(ctx))
+    (info,) = ctx.fetch(ctx.p.call(ctx.p.runtime(HELPERS), dl, method="describe", learner=False))
+    ctx.expect_close(info["num_workers"], 2, name="num_workers of create_dataloader_v1(..., num_workers=2) "
+                                                  "(pass num_workers to the DataLoader)")
 
 
 @check(points=2, visibility="public", kind="snapshot", targets=(DL, DS), timeout_s=30.0, needs=("gpt2",),
        description="create_dataloader_v1 without a tokenizer uses tiktoken's GPT-2 encoding with <|endoftext|> "
                    "allowed (50256): the stored reference batches of fixed texts")
 def default_tokenizer_is_gpt2(ctx: Context) -> None:
-    cases = load_json(SUITE.assignment)["gpt2"]
-    for case in cases:
+    for case in load_json(SUITE.assignment)["gpt2"]:
         args = {k: case[k] for k in ("batch_size", "max_length", "stride", "drop_last")}
         ctx.example(config={"case": case["name"], **args, "shuffle": False, "tokenizer": "default (None)"},
                     values={"txt": case["txt"]})
-        res = loader_epochs(ctx, case["txt"], tokenizer=None, shuffle=False, **args)
         want = [(tuple(x), tuple(y)) for xs, ys in case["batches"] for x, y in zip(xs, ys)]
-        try:
-            check_batches_in_order(res["epochs"][0], want, args["batch_size"], args["drop_last"], args["max_length"],
-                                   loader_call(case["txt"], shuffle=False, **args) + " with the default tokenizer",
-                                   n_windows=case["n_windows"])
-        except CheckFailure as failure:
-            failure.hint = failure.hint or ("tokenizer=None must mean tiktoken.get_encoding('gpt2'), and the text "
-                                            "is encoded with allowed_special={'<|endoftext|>'}")
-            raise
+        expect_batches(ctx, loader_epochs(ctx, case["txt"], tokenizer=None, shuffle=False, **args)["epochs"][0], want,
+                       loader_hints(want, args["batch_size"], args["drop_last"], case["n_windows"]), args["max_length"],
+                       loader_call(case["txt"], shuffle=False, **args) + " with the default tokenizer "
+                       "(tiktoken.get_encoding('gpt2'), allowed_special={'<|endoftext|>'})")
