@@ -319,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("-v", "--verbose", action="store_true", help="show every line of each failure")
         c.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
                        help="time limit per call into your code (default: each check's own, 10 s)")
+        _add_budgets(c)
         c.add_argument("--json", metavar="OUT", help="write the JSON report here")
         return p
 

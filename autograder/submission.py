@@ -21,7 +21,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .assignments import UsageError
+from .assignments import CURRICULUM, UsageError
 from .escape import md_code, md_text
 from .notebooks import NotebookError, module_from_file
 
@@ -166,23 +166,28 @@ def load(path: Path, ids: list[str]) -> Submission:
     try:
         root = tmp / "modules"
         root.mkdir()
+        # every assignment module, not only those graded: a04's file imports the learner's a03
+        every = list(dict.fromkeys([*ids, *CURRICULUM]))
         if path.is_file():
             extract_zip(path, tmp / "unzipped")
-            found = find(tmp / "unzipped", ids, unpack=None)
+            found = find(tmp / "unzipped", every, unpack=None)
         else:
             (tmp / "unpacked").mkdir()
-            found = find(path.resolve(), ids, unpack=tmp / "unpacked")
+            found = find(path.resolve(), every, unpack=tmp / "unpacked")
         sub = Submission(name=path.name.removesuffix(".zip"), root=root, files={a: None for a in ids},
                          origins={a: None for a in ids}, notes=found.notes, _tmp=tmp)
         for aid, choice in found.chosen.items():
             if choice is None:
                 continue
             source, shown = choice
-            sub.origins[aid] = shown
+            graded = aid in sub.files
+            if graded:
+                sub.origins[aid] = shown
             target = root / f"{aid}.py"
             size, limit = source.stat().st_size, MAX_MODULE_BYTES[source.suffix.lower()]
             if size > limit:
-                sub.problems[aid] = f"{md_code(shown)} holds {size} bytes, more than an assignment file may ({limit})"
+                if graded:
+                    sub.problems[aid] = f"{md_code(shown)} holds {size} bytes, more than an assignment file may ({limit})"
                 continue
             if source.suffix.lower() == ".py":
                 target.write_bytes(source.read_bytes())
@@ -190,9 +195,11 @@ def load(path: Path, ids: list[str]) -> Submission:
                 try:
                     target.write_text(module_from_file(source, aid), encoding="utf-8")
                 except NotebookError as exc:
-                    sub.problems[aid] = str(exc)
+                    if graded:
+                        sub.problems[aid] = str(exc)
                     continue
-            sub.files[aid] = target
+            if graded:
+                sub.files[aid] = target
         for scratch in ("unzipped", "unpacked"):  # only the modules stay
             shutil.rmtree(tmp / scratch, ignore_errors=True)
         return sub

@@ -26,6 +26,20 @@ NO_MAX = ("    x_max = x.amax(dim=dim, keepdim=True)  # (..., 1): keepdim so it 
           "    x_max = torch.zeros_like(x).amax(dim=dim, keepdim=True)  # forgot to subtract the maximum\n")
 
 
+@pytest.fixture(autouse=True)
+def _grader_paths_outlive_pytester(monkeypatch: pytest.MonkeyPatch):
+    """pytester runs with HOME set to its own folder: keep the GPT-2 cache where this process has it.
+
+    Otherwise the in-process run points TIKTOKEN_CACHE_DIR (and the worker's cached read plan) at a
+    folder that is gone by the next test in this process.
+    """
+    from autograder import gpt2_vocab, sandbox
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(gpt2_vocab.tiktoken_cache_dir()))
+    plan = list(sandbox._PLAN)
+    yield
+    sandbox._PLAN[:] = plan
+
+
 @pytest.fixture
 def learner(pytester: pytest.Pytester) -> Path:
     """A learner's folder: a03 written (softmax without the max trick), a04 the solutions'."""
