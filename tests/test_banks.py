@@ -66,7 +66,7 @@ def test_alternative_scores_full_marks(tmp_path, aid, variant) -> None:
         assert all(variant.hint in f for f in feedback), f"expected {variant.hint!r} in {feedback}"
 
 
-KIT = ("a03_attention", "a04_gpt_blocks")  # suites on the check kit (autograder/kit.py): public hints = hidden ones
+KIT = ("a03_attention", "a04_gpt_blocks", "a06_loss")  # suites on the check kit (autograder/kit.py): public hints = hidden ones
 HINTED = [(aid, v) for aid, v in MUTANTS if aid in KIT and v.hint]
 
 

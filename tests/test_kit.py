@@ -14,7 +14,7 @@ import reference.a03_attention as ref03
 import reference.a04_gpt_blocks as ref04
 from autograder.assignments import CURRICULUM, DEPENDENCIES, available, runs
 from autograder.checks import Suite, run_check
-from autograder.compare import FLOAT64, CheckFailure, Misconceptions, assert_close, is_close
+from autograder.compare import FLOAT64, CheckFailure, Misconceptions, _same, assert_close, is_close
 from autograder.differential import random_weights
 from autograder.grading import grade
 from autograder.worker import InProcess
@@ -22,7 +22,7 @@ from tests.conftest import SOLUTIONS, checks_by_name, make_submission
 from tests.banks.edits import apply
 
 ROOT = Path(__file__).resolve().parent.parent
-KIT_SUITES = ("a03_attention", "a04_gpt_blocks")  # the suites on the kit (the porters extend this)
+KIT_SUITES = ("a03_attention", "a04_gpt_blocks", "a06_loss")  # the suites on the kit (the porters extend this)
 
 
 # -- every catalogue: a mistake's output is never the right answer ---------------------------------
@@ -90,6 +90,39 @@ def _dropout() -> tuple[Any, torch.Tensor]:
     return DROPOUT_MISTAKES(x=x, c=c, p_drop=0.25), x + kept * c / 0.75  # one right answer: a seeded dropout
 
 
+def _cross_entropy() -> list[tuple[Any, torch.Tensor]]:
+    import reference.a06_loss as ref06
+    from autograder.mistakes.a06_loss import CE_MISTAKES
+    t = torch.tensor([[0, 1, 2], [1, 3, 1]])  # ignore_index 1, a valid class: every sequence keeps a position
+    big = torch.tensor([[1e4, 1e4 - 1, 0], [0, 0, -1e4]], dtype=torch.float64)  # row 0 overflows exp, 1 underflows
+    cases = [(_x(2, 3, 5) * 2, t, 1), (big[:1], torch.tensor([1]), -100), (big[1:], torch.tensor([2]), -100),
+             (torch.tensor([[0, 1e4, 0]], dtype=torch.float64), torch.tensor([0]), -100)]  # both mistakes give inf
+    return [(CE_MISTAKES(x=x, t=y, ii=ii), ref06.cross_entropy(x, y, ignore_index=ii)) for x, y, ii in cases]
+
+
+def _loss_helpers(topic: str) -> list[tuple[Any, Any]]:
+    import math
+    from autograder.mistakes import a06_loss as m06
+    from autograder.runtime.toys import ByteTokenizer
+    table, inputs = _x(4, 4), torch.tensor([[0, 1, 2], [3, 3, 1]])
+    targets = torch.tensor([[1, 2, -100], [3, 1, 0]])
+    right = m06.loss_by_hand(table[inputs], targets)
+    own = [torch.tensor(1.5), torch.tensor(2.5)]
+    return {"calc_loss_batch": [(m06.BATCH_MISTAKES(table=table, inputs=inputs, targets=targets, own=right + 1,
+                                                    want=right), right)],
+            "calc_loss_loader": [(m06.LOADER_MISTAKES(losses=[1.0, 2.0, 4.0, 8.0], sizes=[3, 2, 3, 1], num_batches=2,
+                                                      own=own), 1.5),
+                                 (m06.LOADER_MISTAKES(losses=[1.0, 2.0, 4.0], sizes=[1, 1, 1], num_batches=6, own=own),
+                                  7 / 3),
+                                 (m06.LOADER_MISTAKES(losses=[], sizes=[], num_batches=None, own=[]), math.nan)],
+            "perplexity": [(m06.PPL_MISTAKES(loss=0.5), math.exp(0.5)),
+                           (m06.PPL_MISTAKES(loss=torch.tensor([0.1, 2.0])), torch.tensor([0.1, 2.0]).exp())],
+            "text_to_token_ids": [(m06.T2I_MISTAKES(text=s, tok=ByteTokenizer()), torch.tensor([ids], dtype=torch.long))
+                                  for s, ids in (("a<|endoftext|>", [97, 256]), ("", []))],
+            "token_ids_to_text": [(m06.I2T_MISTAKES(ids=torch.tensor([[104, 105]]), tok=ByteTokenizer()), "hi")],
+            }[topic]
+
+
 _CFG = {"vocab_size": 11, "context_length": 6, "emb_dim": 8, "n_heads": 2, "n_layers": 1, "drop_rate": 0.0,
         "qkv_bias": True}
 # catalogue topic -> examples, each (bound catalogue, the right answer for the same inputs)
@@ -102,6 +135,9 @@ SAMPLES: dict[str, Callable[[], list[tuple[Any, torch.Tensor]]]] = {
     "TransformerBlock": lambda: [_block(_CFG)],
     "TransformerBlock residual stream": lambda: [_residual()],
     "TransformerBlock dropout": lambda: [_dropout()],
+    "cross_entropy": _cross_entropy,
+    **{topic: (lambda topic=topic: _loss_helpers(topic)) for topic in (
+        "calc_loss_batch", "calc_loss_loader", "perplexity", "text_to_token_ids", "token_ids_to_text")},
 }
 
 
@@ -125,15 +161,16 @@ def test_every_catalogue_has_a_sample() -> None:
 def test_a_mistakes_output_is_never_the_right_answer(topic: str) -> None:
     for hints, right in SAMPLES[topic]():
         computed = list(hints.outputs())
-        assert computed, f"{topic}: no mistake could be computed on the sample"
-        for mistake, out in computed:
-            assert not is_close(out, right, FLOAT64), f"{topic}: {mistake.name}'s output equals the right answer"
+        assert computed or list(hints.raising()), f"{topic}: no mistake could be computed on the sample"
+        for mistake, out in computed:  # a tensor of another dtype is not the right answer (float ids, say)
+            same = _same(out, right, FLOAT64) and getattr(out, "dtype", None) == getattr(right, "dtype", None)
+            assert not same, f"{topic}: {mistake.name}'s output equals the right answer"
 
 
 def test_every_mistake_of_a_catalogue_is_computed_on_some_sample() -> None:
     """A mistake whose compute always raises would never give its hint."""
     for catalogue in _catalogues():
-        seen = {m.name for hints, _ in SAMPLES[catalogue.topic]() for m, _ in hints.outputs()}
+        seen = {m.name for hints, _ in SAMPLES[catalogue.topic]() for m, _ in [*hints.outputs(), *hints.raising()]}
         never = {m.name for m in catalogue} - seen - {"shortcut_dropped"}  # needs a learner's dropped output
         assert not never, f"{catalogue.topic}: {sorted(never)} never computed"
 
@@ -169,6 +206,40 @@ def test_hints_for_floats_ids_and_strings() -> None:
     with pytest.raises(CheckFailure) as caught:
         assert_close(torch.ones(2), torch.ones(3), name="t", tol=FLOAT64, hints=numbers(n=1.0))
     assert "shape (2,)" in caught.value.message and caught.value.hint is None  # shape before values and hints
+
+
+def test_hints_for_a_wrong_shape_or_dtype_and_for_a_raised_exception() -> None:
+    from autograder.runtime.values import Raised
+    ids = Misconceptions("ids")
+
+    @ids.add("flat", "add the batch dimension")
+    def _(n: int) -> torch.Tensor:
+        return torch.arange(n)
+
+    @ids.add("floats", "pass dtype=torch.long")
+    def _(n: int) -> torch.Tensor:
+        return torch.arange(n, dtype=torch.float32)[None]
+
+    @ids.add("divides", "check for zero first", raises=True)
+    def _(n: int) -> torch.Tensor:
+        return torch.tensor([[1 / n]])
+
+    right = torch.arange(3)[None]
+    for got, hint in ((torch.arange(3), "add the batch dimension"), (torch.arange(3.0)[None], "pass dtype=torch.long"),
+                      (torch.arange(3, dtype=torch.float64)[None], None), (torch.arange(4), None)):  # same dtype only
+        with pytest.raises(CheckFailure) as caught:
+            assert_close(got, right, name="ids", tol=FLOAT64, hints=ids(n=3))
+        assert caught.value.hint == hint
+    raised = Raised("ZeroDivisionError", "division by zero")
+    with pytest.raises(CheckFailure) as caught:  # a mistake marked raises= that raises the same type
+        assert_close(raised, right[:, :0], name="ids", tol=FLOAT64, hints=ids(n=0))
+    assert caught.value.hint == "check for zero first" and "your code raised" in caught.value.message
+    with pytest.raises(CheckFailure) as caught:  # another type, or inputs where it does not raise: no hint
+        assert_close(Raised("TypeError", "x"), right[:, :0], name="ids", tol=FLOAT64, hints=ids(n=0))
+    assert caught.value.hint is None
+    with pytest.raises(CheckFailure) as caught:
+        assert_close(raised, right, name="ids", tol=FLOAT64, hints=ids(n=3))
+    assert caught.value.hint is None
 
 
 # -- the automatic checks of ctx.call / ctx.fetch, on a real in-process executor -------------------

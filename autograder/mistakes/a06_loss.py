@@ -9,6 +9,7 @@ learner's inf or nan exactly, and only count where they do.
 from __future__ import annotations
 
 import math
+from typing import Any, Callable
 
 import torch
 
@@ -35,7 +36,14 @@ def loss_by_hand(x: torch.Tensor, t: torch.Tensor, ignore_index: int = -100) -> 
 CE_MISTAKES = Misconceptions("cross_entropy")
 
 
-@CE_MISTAKES.add("ignore_index_hardcoded", "your loss matches ignoring only -100 although another ignore_index was "
+def ce_mistake(name: str, hint: str, **kwargs: Any) -> Callable[[Callable[..., torch.Tensor]], Any]:
+    """Register a cross_entropy mistake; its loss is returned in the logits' dtype, as the buggy code would."""
+    def register(fn: Callable[..., torch.Tensor]) -> Any:
+        return CE_MISTAKES.add(name, hint, **kwargs)(lambda x, t, ii: fn(x, t, ii).to(x.dtype))
+    return register
+
+
+@ce_mistake("ignore_index_hardcoded", "your loss matches ignoring only -100 although another ignore_index was "
                  "given: compare the targets with the ignore_index argument", when=lambda ii, **_: ii != -100,
                  raises=True)
 def _(x, t, ii):
@@ -46,45 +54,47 @@ def _(x, t, ii):
     return (torch.logsumexp(x, -1) - x.gather(1, safe[:, None])[:, 0])[keep].mean()
 
 
-@CE_MISTAKES.add("ignored_in_count", "your loss matches the mean over all positions, ignored ones included in the "
-                 "count: divide by the number of positions whose target is not ignore_index")
+@ce_mistake("ignored_in_count", "your loss matches the mean over all positions, ignored ones included in the "
+                 "count: divide by the number of positions whose target is not ignore_index", when=lambda t, ii, **_: (t == ii).any())
 def _(x, t, ii):
     per, keep = nll_by_hand(x, t, ii)
     return per[keep].sum() / t.numel()
 
 
-@CE_MISTAKES.add("ignored_as_class_0", "your loss matches counting the ignored positions as ordinary targets (scored "
-                 "as class 0): drop the positions whose target equals ignore_index")
+@ce_mistake("ignored_as_class_0", "your loss matches counting the ignored positions as ordinary targets (scored "
+                 "as class 0): drop the positions whose target equals ignore_index", when=lambda t, ii, **_: (t == ii).any())
 def _(x, t, ii):
     return nll_by_hand(x, t, ii)[0].mean()
 
 
-@CE_MISTAKES.add("sum", "your loss matches the sum over positions instead of the mean")
+@ce_mistake("sum", "your loss matches the sum over positions instead of the mean",
+                 when=lambda t, ii, **_: (t != ii).sum() > 1)
 def _(x, t, ii):
     per, keep = nll_by_hand(x, t, ii)
     return per[keep].sum()
 
 
-@CE_MISTAKES.add("log2", "your loss matches log base 2: cross-entropy uses the natural log (torch.log, math.log)")
+@ce_mistake("log2", "your loss matches log base 2: cross-entropy uses the natural log (torch.log, math.log)")
 def _(x, t, ii):
     return loss_by_hand(x, t, ii) / math.log(2)
 
 
-@CE_MISTAKES.add("no_minus", "your loss matches the mean log-probability without the minus sign: the loss is "
+@ce_mistake("no_minus", "your loss matches the mean log-probability without the minus sign: the loss is "
                  "-log p(target)")
 def _(x, t, ii):
     return -loss_by_hand(x, t, ii)
 
 
-@CE_MISTAKES.add("no_logsumexp", "your loss matches -logit[target] without log-sum-exp: subtract logsumexp(row) "
+@ce_mistake("no_logsumexp", "your loss matches -logit[target] without log-sum-exp: subtract logsumexp(row) "
                  "from the target's logit to get its log-probability")
 def _(x, t, ii):
     per, keep = nll_by_hand(x, t, ii)
     return (per - torch.logsumexp(x.double().reshape(-1, x.shape[-1]), -1))[keep].mean()
 
 
-@CE_MISTAKES.add("max_over_dim_0", "your loss matches subtracting the maximum over dim 0 (each class's maximum over "
-                 "the positions): the shift must be one number per row, the row's maximum over the classes (the last dim)")
+@ce_mistake("max_over_dim_0", "your loss matches subtracting the maximum over dim 0 (each class's maximum over "
+                 "the positions): the shift must be one number per row, the row's maximum over the classes (the last dim)",
+                 when=lambda t, **_: t.numel() > 1)
 def _(x, t, ii):
     C = x.shape[-1]
     s = x.double().reshape(-1, C)
@@ -94,7 +104,7 @@ def _(x, t, ii):
     return (torch.log(torch.exp(s).sum(-1)) - s.gather(1, safe[:, None])[:, 0])[keep].mean()
 
 
-@CE_MISTAKES.add("mean_of_sequence_means", "your loss matches averaging each sequence first, then the sequences: "
+@ce_mistake("mean_of_sequence_means", "your loss matches averaging each sequence first, then the sequences: "
                  "average over all kept positions at once", when=lambda x, **_: x.dim() == 3 and x.shape[0] > 1)
 def _(x, t, ii):
     per, keep = nll_by_hand(x, t, ii)
@@ -126,7 +136,7 @@ def _underflowed(x: torch.Tensor, t: torch.Tensor, ii: int) -> torch.Tensor:
     return -torch.log(torch.softmax(s, -1).gather(1, torch.where(keep, t, 0)[:, None])[:, 0])[keep].mean()
 
 
-@CE_MISTAKES.add("overflow_or_underflow", "your loss is inf or nan for large logits: exp(x) overflowed (subtract each "
+@ce_mistake("overflow_or_underflow", "your loss is inf or nan for large logits: exp(x) overflowed (subtract each "
                  "row's maximum m first: logsumexp(x) = m + log(sum(exp(x - m)))), or log(softmax(x)) underflowed to "
                  "log(0) = -inf (use log p_y = x_y - logsumexp(x) instead of taking the log of a probability)")
 def _(x, t, ii):
@@ -136,13 +146,13 @@ def _(x, t, ii):
     return over
 
 
-@CE_MISTAKES.add("no_max_subtraction", "exp of a large logit overflowed to inf: subtract each row's maximum m before "
+@ce_mistake("no_max_subtraction", "exp of a large logit overflowed to inf: subtract each row's maximum m before "
                  "exp, logsumexp(x) = m + log(sum(exp(x - m)))")
 def _(x, t, ii):
     return _nonfinite(_overflowed(x, t, ii))
 
 
-@CE_MISTAKES.add("log_of_softmax", "log(softmax(x)) underflowed to log(0) = -inf: the target's probability is 0 in "
+@ce_mistake("log_of_softmax", "log(softmax(x)) underflowed to log(0) = -inf: the target's probability is 0 in "
                  "floating point for logits far below the maximum; use log p_y = x_y - logsumexp(x) (with the max "
                  "subtracted) instead")
 def _(x, t, ii):
