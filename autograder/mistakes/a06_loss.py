@@ -186,109 +186,65 @@ def _(table, inputs, targets, own, want):
 LOADER_MISTAKES = Misconceptions("calc_loss_loader")
 
 
-def _used(losses: list[float], num_batches: int | None) -> tuple[int, int]:
-    n = len(losses)
-    return n, n if num_batches is None else min(num_batches, n)
+def _k(losses: list[float], num_batches: int | None) -> int:
+    """How many batches calc_loss_loader uses: min(num_batches, len(loader)), all when None."""
+    return len(losses) if num_batches is None else min(num_batches, len(losses))
 
 
-def _cut(num_batches: int | None, losses: list[float]) -> bool:
-    return _used(losses, num_batches)[1] < len(losses)
+def _many(k: int) -> int:
+    if k < 2:  # with one batch these mistakes give the right answer
+        raise ValueError(f"not a distinct mistake for {k} batch(es)")
+    return k
 
 
-@LOADER_MISTAKES.add("divides_by_len", "your result matches dividing by len(data_loader) although only num_batches "
-                     "batches were used: divide by min(num_batches, len(data_loader))",
-                     when=lambda losses, num_batches, **_: _cut(num_batches, losses))
-def _(losses, sizes, num_batches, own):
-    n, k = _used(losses, num_batches)
-    return sum(losses[:k]) / n
-
-
-@LOADER_MISTAKES.add("every_batch", "your result matches the mean over every batch of the loader: stop after "
-                     "num_batches batches", when=lambda losses, num_batches, **_: _cut(num_batches, losses))
-def _(losses, sizes, num_batches, own):
-    return sum(losses) / len(losses)
-
-
-@LOADER_MISTAKES.add("one_too_many", "your result matches one batch too many (num_batches + 1): stop after the "
-                     "num_batches-th batch", when=lambda losses, num_batches, **_: _cut(num_batches, losses))
-def _(losses, sizes, num_batches, own):
-    k = _used(losses, num_batches)[1]
-    return sum(losses[:k + 1]) / (k + 1)
-
-
-@LOADER_MISTAKES.add("loop_one_too_far", "your result matches adding num_batches + 1 batch losses and dividing by "
-                     "num_batches: the loop runs one batch too far (i <= num_batches?)",
-                     when=lambda losses, num_batches, **_: _cut(num_batches, losses))
-def _(losses, sizes, num_batches, own):
-    k = _used(losses, num_batches)[1]
-    return sum(losses[:k + 1]) / k
-
-
-@LOADER_MISTAKES.add("divides_by_num_batches", "your result matches dividing by num_batches although the loader has "
-                     "fewer batches: use min(num_batches, len(data_loader))",
-                     when=lambda losses, num_batches, **_: num_batches is not None and num_batches > len(losses) > 0)
-def _(losses, sizes, num_batches, own):
-    return sum(losses) / num_batches
-
-
-@LOADER_MISTAKES.add("last_batch_only", "your result matches the loss of the last batch only: add up every batch's "
-                     "loss, then divide")
-def _(losses, sizes, num_batches, own):
-    k = _used(losses, num_batches)[1]
-    return losses[k - 1] if k > 1 else _no(k)
-
-
-@LOADER_MISTAKES.add("total_overwritten", "your result matches the last batch's loss divided by the number of "
-                     "batches: the running total is overwritten (total = ...) instead of added to (total += ...)")
-def _(losses, sizes, num_batches, own):
-    k = _used(losses, num_batches)[1]
-    return losses[k - 1] / k if k > 1 else _no(k)
-
-
-@LOADER_MISTAKES.add("sum", "your result matches the sum of the batch losses: divide by the number of batches used")
-def _(losses, sizes, num_batches, own):
-    k = _used(losses, num_batches)[1]
-    return sum(losses[:k]) if k > 1 else _no(k)
-
-
-@LOADER_MISTAKES.add("one_too_few", "your result matches one batch too few: use all of the first num_batches batches")
-def _(losses, sizes, num_batches, own):
-    k = _used(losses, num_batches)[1]
-    return sum(losses[:k - 1]) / (k - 1) if k > 1 else _no(k)
-
-
-@LOADER_MISTAKES.add("weighted_by_tokens", "your result matches weighting each batch by its number of scored tokens: "
-                     "the contract is the plain mean of the batch losses",
-                     when=lambda losses, sizes, num_batches, **_: len(set(sizes[:_used(losses, num_batches)[1]])) > 1)
-def _(losses, sizes, num_batches, own):
-    k = _used(losses, num_batches)[1]
-    return sum(v * s for v, s in zip(losses[:k], sizes)) / sum(sizes[:k])
-
-
-@LOADER_MISTAKES.add("own_batch_losses", "your calc_loss_batch gives other batch losses than expected (see its "
-                     "checks); fix it first, calc_loss_loader averages what it returns")
-def _(losses, sizes, num_batches, own):
-    k = _used(losses, num_batches)[1]
+def _own_mean(losses: list[float], k: int, own: list[Any]) -> float:
     mine = [float(v) if isinstance(v, torch.Tensor) and v.numel() == 1 else math.nan for v in own[:k]]
     if k == 0 or len(mine) < k or all(math.isclose(a, b, rel_tol=1e-7) for a, b in zip(mine, losses)):
         raise ValueError("your calc_loss_batch is right here")
     return sum(mine) / k
 
 
-@LOADER_MISTAKES.add("empty_gives_zero", "0.0 reads as a perfect model; an empty loader has no loss: return "
-                     "float('nan')", when=lambda losses, **_: not losses)
-def _(losses, sizes, num_batches, own):
-    return 0.0
+_CUT = lambda losses, num_batches, **_: _k(losses, num_batches) < len(losses)  # noqa: E731 (num_batches cut the loop)
+# name, hint, applies when, the mistake's result from the batch losses L, the k batches used, the sizes s,
+# the learner's own batch losses and num_batches
+_LOADER: list[tuple[str, str, Callable[..., bool] | None, Callable[..., float]]] = [
+    ("divides_by_len", "your result matches dividing by len(data_loader) although only num_batches batches were used: "
+     "divide by min(num_batches, len(data_loader))", _CUT, lambda L, k, s, own, nb: sum(L[:k]) / len(L)),
+    ("every_batch", "your result matches the mean over every batch of the loader: stop after num_batches batches",
+     _CUT, lambda L, k, s, own, nb: sum(L) / len(L)),
+    ("one_too_many", "your result matches one batch too many (num_batches + 1): stop after the num_batches-th batch",
+     _CUT, lambda L, k, s, own, nb: sum(L[:k + 1]) / (k + 1)),
+    ("loop_one_too_far", "your result matches adding num_batches + 1 batch losses and dividing by num_batches: the "
+     "loop runs one batch too far (i <= num_batches?)", _CUT, lambda L, k, s, own, nb: sum(L[:k + 1]) / k),
+    ("divides_by_num_batches", "your result matches dividing by num_batches although the loader has fewer batches: "
+     "use min(num_batches, len(data_loader))", lambda losses, num_batches, **_: (num_batches or 0) > len(losses) > 0,
+     lambda L, k, s, own, nb: sum(L) / nb),
+    ("last_batch_only", "your result matches the loss of the last batch only: add up every batch's loss, then divide",
+     None, lambda L, k, s, own, nb: L[_many(k) - 1]),
+    ("total_overwritten", "your result matches the last batch's loss divided by the number of batches: the running "
+     "total is overwritten (total = ...) instead of added to (total += ...)", None,
+     lambda L, k, s, own, nb: L[_many(k) - 1] / k),
+    ("sum", "your result matches the sum of the batch losses: divide by the number of batches used", None,
+     lambda L, k, s, own, nb: sum(L[:_many(k)])),
+    ("one_too_few", "your result matches one batch too few: use all of the first num_batches batches", None,
+     lambda L, k, s, own, nb: sum(L[:_many(k) - 1]) / (k - 1)),
+    ("weighted_by_tokens", "your result matches weighting each batch by its number of scored tokens: the contract is "
+     "the plain mean of the batch losses", lambda losses, sizes, num_batches, **_: len(set(sizes[:_k(losses, num_batches)])) > 1,
+     lambda L, k, s, own, nb: sum(v * n for v, n in zip(L[:k], s)) / sum(s[:k])),
+    ("own_batch_losses", "your calc_loss_batch gives other batch losses than expected (see its checks); fix it first, "
+     "calc_loss_loader averages what it returns", None, lambda L, k, s, own, nb: _own_mean(L, k, own)),
+    ("empty_gives_zero", "0.0 reads as a perfect model; an empty loader has no loss: return float('nan')",
+     lambda losses, **_: not losses, lambda L, k, s, own, nb: 0.0),
+]
+for _name, _hint, _when, _f in _LOADER:
+    LOADER_MISTAKES.add(_name, _hint, when=_when)(
+        lambda losses, sizes, num_batches, own, f=_f: f(losses, _k(losses, num_batches), sizes, own, num_batches))
 
 
 @LOADER_MISTAKES.add("no_empty_check", "check len(data_loader) == 0 first and return float('nan') (dividing by 0 "
                      "batches raises)", when=lambda losses, **_: not losses, raises=True)
 def _(losses, sizes, num_batches, own):
     return sum(losses) / len(losses)  # raises ZeroDivisionError, as the learner's code does
-
-
-def _no(k: int) -> float:
-    raise ValueError(f"not a distinct mistake for {k} batch(es)")
 
 
 PPL_MISTAKES = Misconceptions("perplexity")
