@@ -93,8 +93,7 @@ def _(x, t, ii):
 
 
 @ce_mistake("max_over_dim_0", "your loss matches subtracting the maximum over dim 0 (each class's maximum over "
-                 "the positions): the shift must be one number per row, the row's maximum over the classes (the last dim)",
-                 when=lambda t, **_: t.numel() > 1)
+                 "the positions): the shift must be one number per row, the row's maximum over the classes (the last dim)")
 def _(x, t, ii):
     C = x.shape[-1]
     s = x.double().reshape(-1, C)
