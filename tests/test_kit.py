@@ -96,7 +96,8 @@ def _cross_entropy() -> list[tuple[Any, torch.Tensor]]:
     t = torch.tensor([[0, 1, 2], [1, 3, 1]])  # ignore_index 1, a valid class: every sequence keeps a position
     big = torch.tensor([[1e4, 1e4 - 1, 0], [0, 0, -1e4]], dtype=torch.float64)  # row 0 overflows exp, 1 underflows
     cases = [(_x(2, 3, 5) * 2, t, 1), (big[:1], torch.tensor([1]), -100), (big[1:], torch.tensor([2]), -100),
-             (torch.tensor([[0, 1e4, 0]], dtype=torch.float64), torch.tensor([0]), -100)]  # both mistakes give inf
+             (torch.tensor([[0, 1e4, 0]], dtype=torch.float64), torch.tensor([0]), -100),  # both mistakes give inf
+             (_x(2, 3, 5), torch.full((2, 3), 4), 4)]  # every position ignored: nan
     return [(CE_MISTAKES(x=x, t=y, ii=ii), ref06.cross_entropy(x, y, ignore_index=ii)) for x, y, ii in cases]
 
 

@@ -38,8 +38,14 @@ CE_MISTAKES = Misconceptions("cross_entropy")
 
 def ce_mistake(name: str, hint: str, **kwargs: Any) -> Callable[[Callable[..., torch.Tensor]], Any]:
     """Register a cross_entropy mistake; its loss is returned in the logits' dtype, as the buggy code would."""
+    def compute(fn: Callable[..., torch.Tensor], x: torch.Tensor, t: torch.Tensor, ii: int) -> torch.Tensor:
+        out = fn(x, t, ii).to(x.dtype)
+        if torch.isnan(out).all() and not (t != ii).any():
+            raise ValueError("nan with every position ignored is the right answer")
+        return out
+
     def register(fn: Callable[..., torch.Tensor]) -> Any:
-        return CE_MISTAKES.add(name, hint, **kwargs)(lambda x, t, ii: fn(x, t, ii).to(x.dtype))
+        return CE_MISTAKES.add(name, hint, **kwargs)(lambda x, t, ii: compute(fn, x, t, ii))
     return register
 
 
@@ -55,10 +61,18 @@ def _(x, t, ii):
 
 
 @ce_mistake("ignored_in_count", "your loss matches the mean over all positions, ignored ones included in the "
-                 "count: divide by the number of positions whose target is not ignore_index", when=lambda t, ii, **_: (t == ii).any())
+                 "count: divide by the number of positions whose target is not ignore_index",
+            when=lambda t, ii, **_: (t == ii).any() and (t != ii).any())
 def _(x, t, ii):
     per, keep = nll_by_hand(x, t, ii)
     return per[keep].sum() / t.numel()
+
+
+@ce_mistake("zero_for_no_position", "your loss is 0 when every target is ignore_index: a mean over no positions is "
+            "nan (0 / 0), as in PyTorch; divide the sum over the kept positions by their count",
+            when=lambda t, ii, **_: not (t != ii).any())
+def _(x, t, ii):
+    return torch.zeros((), dtype=torch.float64)
 
 
 @ce_mistake("ignored_as_class_0", "your loss matches counting the ignored positions as ordinary targets (scored "
