@@ -125,14 +125,11 @@ def token_ids_to_text(token_ids: torch.Tensor, tokenizer) -> str:
     """Decode one sequence of token ids back into text.
 
     Args:
-        token_ids: (1, T) as `text_to_token_ids` returns, or (T,).
+        token_ids: (1, T) int ids, as `text_to_token_ids` returns (the only shape the checks give).
         tokenizer: an object with tiktoken's `decode(ids: list[int]) -> str`.
 
     Returns:
         The decoded text.
-
-    Raises:
-        ValueError: token_ids has another shape, e.g. (2, T) (the message shows it).
     """
     # YOUR CODE HERE
     raise NotImplementedError("a06: token_ids_to_text")

@@ -107,7 +107,8 @@ def assert_close(actual: Any, expected: Any, *, name: str, tol: Tolerance = None
     dtype, values; a failure on values gets the hint of the first mistake in `hints` that matches.
     """
     if isinstance(actual, Raised):
-        raise CheckFailure(f"{name}: your code raised {actual}", tensor=name, raised=actual)
+        raise CheckFailure(f"{name}: your code raised {actual}", tensor=name, raised=actual,
+                           hint=hints.match(actual, tol) if hints is not None else None)
     if not isinstance(expected, torch.Tensor):
         if _same(actual, expected, tol):
             return
@@ -118,12 +119,18 @@ def assert_close(actual: Any, expected: Any, *, name: str, tol: Tolerance = None
         raise TypeError(f"assert_close({name!r}): comparing tensors needs a tolerance, got tol=None")
     if not isinstance(actual, torch.Tensor):
         raise CheckFailure(f"{name}: expected {describe(expected)}, got {describe(actual)}", tensor=name)
-    if tuple(actual.shape) != tuple(expected.shape):  # a mistake matched on the whole output (`on`) may explain it
-        raise _failure(f"{name}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}", name,
-                       hints if hints is not None and hints.has_actual else None, actual, tol)
+    # a wrong shape or dtype gets the hint of a mistake that gives exactly that shape and dtype (or, when the
+    # catalogue is matched on the whole output with `on`, of the mistake that gives that whole output)
+    if tuple(actual.shape) != tuple(expected.shape):
+        if hints is not None and hints.has_actual:
+            raise _failure(f"{name}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}", name, hints,
+                           actual, tol)
+        raise CheckFailure(f"{name}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}",
+                           tensor=name, hint=hints.match(actual, tol, same_dtype=True) if hints is not None else None)
     if check_dtype and actual.dtype != expected.dtype:
         raise CheckFailure(f"{name}: dtype {str(actual.dtype).removeprefix('torch.')}, expected "
-                           f"{str(expected.dtype).removeprefix('torch.')}", tensor=name)
+                           f"{str(expected.dtype).removeprefix('torch.')}", tensor=name,
+                           hint=hints.match(actual, tol, same_dtype=True) if hints is not None else None)
     report = mismatch_report(actual, expected, tol)
     if report is not None:
         raise _failure(f"{name}: values differ\n{report}", name, hints, actual, tol)
@@ -165,6 +172,10 @@ def _same(actual: Any, expected: Any, tol: Tolerance | None) -> bool:
 
 
 # -- misconceptions: one catalogue shape for every hint -------------------------------------------
+# what a mistake's compute may raise for inputs it does not apply to (it is then skipped), or to model a
+# mistake whose symptom is an exception (matched by type against what the learner's code raised)
+COMPUTE_ERRORS = (RuntimeError, ValueError, TypeError, IndexError, KeyError, ZeroDivisionError)
+
 @dataclass(frozen=True)
 class Misconception:
     """A known mistake: its name, the hint a learner reads, and how to compute its output."""
@@ -172,6 +183,7 @@ class Misconception:
     hint: str
     compute: Callable[..., Any]  # called with the catalogue's inputs (keyword arguments)
     when: Callable[..., bool] | None = None  # for some inputs only (a mistake that needs 2+ heads, say)
+    raises: bool = False  # its symptom may be an exception: one its compute raises, matched by type
 
 
 class Misconceptions:
@@ -195,13 +207,13 @@ class Misconceptions:
         self.items: list[Misconception] = []
         self.every = every  # the hints of every matching mistake, "; or "-joined (a small example may fit several)
 
-    def add(self, name: str, hint: str, *, when: Callable[..., bool] | None = None
+    def add(self, name: str, hint: str, *, when: Callable[..., bool] | None = None, raises: bool = False
             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if any(m.name == name for m in self.items):
             raise ValueError(f"{self.topic}: two misconceptions are named {name!r}")
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self.items.append(Misconception(name, hint, fn, when))
+            self.items.append(Misconception(name, hint, fn, when, raises))
             return fn
 
         return register
@@ -245,13 +257,34 @@ class Hints:
                     warnings.simplefilter("ignore")  # a statistic over one element, say: the mistake's own business
                     out = m.compute(**self.inputs)
                     yield m, self.view(out) if self.view is not None else out
-            except (RuntimeError, ValueError, IndexError, ZeroDivisionError):
+            except COMPUTE_ERRORS:
                 continue
 
-    def match(self, actual: Any, tol: Tolerance | None) -> str | None:
-        """The hint of the first mistake whose output equals `actual` (or the value given to `on`)."""
+    def raising(self) -> Iterator[tuple[Misconception, str]]:
+        """Each applicable mistake marked `raises` that raises for these inputs, with the exception's type name."""
+        for m in self.catalogue.items:
+            if not m.raises or (m.when is not None and not m.when(**self.inputs)):
+                continue
+            try:
+                with torch.no_grad(), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    m.compute(**self.inputs)
+            except COMPUTE_ERRORS as exc:
+                yield m, type(exc).__name__
+
+    def match(self, actual: Any, tol: Tolerance | None, *, same_dtype: bool = False) -> str | None:
+        """The hint of the first mistake whose output equals `actual` (or the value given to `on`).
+
+        An exception the learner's code raised matches a mistake marked `raises` whose compute raises
+        the same type for these inputs; with `same_dtype`, a tensor matches only a mistake's output of the same dtype.
+        """
         got = self.actual if self.has_actual else actual
-        hits = (m.hint for m, out in self.outputs() if _same(got, out, tol))
+        if isinstance(got, Raised):
+            return next((m.hint for m, kind in self.raising() if kind == got.type), None)
+        hits = (m.hint for m, out in self.outputs()
+                if not (same_dtype and not (isinstance(out, torch.Tensor) and isinstance(got, torch.Tensor)
+                                            and out.dtype == got.dtype))
+                and _same(got, out, tol))
         if not self.catalogue.every:
             return next(hits, None)
         return "; or ".join(dict.fromkeys(hits)) or None

@@ -56,7 +56,7 @@ def reference_run(ref: nn.Module | Callable[..., torch.Tensor], inputs: dict[str
 
 def learner_run(ctx: Context, target: str, inputs: dict[str, torch.Tensor], grad_out: Any, *,
                 init: dict[str, Any] | None, weights: dict[str, torch.Tensor] | None, dtype: torch.dtype,
-                kwargs: dict[str, Any] | None = None, train: bool = False) -> dict[str, Any]:
+                kwargs: dict[str, Any] | None = None, train: bool = False, catch: bool = False) -> dict[str, Any]:
     p = ctx.program()
     fn: Ref | str = target
     if init is not None:
@@ -66,7 +66,7 @@ def learner_run(ctx: Context, target: str, inputs: dict[str, torch.Tensor], grad
             p.load(fn, weights)
         p.train(fn, train)
     leaves = {k: (p.leaf(k, v) if v.is_floating_point() else p.tensor(k, v)) for k, v in inputs.items()}
-    out = p.call(fn, *leaves.values(), **(kwargs or {}))
+    out = p.call(fn, *leaves.values(), catch=catch, **(kwargs or {}))
     floats = [r for (k, r), v in zip(leaves.items(), inputs.values()) if v.is_floating_point()]
     # caught, so that a wrong output shape is reported as such rather than as a backward error
     if isinstance(grad_out, list):  # a tuple of outputs: back-propagate from the items the reference does
@@ -87,19 +87,23 @@ def compare_module(ctx: Context, ref: nn.Module | Callable[..., torch.Tensor], t
                    inputs: dict[str, torch.Tensor], *, init: dict[str, Any] | None = None,
                    kwargs: dict[str, Any] | None = None, tol: Tolerance = FLOAT64, seed: int = 0,
                    hint: HintFn | None = None, grads: bool = True, dtype: torch.dtype | None = None,
-                   hints: Hints | None | tuple[Hints | None, ...] = None, names: tuple[str, ...] = ()) -> None:
+                   hints: Hints | None | tuple[Hints | None, ...] = None, names: tuple[str, ...] = (),
+                   grad_tol: Tolerance | None = None, catch: bool = False) -> None:
     """Raise CheckFailure unless the learner's `target` matches `ref` in output and all gradients.
 
     `dtype`: what the learner's module is cast to; by default the first input's (give it when that
     input holds token ids). `hints`: the assignment's Misconceptions bound to these inputs (`hint`,
-    a function of the learner's output, is the older form).
+    a function of the learner's output, is the older form). `grad_tol`: the gradients' tolerance, when
+    it differs from the output's. `catch`: an exception from the learner's call fails the check (with the
+    hint of a mistake that raises it) instead of ending it as an error.
     A `ref` that returns a tuple: every item is compared (named by `names`, hinted by the tuple
     `hints`), and the gradients come from an upstream gradient on each item that requires grad.
     """
     dtype = dtype or next(iter(inputs.values())).dtype
     expected = reference_run(ref, inputs, seed, kwargs)
     weights = {k: v.detach() for k, v in ref.state_dict().items()} if isinstance(ref, nn.Module) else None
-    got = learner_run(ctx, target, inputs, expected["grad_out"], init=init, weights=weights, dtype=dtype, kwargs=kwargs)
+    got = learner_run(ctx, target, inputs, expected["grad_out"], init=init, weights=weights, dtype=dtype, kwargs=kwargs,
+                      catch=catch)
     if isinstance(expected["out"], tuple):
         _compare_items(got["out"], expected["out"], target, tol, hints, names)
     else:
@@ -111,6 +115,7 @@ def compare_module(ctx: Context, ref: nn.Module | Callable[..., torch.Tensor], t
             raise
     if not grads:
         return
+    tol = grad_tol or tol
     if got["backward"] is not None:
         raise CheckFailure(f"back-propagating through {target} failed: {got['backward']}")
     for name, g in expected["inputs"].items():

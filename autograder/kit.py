@@ -23,6 +23,10 @@ The API, short:
 
     ctx.p is the program being built, for anything else (p.params, p.state, p.load, p.train, p.get).
     compare_module(ctx, ref, target, inputs, init=..., tol=..., hints=MISTAKES(...))   # differential (hidden)
+      (ref may be any differentiable function, e.g. a loss computed by hand in a public check; grad_tol= when
+      the gradients need another tolerance; catch=True: a raised exception fails the check, with its hint)
+    Hints also name a wrong shape or dtype (a mistake whose output has exactly that shape and dtype) and an
+    exception (`@MISTAKES.add(..., raises=True)`: a mistake whose compute raises the learner's exception type).
     Properties written once (autograder.properties): causal_outputs (later tokens never change earlier
     outputs), deterministic_in_eval (eval is deterministic, equals the module without dropout, and
     train = eval without dropout), dropout_probe (attention-weight dropout: rate, 1/(1-p), placement,

@@ -69,17 +69,6 @@ def test_all_ignored_is_nan_with_zero_gradient_like_pytorch() -> None:
     assert torch.isnan(ref.cross_entropy(x, torch.full((2, 3), -100)))
 
 
-def test_hint_variants_differ_from_the_right_answer() -> None:
-    """A hint is only read when the learner is wrong, but a variant equal to the right answer would be noise."""
-    for x, t in _cases(30, scale=2.0):
-        if int((t != -100).sum()) < 2:  # one position: its sum is its mean
-            continue
-        right = float(suite.loss_by_hand(x, t))
-        for text, wrong in suite.cross_entropy_variants(x, t, -100).items():
-            if "ignored" not in text and "averaging each sequence" not in text and "dim 0" not in text:
-                assert not math.isclose(wrong, right, rel_tol=1e-6), text
-
-
 def test_float32_tolerance_has_room_for_the_float32_alternatives(tmp_path: Path) -> None:
     """float32_tolerance (F32_ULPS) vs the worst error of correct float32 implementations at logits of size 1e4.
 
@@ -114,6 +103,17 @@ def test_stored_gpt2_ids_are_tiktokens() -> None:
     for text, ids in suite.GPT2_IDS.items():
         assert enc.encode(text, allowed_special={suite.EOT}) == ids
         assert SOLUTION.token_ids_to_text(SOLUTION.text_to_token_ids(text, enc), enc) == text
+    # the grader's stand-in for the hints raises what tiktoken raises (public checks match hints by type)
+    from autograder.mistakes.a06_loss import StoredIds
+    mine = StoredIds(suite.GPT2_IDS)
+    text = next(iter(suite.GPT2_IDS))
+    for call in (lambda tok: tok.encode(text), lambda tok: tok.decode([suite.GPT2_IDS[text]])):
+        kinds = []
+        for tok in (enc, mine):
+            with pytest.raises(Exception) as caught:
+                call(tok)
+            kinds.append(type(caught.value).__name__)
+        assert kinds[0] == kinds[1], kinds
 
 
 def test_loss_helpers_with_a_dataloader_and_a_list_agree() -> None:

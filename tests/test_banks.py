@@ -66,9 +66,9 @@ def test_alternative_scores_full_marks(tmp_path, aid, variant) -> None:
         assert all(variant.hint in f for f in feedback), f"expected {variant.hint!r} in {feedback}"
 
 
-KIT = ("a01_tokenizer", "a02_data", "a03_attention", "a04_gpt_blocks", "a05_gpt_model", "a07_training",
-       "a08_decoding", "a09_classification", "a10_instruction", "a11_lora", "a12_kv_cache", "a13_llama",
-       "a14_dpo")  # suites on the check kit: public hints = hidden ones
+KIT = ("a01_tokenizer", "a02_data", "a03_attention", "a04_gpt_blocks", "a05_gpt_model", "a06_loss",
+       "a07_training", "a08_decoding", "a09_classification", "a10_instruction", "a11_lora", "a12_kv_cache",
+       "a13_llama", "a14_dpo")  # every suite is on the check kit: public hints = hidden ones
 HINTED = [(aid, v) for aid, v in MUTANTS if aid in KIT and v.hint]
 
 

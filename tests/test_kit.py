@@ -15,7 +15,7 @@ import reference.a04_gpt_blocks as ref04
 import reference.a10_instruction as ref10
 from autograder.assignments import CURRICULUM, DEPENDENCIES, available, runs
 from autograder.checks import Suite, run_check
-from autograder.compare import FLOAT64, CheckFailure, Misconceptions, _same, assert_close
+from autograder.compare import FLOAT64, CheckFailure, Misconceptions, _same, assert_close, is_close
 from autograder.differential import random_weights
 from autograder.grading import grade
 from autograder.worker import InProcess
@@ -23,9 +23,9 @@ from tests.conftest import SOLUTIONS, checks_by_name, make_submission
 from tests.banks.edits import apply
 
 ROOT = Path(__file__).resolve().parent.parent
-KIT_SUITES = ("a01_tokenizer", "a02_data", "a03_attention", "a04_gpt_blocks", "a05_gpt_model", "a07_training",
-              "a08_decoding", "a09_classification", "a10_instruction", "a11_lora", "a12_kv_cache", "a13_llama",
-              "a14_dpo")  # the suites on the kit (the porters extend this)
+KIT_SUITES = ("a01_tokenizer", "a02_data", "a03_attention", "a04_gpt_blocks", "a05_gpt_model", "a06_loss",
+              "a07_training", "a08_decoding", "a09_classification", "a10_instruction", "a11_lora", "a12_kv_cache",
+              "a13_llama", "a14_dpo")  # every suite is on the kit
 
 
 # -- every catalogue: a mistake's output is never the right answer ---------------------------------
@@ -368,6 +368,42 @@ def _decode(ids: list[int]) -> tuple[Any, Any]:
 
 
 _TRAIN_TEXT = "the cat sat, the cat's hat! aa ab ab ab cd ce<|endoftext|>the  theee 12 345\n\n\tcafé café"
+
+
+def _cross_entropy() -> list[tuple[Any, torch.Tensor]]:
+    import reference.a06_loss as ref06
+    from autograder.mistakes.a06_loss import CE_MISTAKES
+    t = torch.tensor([[0, 1, 2], [1, 3, 1]])  # ignore_index 1, a valid class: every sequence keeps a position
+    big = torch.tensor([[1e4, 1e4 - 1, 0], [0, 0, -1e4]], dtype=torch.float64)  # row 0 overflows exp, 1 underflows
+    cases = [(_x(2, 3, 5) * 2, t, 1), (big[:1], torch.tensor([1]), -100), (big[1:], torch.tensor([2]), -100),
+             (torch.tensor([[0, 1e4, 0]], dtype=torch.float64), torch.tensor([0]), -100),  # both mistakes give inf
+             (_x(2, 3, 5), torch.full((2, 3), 4), 4)]  # every position ignored: nan
+    return [(CE_MISTAKES(x=x, t=y, ii=ii), ref06.cross_entropy(x, y, ignore_index=ii)) for x, y, ii in cases]
+
+
+def _loss_helpers(topic: str) -> list[tuple[Any, Any]]:
+    import math
+    from autograder.mistakes import a06_loss as m06
+    from autograder.runtime.toys import ByteTokenizer
+    table, inputs = _x(4, 4), torch.tensor([[0, 1, 2], [3, 3, 1]])
+    targets = torch.tensor([[1, 2, -100], [3, 1, 0]])
+    right = m06.loss_by_hand(table[inputs], targets)
+    own = [torch.tensor(1.5), torch.tensor(2.5)]
+    return {"calc_loss_batch": [(m06.BATCH_MISTAKES(table=table, inputs=inputs, targets=targets, own=right + 1,
+                                                    want=right), right)],
+            "calc_loss_loader": [(m06.LOADER_MISTAKES(losses=[1.0, 2.0, 4.0, 8.0], sizes=[3, 2, 3, 1], num_batches=2,
+                                                      own=own), 1.5),
+                                 (m06.LOADER_MISTAKES(losses=[1.0, 2.0, 4.0], sizes=[1, 1, 1], num_batches=6, own=own),
+                                  7 / 3),
+                                 (m06.LOADER_MISTAKES(losses=[], sizes=[], num_batches=None, own=[]), math.nan)],
+            "perplexity": [(m06.PPL_MISTAKES(loss=0.5), math.exp(0.5)),
+                           (m06.PPL_MISTAKES(loss=torch.tensor([0.1, 2.0])), torch.tensor([0.1, 2.0]).exp())],
+            "text_to_token_ids": [(m06.T2I_MISTAKES(text=s, tok=ByteTokenizer()), torch.tensor([ids], dtype=torch.long))
+                                  for s, ids in (("a<|endoftext|>", [97, 256]), ("", []))],
+            "token_ids_to_text": [(m06.I2T_MISTAKES(ids=torch.tensor([[104, 105]]), tok=ByteTokenizer()), "hi")],
+            }[topic]
+
+
 _CFG = {"vocab_size": 11, "context_length": 6, "emb_dim": 8, "n_heads": 2, "n_layers": 1, "drop_rate": 0.0,
         "qkv_bias": True}
 # catalogue topic -> examples, each (bound catalogue, the right answer for the same inputs)
@@ -411,6 +447,9 @@ SAMPLES: dict[str, Callable[[], list[tuple[Any, Any]]]] = {
     "GPTDatasetV1": lambda: [_windows(f"ab{EOT}cdefgh", 3, 2), _windows("abcdefghij", 2, 1), _windows("abcdefgh", 2, 2)],
     "create_dataloader_v1": lambda: [*_loader(7, 3, False), *_loader(7, 2, True), *_loader(9, 4, False),
                                      *_loader(5, 1, True)],
+    "cross_entropy": _cross_entropy,
+    **{topic: (lambda topic=topic: _loss_helpers(topic)) for topic in (
+        "calc_loss_batch", "calc_loss_loader", "perplexity", "text_to_token_ids", "token_ids_to_text")},
 }
 EOT = "<|endoftext|>"
 
@@ -435,15 +474,16 @@ def test_every_catalogue_has_a_sample() -> None:
 def test_a_mistakes_output_is_never_the_right_answer(topic: str) -> None:
     for hints, right in SAMPLES[topic]():
         computed = list(hints.outputs())
-        assert computed, f"{topic}: no mistake could be computed on the sample"
-        for mistake, out in computed:
-            assert not _same(out, right, FLOAT64), f"{topic}: {mistake.name}'s output equals the right answer"
+        assert computed or list(hints.raising()), f"{topic}: no mistake could be computed on the sample"
+        for mistake, out in computed:  # a tensor of another dtype is not the right answer (float ids, say)
+            same = _same(out, right, FLOAT64) and getattr(out, "dtype", None) == getattr(right, "dtype", None)
+            assert not same, f"{topic}: {mistake.name}'s output equals the right answer"
 
 
 def test_every_mistake_of_a_catalogue_is_computed_on_some_sample() -> None:
     """A mistake whose compute always raises would never give its hint."""
     for catalogue in _catalogues():
-        seen = {m.name for hints, _ in SAMPLES[catalogue.topic]() for m, _ in hints.outputs()}
+        seen = {m.name for hints, _ in SAMPLES[catalogue.topic]() for m, _ in [*hints.outputs(), *hints.raising()]}
         never = {m.name for m in catalogue} - seen - {"shortcut_dropped"}  # needs a learner's dropped output
         assert not never, f"{catalogue.topic}: {sorted(never)} never computed"
 
@@ -499,6 +539,38 @@ def test_every_names_each_matching_mistake_and_on_explains_a_wrong_shape() -> No
     with pytest.raises(CheckFailure) as caught:  # the whole output matched (`on`): the shape failure gets the hint
         assert_close(torch.zeros(3, 1), torch.zeros(2, 1), name="t", tol=FLOAT64, hints=rows(n=2).on([[0]] * 3))
     assert "shape (3, 1)" in caught.value.message and caught.value.hint == "one row too many"
+def test_hints_for_a_wrong_shape_or_dtype_and_for_a_raised_exception() -> None:
+    from autograder.runtime.values import Raised
+    ids = Misconceptions("ids")
+
+    @ids.add("flat", "add the batch dimension")
+    def _(n: int) -> torch.Tensor:
+        return torch.arange(n)
+
+    @ids.add("floats", "pass dtype=torch.long")
+    def _(n: int) -> torch.Tensor:
+        return torch.arange(n, dtype=torch.float32)[None]
+
+    @ids.add("divides", "check for zero first", raises=True)
+    def _(n: int) -> torch.Tensor:
+        return torch.tensor([[1 / n]])
+
+    right = torch.arange(3)[None]
+    for got, hint in ((torch.arange(3), "add the batch dimension"), (torch.arange(3.0)[None], "pass dtype=torch.long"),
+                      (torch.arange(3, dtype=torch.float64)[None], None), (torch.arange(4), None)):  # same dtype only
+        with pytest.raises(CheckFailure) as caught:
+            assert_close(got, right, name="ids", tol=FLOAT64, hints=ids(n=3))
+        assert caught.value.hint == hint
+    raised = Raised("ZeroDivisionError", "division by zero")
+    with pytest.raises(CheckFailure) as caught:  # a mistake marked raises= that raises the same type
+        assert_close(raised, right[:, :0], name="ids", tol=FLOAT64, hints=ids(n=0))
+    assert caught.value.hint == "check for zero first" and "your code raised" in caught.value.message
+    with pytest.raises(CheckFailure) as caught:  # another type, or inputs where it does not raise: no hint
+        assert_close(Raised("TypeError", "x"), right[:, :0], name="ids", tol=FLOAT64, hints=ids(n=0))
+    assert caught.value.hint is None
+    with pytest.raises(CheckFailure) as caught:
+        assert_close(raised, right, name="ids", tol=FLOAT64, hints=ids(n=3))
+    assert caught.value.hint is None
 
 
 # -- the automatic checks of ctx.call / ctx.fetch, on a real in-process executor -------------------

@@ -249,6 +249,14 @@ ALTERNATIVES = [
         edits=[Edit(old="        flat = token_ids.squeeze(0)  # (T,)", new="        flat = token_ids.reshape(-1)  # (T,)")],
     ),
     Variant(
+        name="decode_book_squeeze",
+        why="the book's token_ids_to_text: squeeze(0), then decode the list, no shape check",
+        edits=[Edit(old="    if token_ids.dim() == 2 and token_ids.shape[0] == 1:\n        flat = token_ids.squeeze(0)  # (T,)\n"
+                        "    elif token_ids.dim() == 1:\n        flat = token_ids\n    else:\n"
+                        "        raise ValueError(f\"token_ids must have shape (1, T) or (T,), got {tuple(token_ids.shape)}\")\n",
+                    new="    flat = token_ids.squeeze(0)  # (T,): the book's form\n")],
+    ),
+    Variant(
         name="batch_with_f_cross_entropy",
         why="the book's calc_loss_batch: F.cross_entropy is allowed outside cross_entropy",
         edits=[Edit(old=_CE_BATCH, new="return torch.nn.functional.cross_entropy(logits.flatten(0, 1), "
