@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+import torch
 
 from autograder.assignments import available
 from autograder.grading import grade
@@ -23,6 +29,33 @@ KIT_BLOCKER = ("import sys, importlib.abc\n"
                "        if name.split('.')[0] in ('reference', 'solutions') or name.startswith('autograder.hidden'):\n"
                "            raise ImportError(f'{name} is not in a learner kit')\n"
                "sys.meta_path.insert(0, Block())\n")
+
+
+def load_solution(name: str, folder: Path = SOLUTIONS) -> ModuleType:
+    """Import `folder/name.py` (a learner-facing module, not a package) under its own name + "_under_test".
+
+    `folder` is first on sys.path meanwhile, since a module imports the earlier ones by name; those are
+    forgotten afterwards, so a later test may load another folder's.
+    """
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location(f"{name}_under_test", folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+        for dep in [m for m in sys.modules if re.fullmatch(r"a\d\d_\w+", m)]:
+            del sys.modules[dep]
+    return module
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """Tiny tensors: one thread is ~10x faster on a shared machine than two that fight for the CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def make_submission(dest: Path, aid: str | None = None, variant: Variant | None = None,

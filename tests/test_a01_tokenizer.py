@@ -4,7 +4,6 @@ training-time budget."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import time
 from pathlib import Path
@@ -15,27 +14,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reference.a01_tokenizer as ref
-from autograder import gpt2_vocab
 from autograder.checks import run_check
 from autograder.hidden import a01_tokenizer as hidden
 from autograder.runtime import a01_helpers
 from autograder.scan import Ban, scan_source
 from autograder.suites import a01_tokenizer as public
 from autograder.worker import InProcess
-from tests.conftest import SOLUTIONS
+from tests.conftest import SOLUTIONS, load_solution
 
 EOT = "<|endoftext|>"
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, database=None)
 
 
-def _solution():  # the learner-facing module, by path (it is not a package)
-    spec = importlib.util.spec_from_file_location("a01_solution_under_test", SOLUTIONS / "a01_tokenizer.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
-
-sol = _solution()
+sol = load_solution('a01_tokenizer')
 
 
 def _trained(cls, text: str, vocab_size: int, specials: list[str]):

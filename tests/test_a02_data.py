@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
@@ -13,19 +12,13 @@ import reference.a02_data as ref
 from autograder import gpt2_vocab, snapshots
 from autograder.runtime.toys import ByteTokenizer
 from autograder.suites import a02_data as suite
-from tests.conftest import SOLUTIONS
+from tests.conftest import load_solution
 
 AID = "a02_data"
 
 
-def _solution():
-    spec = importlib.util.spec_from_file_location("a02_solution_under_test", SOLUTIONS / f"{AID}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
-
-SOLUTION = _solution()
+SOLUTION = load_solution(AID)
 TEXTS = st.lists(st.one_of(st.text(max_size=8), st.just(suite.EOT), st.just("<|endoftext|")), max_size=6).map("".join)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import sys
 from pathlib import Path
@@ -15,23 +14,9 @@ import torch
 import reference.a07_training as ref
 from autograder.runtime.toy_gpt import ToyGPT
 from autograder.runtime.toys import ByteTokenizer
-from tests.conftest import SOLUTIONS
+from tests.conftest import load_solution
 
 AID = "a07_training"
-
-
-def load_solution(name: str, folder: Path = SOLUTIONS) -> ModuleType:
-    """Import `folder/name.py` with `folder` first on sys.path (it imports earlier modules by name)."""
-    sys.path.insert(0, str(folder))
-    try:
-        spec = importlib.util.spec_from_file_location(f"{name}_under_test", folder / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(folder))
-        for dep in [m for m in sys.modules if m[:1] == "a" and m[1:3].isdigit() and m[3:4] == "_"]:
-            del sys.modules[dep]  # earlier modules by name: a later test may load another folder's
-    return module
 
 
 SOL = load_solution(AID)

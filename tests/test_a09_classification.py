@@ -9,7 +9,7 @@ import torch
 
 import reference.a09_classification as ref
 from autograder.runtime.toy_gpt import ToyGPT
-from tests.test_a07_training import load_solution
+from tests.conftest import load_solution
 
 SOL = load_solution("a09_classification")
 PAD = 0  # a ByteTokenizer-free setting: ids 1..V-1 are tokens, 0 is padding only

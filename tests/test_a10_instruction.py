@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import reference.a10_instruction as ref
-from tests.test_a07_training import load_solution
+from tests.conftest import load_solution
 
 SOL = load_solution("a10_instruction")
 PREAMBLE = ("Below is an instruction that describes a task. Write a response that appropriately completes "

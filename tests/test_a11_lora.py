@@ -14,7 +14,6 @@ i.i.d. U(-b, b) with b = sqrt(6 / ((1 + a^2) * rank)); for a = sqrt(5), b = 1 / 
 
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import pytest
@@ -23,28 +22,15 @@ from torch import nn
 
 import reference.a11_lora as ref
 from autograder.properties import KS_CRITICAL_1E3, ks_uniform, symmetric_uniform_problem
-from tests.conftest import SOLUTIONS
+from tests.conftest import load_solution
 
 AID = "a11_lora"
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is ~10x faster on a shared machine than two that fight for the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
-def _solution():
-    spec = importlib.util.spec_from_file_location("a11_solution_under_test", SOLUTIONS / f"{AID}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SOL = _solution()
+SOL = load_solution(AID)
 TOL = {torch.float64: dict(rtol=1e-10, atol=1e-12), torch.float32: dict(rtol=1e-4, atol=1e-5)}
 
 

@@ -8,8 +8,6 @@ positions each model call sends through each layer. `flops_per_call` does the sa
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 
 import pytest
 import torch
@@ -17,34 +15,16 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import reference.a05_gpt_model as ref05
 import reference.a12_kv_cache as ref
-from tests.conftest import SOLUTIONS
+from tests.conftest import load_solution
 
 AID = "a12_kv_cache"
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is ~10x faster on a shared machine than two that fight for the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
-def _solution(name: str, alias: str):
-    spec = importlib.util.spec_from_file_location(alias, SOLUTIONS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-# the solution imports `a04_gpt_blocks` (which imports `a03_attention`) by module name
-sys.path.insert(0, str(SOLUTIONS))
-try:
-    SOL = _solution(AID, "a12_solution_under_test")
-    SOL05 = _solution("a05_gpt_model", "a05_solution_for_a12")
-finally:
-    sys.path.remove(str(SOLUTIONS))
+SOL = load_solution(AID)
+SOL05 = load_solution("a05_gpt_model")
 
 # float32: embedding gradients sum over many positions
 TOL = {torch.float64: dict(rtol=1e-10, atol=1e-12), torch.float32: dict(rtol=1e-3, atol=1e-3)}

@@ -6,34 +6,20 @@ figure sets the grading tolerance for compute_rope_params and everything fed by 
 
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 import torch
 
 import reference.a13_llama as ref
-from tests.conftest import SOLUTIONS
+from tests.conftest import load_solution
 
 AID = "a13_llama"
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is ~10x faster on a shared machine than two that fight for the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
-def _solution():
-    spec = importlib.util.spec_from_file_location("a13_solution_under_test", SOLUTIONS / f"{AID}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SOL = _solution()
+SOL = load_solution(AID)
 TOL = {torch.float64: dict(rtol=1e-10, atol=1e-12), torch.float32: dict(rtol=1e-4, atol=1e-5)}
 DTYPES = [torch.float64, torch.float32]
 

@@ -3,7 +3,6 @@ including margins where log(sigmoid(z)) underflows and logits where exp overflow
 
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import pytest
@@ -11,28 +10,15 @@ import torch
 from torch import nn
 
 import reference.a14_dpo as ref
-from tests.conftest import SOLUTIONS
+from tests.conftest import load_solution
 
 AID = "a14_dpo"
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is ~10x faster on a shared machine than two that fight for the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
-def _solution():
-    spec = importlib.util.spec_from_file_location("a14_solution_under_test", SOLUTIONS / f"{AID}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SOL = _solution()
+SOL = load_solution(AID)
 TOL = {torch.float64: dict(rtol=1e-10, atol=1e-12), torch.float32: dict(rtol=1e-5, atol=1e-5)}
 DTYPES = [torch.float64, torch.float32]
 
