@@ -74,7 +74,7 @@ def render_terminal(report: Report, *, title: str = "", verbose: bool = False) -
                 out.extend(f"          {line}" for line in shown)
                 if len(body) > len(shown):
                     out.append(f"          ... ({len(body) - len(shown)} more lines with --verbose)")
-                out.extend(f"          {line}" for line in printed_lines(c.output, verbose=verbose))
+                out.extend(f"          {printable(line)}" for line in printed_lines(c.output, verbose=verbose))
     out.append(f"\nTotal {_pts(report.score)} / {_pts(report.max_score)}")
     return "\n".join(out)
 

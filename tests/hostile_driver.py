@@ -121,7 +121,9 @@ def main() -> None:
     out["grades"] = {}
     for name, folder in (("plain_stub", plain), ("steal_at_import", steal), ("attack_in_softmax", attack)):
         t0 = time.monotonic()
-        report = grade(folder, ["a03_attention"])
+        # integrity=False: these payloads (open, os, ctypes) would be stopped by the static integrity scan
+        # before any of them ran; here the kernel's confinement behind it is what is tested
+        report = grade(folder, ["a03_attention"], integrity=False)
         out["grades"][name] = {"score": report.score, "max_score": report.max_score, "json": report.to_json(),
                                "checks": {c.name: c.status for a in report.assignments for c in a.checks},
                                "seconds": round(time.monotonic() - t0, 2)}

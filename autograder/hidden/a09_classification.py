@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from hypothesis import strategies as st
 
 import reference.a09_classification as ref
@@ -10,7 +9,7 @@ from autograder import strategies as sg
 from autograder.differential import compare_with_model
 from autograder.kit import FLOAT64, Context
 from autograder.mistakes.a09_classification import ACCURACY_MISTAKES, LOSS_MISTAKES
-from autograder.suites.a09_classification import ACCURACY, LOSS, PAD, SUITE, accuracy_counts, batch, batches, toy
+from autograder.suites.a09_classification import ACCURACY, LOSS, PAD, SUITE, accuracy_counts, batches, toy, toy_batch
 
 check = SUITE.check
 
@@ -18,10 +17,7 @@ check = SUITE.check
 def _loss(ctx: Context, pad: int | None) -> None:
     @ctx.given(C=st.integers(2, 6), B=st.integers(1, 4), T=st.integers(1, 6), seed=sg.seeds())
     def _(C: int, B: int, T: int, seed: int) -> None:
-        model = toy(C, T, seed, n_layers=2)
-        ids, labels = batch(C, B, T, seed + 1)
-        with torch.no_grad():
-            logits = model.local()(ids)
+        model, ids, labels, logits = toy_batch(C, B, T, seed)
         ctx.example(shapes={"input_batch": [B, T]}, config={"num_classes": C, "pad_token_id": pad})
         compare_with_model(ctx, ref.calc_loss_batch_classifier, LOSS, [ids, labels, model, "cpu"], model=model,
                            kwargs={} if pad is None else {"pad_token_id": pad}, seed=seed + 2,

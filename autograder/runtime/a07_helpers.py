@@ -124,9 +124,7 @@ class RecordingSGD(torch.optim.SGD):
         self.steps.append({"forwards": len(getattr(self.model, "modes", [])), "grad_norm": norm,
                            "lrs": [g["lr"] for g in self.param_groups], "zero_grads": self.zero_grads})
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p in (q for q in group["params"] if q.grad is not None):
                 state = self.state[p]
                 buf = state["momentum_buffer"] = (p.grad.clone() if "momentum_buffer" not in state
                                                   else state["momentum_buffer"] * group["momentum"] + p.grad)

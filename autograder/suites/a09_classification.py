@@ -51,6 +51,15 @@ def batch(C: int, B: int, T: int, seed: int) -> tuple[torch.Tensor, torch.Tensor
     return ids, torch.randint(0, C, (B,), generator=gen)
 
 
+def toy_batch(C: int, B: int, T: int, seed: int, *, n_layers: int = 2) -> tuple[RuntimeModel, torch.Tensor,
+                                                                               torch.Tensor, torch.Tensor]:
+    """A seeded toy model, a padded batch for it, and the model's logits on that batch (for hints)."""
+    model = toy(C, T, seed, n_layers=n_layers)
+    ids, labels = batch(C, B, T, seed + 1)
+    with torch.no_grad():
+        return model, ids, labels, model.local()(ids)
+
+
 def batches(C: int, T: int, sizes: list[int], seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     return [batch(C, B, T, seed + i) for i, B in enumerate(sizes)]
 
@@ -144,10 +153,7 @@ def prepare_dtype_device(ctx: Context) -> None:
 def _loss_check(ctx: Context, pad: int | None) -> None:
     @ctx.given(C=st.integers(3, 5), B=st.integers(2, 4), T=st.integers(2, 5), seed=sg.seeds())
     def _(C: int, B: int, T: int, seed: int) -> None:
-        model = toy(C, T, seed)
-        ids, labels = batch(C, B, T, seed + 1)
-        with torch.no_grad():
-            logits = model.local()(ids)
+        model, ids, labels, logits = toy_batch(C, B, T, seed)
         ctx.example(shapes={"input_batch": [B, T]}, config={"model": f"ToyGPT with {C} outputs", "pad_token_id": pad},
                     values={"input_batch": ids, "target_batch": labels})
         kwargs = {} if pad is None else {"pad_token_id": pad}
