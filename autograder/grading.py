@@ -30,9 +30,7 @@ from .worker import InProcess, Worker, WorkerFault
 INTERRUPTED = "grading interrupted"
 
 
-# -- stage 1: load (autograder.submission: the private copy every route grades) -------------
-def load_submission(path: Path, ids: list[str]) -> Submission:
-    return load(path, ids)
+# -- stage 1: load: autograder.submission.load, the private copy every route grades ---------
 
 
 # -- stage 2: static scan --------------------------------------------------------------------
