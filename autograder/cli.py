@@ -93,15 +93,15 @@ def _write(path: str | None, text: str) -> None:
         Path(path).write_text(text, encoding="utf-8")
 
 
-def _load_and_prestart(path: Path, ids: list[str]):
-    """The submission's private copy, with its worker started before torch is imported here (~2 s saved)."""
+def _load_and_prestart(path: Path, ids: list[str], workers: int = 1):
+    """The submission's private copy, with its workers started before torch is imported here (~2 s saved)."""
     from .launch import prestart
     from .submission import load
     sub = load(path, ids)
     for note in sub.notes:  # renamed copies, files ignored, links refused: what was graded is what they see
         print(f"note: {note}", file=sys.stderr)
     if any(sub.files.values()):
-        prestart(sub.root)
+        prestart(sub.root, count=workers)
     return sub
 
 
@@ -189,15 +189,27 @@ def check_advice(report: "Report", path: Path) -> str:
     return "Every public check passes."
 
 
+def _jobs(text: str) -> int:  # an argparse type
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--jobs={text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--jobs={text!r} must be at least 1")
+    return value
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
+    from .parallel import default_jobs
     ids = resolve_all(args.only)
-    sub = _load_and_prestart(Path(args.submission), ids)
+    jobs = args.jobs or default_jobs(len(ids))
+    sub = _load_and_prestart(Path(args.submission), ids, workers=min(jobs, len(ids)))
     progress = Progress(sys.stderr)
     try:
         from .grading import grade
         report = grade(sub, ids, visibility="all", seed=args.seed, call_timeout_s=args.timeout,
                        assignment_budget_s=args.assignment_budget, submission_budget_s=args.submission_budget,
-                       progress=progress, unavailable="drop" if args.drop_unavailable else "error")
+                       progress=progress, unavailable="drop" if args.drop_unavailable else "error", jobs=jobs)
     finally:
         progress.close()
         sub.cleanup()
@@ -328,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--only", nargs="+", metavar="ID", help="grade only these assignments")
     g.add_argument("--json", metavar="OUT", help="write the JSON report here")
     g.add_argument("--feedback", metavar="OUT", help="write Markdown feedback here")
+    g.add_argument("--jobs", type=_jobs, metavar="N", help="processes grading this submission, each with its own "
+                                                            "worker (default: 2 with 2+ cores free, else 1)")
     g.set_defaults(func=cmd_grade)
 
     for q in (c, g):

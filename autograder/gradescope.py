@@ -363,12 +363,14 @@ def _grade(root: Path, ids: list[str], seed: int, t0: float, work: Path) -> dict
     collected = Collected(files=dict(sub.origins), notes=sub.notes)
     for note in collected.notes:
         print(f"note: {note}")
+    from .parallel import default_jobs
+    jobs = default_jobs(len(ids))  # Gradescope's default machine has 1 CPU: one process there
     try:
         if any(sub.files.values()):
-            prestart(sub.root)  # the worker imports torch while this process does (~2 s)
+            prestart(sub.root, count=jobs)  # the workers import torch while this process does (~2 s)
         from .grading import grade
         from .report import render_terminal
-        report = grade(sub, ids, visibility="all", seed=seed)
+        report = grade(sub, ids, visibility="all", seed=seed, jobs=jobs)
     finally:
         sub.cleanup()
     print("learner code ran with: " + ", ".join(report.grader["protections"]["active"]))

@@ -146,7 +146,8 @@ def run_checks(scanned: Scanned, executor: Executor, *, visibility: str, seed: i
                call_timeout_s: float | None = None, assignment_budget_s: float | None = None,
                submission_budget_s: float | None = None,
                progress: Callable[[str, CheckResult], None] | None = None,
-               missing: dict[str, str] | None = None, policy: Policy = "skip") -> Ran:
+               missing: dict[str, str] | None = None, policy: Policy = "skip",
+               submission_deadline: float | None = None) -> Ran:
     """Every check of every assignment, within the time budgets (None: no budget).
 
     Once a budget is spent the remaining checks score 0 with status "timeout" and the message
@@ -156,7 +157,7 @@ def run_checks(scanned: Scanned, executor: Executor, *, visibility: str, seed: i
     """
     missing = missing or {}
     start = time.monotonic()
-    sub_deadline = start + submission_budget_s if submission_budget_s is not None else None
+    sub_deadline = start + submission_budget_s if submission_budget_s is not None else submission_deadline
     results: dict[str, list[CheckResult]] = {}
     interrupted: int | None = None
     for aid, suite in scanned.suites.items():
@@ -270,7 +271,7 @@ def grade(path: Path | Submission, ids: list[str], *, visibility: str = "all", s
           call_timeout_s: float | None = None, assignment_budget_s: float | None = ASSIGNMENT_BUDGET_S,
           submission_budget_s: float | None = SUBMISSION_BUDGET_S, integrity: bool = True,
           progress: Callable[[str, CheckResult], None] | None = None,
-          unavailable: Policy | None = None, executor: Worker | None = None) -> Report:
+          unavailable: Policy | None = None, executor: Worker | None = None, jobs: int = 1) -> Report:
     """Grade one submission (a folder, a zip, or one already loaded) on `ids`; `visibility` is "all" or "public".
 
     A loaded Submission stays the caller's to clean up; one loaded here is removed when grading ends.
@@ -286,6 +287,10 @@ def grade(path: Path | Submission, ids: list[str], *, visibility: str = "all", s
     `executor`: a warm worker to grade through and leave running (the pytest plugin and watch mode
     keep one); it is refilled with this submission's private copy before it imports anything, so it
     too runs exactly the bytes scanned here. By default one is started here and stopped at the end.
+
+    `jobs` > 1 (one submission on several cores: `grade`, Gradescope) splits the assignments into that
+    many groups of about equal work; each extra group runs in a forked copy of this grader with its own
+    worker (see autograder.parallel). The report is the same as with `jobs=1`, check for check.
     """
     t0 = time.monotonic()
     guard_grader()  # before any worker exists: its /proc files and ptrace are closed to same-user processes
@@ -302,11 +307,17 @@ def grade(path: Path | Submission, ids: list[str], *, visibility: str = "all", s
         suites = {aid: load_suite(aid, hidden=visibility == "all") for aid in ids}
         policy = unavailable or ("error" if visibility == "all" else "skip")
         missing = require(needs_of(suites, visibility), policy=policy, where=f"grading {', '.join(ids)}")
-        ran = run_checks(static_scan(sub, suites, integrity=integrity), RememberTimeouts(executor),
-                         visibility=visibility, seed=seed, call_timeout_s=call_timeout_s,
-                         assignment_budget_s=assignment_budget_s, submission_budget_s=submission_budget_s,
-                         progress=progress, missing=missing, policy=policy)
-        return score(ran, elapsed_s=time.monotonic() - t0, seed=seed, worker_starts=executor.starts,
+        scanned = static_scan(sub, suites, integrity=integrity)
+        options = dict(visibility=visibility, seed=seed, call_timeout_s=call_timeout_s,
+                       assignment_budget_s=assignment_budget_s, missing=missing, policy=policy)
+        if jobs > 1 and owned and isolate and len(suites) > 1:
+            from .parallel import run_split
+            ran, starts = run_split(scanned, executor, jobs, options, submission_budget_s, progress)
+        else:
+            ran = run_checks(scanned, RememberTimeouts(executor), submission_budget_s=submission_budget_s,
+                             progress=progress, **options)  # type: ignore[arg-type]
+            starts = executor.starts
+        return score(ran, elapsed_s=time.monotonic() - t0, seed=seed, worker_starts=starts,
                      unavailable=missing, confinement=executor.protections)
     finally:
         if owned:

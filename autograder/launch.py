@@ -182,7 +182,7 @@ def spawn(submission: Path, *, memory_mb: int = MEMORY_LIMIT_MB, user: str | Non
     return Launched(proc, tmp, boot_err)
 
 
-_PRESTARTED: dict[str, Launched] = {}
+_PRESTARTED: dict[str, list[Launched]] = {}
 
 
 def _discard(launched: Launched) -> None:
@@ -195,13 +195,25 @@ def _discard(launched: Launched) -> None:
     shutil.rmtree(launched.tmp, ignore_errors=True)
 
 
-def prestart(submission: Path) -> None:
-    """Start the worker for `submission` now; the first Worker for that folder takes it over."""
+def _discard_unused(key: str) -> None:
+    for launched in _PRESTARTED.pop(key, []):
+        _discard(launched)
+
+
+def prestart(submission: Path, count: int = 1) -> None:
+    """Start `count` workers for `submission` now; each Worker for that folder takes one over."""
     key = os.path.realpath(submission)
     if key not in _PRESTARTED:
-        _PRESTARTED[key] = spawn(Path(key))
-        atexit.register(lambda: key in _PRESTARTED and _discard(_PRESTARTED.pop(key)))
+        atexit.register(_discard_unused, key)
+    waiting = _PRESTARTED.setdefault(key, [])
+    waiting += [spawn(Path(key)) for _ in range(count - len(waiting))]
 
 
 def take_prestarted(submission: Path) -> Launched | None:
-    return _PRESTARTED.pop(os.path.realpath(submission), None)
+    waiting = _PRESTARTED.get(os.path.realpath(submission), [])
+    return waiting.pop(0) if waiting else None
+
+
+def adopt_prestarted(submission: Path, launched: Launched) -> None:
+    """Hand `launched` (taken in another process before a fork) to this process's next Worker."""
+    _PRESTARTED.setdefault(os.path.realpath(submission), []).insert(0, launched)

@@ -1,4 +1,4 @@
-"""Frames and values: JSON + safetensors only, round trips, malformed input rejected."""
+"""Frames and values: JSON + raw tensor bytes only, round trips, malformed input rejected."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pickle
 import pytest
 import torch
 
-from autograder.runtime.frames import FrameError, encode_frame, read_frame
+from autograder.runtime.frames import FrameError, encode_frame, pack_tensors, read_frame, unpack_tensors
 from autograder.runtime.values import Opaque, Raised, decode, encode
 
 
@@ -84,8 +84,44 @@ def test_deep_or_broken_json_is_a_frame_error() -> None:
         decode_body(b"\xff\xfe garbage", b"")
     with pytest.raises(FrameError, match="must be a JSON object"):
         decode_body(b"[1, 2]", b"")
-    with pytest.raises(FrameError, match="not safetensors"):
-        decode_body(b"{}", b"\x00" * 64)
+    with pytest.raises(FrameError, match="overruns"):
+        decode_body(b"{}", b"\x00" * 7 + b"\x40")
+
+
+def _payload(index: object, body: bytes = b"") -> bytes:
+    head = json.dumps(index).encode()
+    return len(head).to_bytes(8, "big") + head + body
+
+
+def test_tensor_payloads_round_trip_every_carried_dtype() -> None:
+    tensors = {"f64": torch.randn(2, 3, dtype=torch.float64), "scalar": torch.tensor(7), "empty": torch.zeros(0, 4),
+               "mask": torch.tensor([True, False]), "transposed": torch.randn(3, 4).t(),
+               "bf16": torch.randn(5, dtype=torch.bfloat16), "c64": torch.randn(2, dtype=torch.complex64),
+               "i8": torch.tensor([-3, 4], dtype=torch.int8)}
+    back = unpack_tensors(pack_tensors(tensors))
+    assert list(back) == list(tensors)
+    for name, t in tensors.items():
+        assert back[name].dtype == t.dtype and back[name].shape == t.shape and torch.equal(back[name], t), name
+    back["f64"].add_(1)  # a private, writable copy
+    assert not torch.equal(back["f64"], tensors["f64"])
+    with pytest.raises(ValueError, match="float8"):
+        pack_tensors({"x": torch.zeros(2, dtype=torch.float8_e4m3fn)})
+
+
+@pytest.mark.parametrize("payload, message", [
+    (b"\x00\x01", "too short"),
+    (_payload("not a list"), "must be a list"),
+    (_payload([["x", "float128", [1]]], b"\x00" * 16), "bad tensor index entry"),
+    (_payload([["x", "float32", [-1]]]), "bad tensor index entry"),
+    (_payload([["x", "float32", [1.5]]]), "bad tensor index entry"),
+    (_payload([["x", "float32", [1] * 17]], b"\x00" * 4), "bad tensor index entry"),
+    (_payload([["x", "uint8", [1]], ["x", "uint8", [1]]], b"\x00\x00"), "bad tensor index entry"),  # a name twice
+    (_payload([["x", "float64", [2 ** 20, 2 ** 20]]], b"\x00" * 8), "overruns"),  # no allocation before the check
+    (_payload([["x", "uint8", [2]]], b"\x00" * 3), "belong to no tensor"),
+])
+def test_malformed_tensor_payloads_are_frame_errors(payload: bytes, message: str) -> None:
+    with pytest.raises(FrameError, match=message):
+        unpack_tensors(payload)
 
 
 @pytest.mark.parametrize("value", [

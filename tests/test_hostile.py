@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.assignments import resolve
 from autograder.grading import grade
 from autograder.report import render_markdown, render_terminal
 from tests.conftest import ASSIGNMENTS, ROOT, checks_by_name, make_submission
@@ -207,17 +208,24 @@ def _processes_mentioning(text: str) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the worker process through /proc")
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_stops_grading_with_a_partial_report(tmp_path: Path, signum: int) -> None:
+@pytest.mark.parametrize("signum, only", [(signal.SIGTERM, ["a03"]), (signal.SIGINT, ["a03"]),
+                                          (signal.SIGTERM, ["a03", "a10"])],  # two grader processes
+                         ids=["sigterm", "sigint", "sigterm-2-jobs"])
+def test_a_signal_stops_grading_with_a_partial_report(tmp_path: Path, signum: int, only: list[str]) -> None:
     sub = submission(tmp_path / "sub", prepend="import time\n",
                      edits={SOFTMAX_BODY: "    time.sleep(0.05)\n" + SOFTMAX_BODY})
-    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(sub), "--only", "a03",
-                             "--json", str(tmp_path / "r.json"), "--feedback", str(tmp_path / "f.md")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    private = tmp_path / "private"  # the private copies, so the workers' command lines, land here
+    private.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(sub), "--only", *only,
+                             "--jobs", str(len(only)), "--json", str(tmp_path / "r.json"),
+                             "--feedback", str(tmp_path / "f.md")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env={**os.environ, "TMPDIR": str(private)})
     try:
         deadline = time.monotonic() + 120
-        while not _processes_mentioning(str(sub)) and time.monotonic() < deadline:
+        while len(_processes_mentioning(str(private))) < len(only) and time.monotonic() < deadline:
             time.sleep(0.2)
+        assert len(_processes_mentioning(str(private))) >= len(only)  # a worker per grader process
         time.sleep(6.0)  # into the checks
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
@@ -226,15 +234,16 @@ def test_a_signal_stops_grading_with_a_partial_report(tmp_path: Path, signum: in
     assert proc.returncode == 128 + signum, err
     assert "interrupted by" in err
     data = json.loads((tmp_path / "r.json").read_text())
+    assert [a["id"] for a in data["assignments"]] == [resolve(a) for a in only]
     statuses = {c["status"] for a in data["assignments"] for c in a["checks"]}
     stopped = [c for a in data["assignments"] for c in a["checks"] if c["message"] == "grading interrupted"]
     assert stopped and statuses <= {"passed", "error", "skipped"}, statuses
     assert data["grader"]["interrupted"] == signum
     assert (tmp_path / "f.md").read_text().startswith("# Feedback for sub")
     deadline = time.monotonic() + 10
-    while _processes_mentioning(str(sub)) and time.monotonic() < deadline:
+    while _processes_mentioning(str(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _processes_mentioning(str(sub)) == []  # the worker went with it
+    assert _processes_mentioning(str(tmp_path)) == []  # every grader process and worker went with it
 
 
 # -- feedback cannot be forged by learner text --------------------------------------------------

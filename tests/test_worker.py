@@ -147,11 +147,11 @@ def test_prestarted_worker_is_taken_over(tmp_path: Path) -> None:
 
     (tmp_path / "a99_hostile.py").write_text(HOSTILE)
     prestart(tmp_path)
-    pid = _PRESTARTED[str(tmp_path.resolve())].proc.pid
+    pid = _PRESTARTED[str(tmp_path.resolve())][0].proc.pid
     with Worker(tmp_path) as w:
         assert call(w, "echo").status == "ok"
         assert w.proc is not None and w.proc.pid == pid and w.starts == 1
-    assert str(tmp_path.resolve()) not in _PRESTARTED
+    assert _PRESTARTED[str(tmp_path.resolve())] == []
 
 
 # -- a submission that talks to the grader's channel itself ------------------------------------

@@ -1,6 +1,6 @@
 """How Python values travel inside a frame's JSON header.
 
-Tensors go in the safetensors payload and are referred to by name; everything else is plain JSON,
+Tensors go in the frame's tensor payload and are referred to by name; everything else is plain JSON,
 with a few tagged objects for what JSON lacks. Both sides use these two functions, so the grammar
 lives in one place:
 

@@ -106,6 +106,12 @@ def main(confined: dict[str, Any] | None = None) -> None:
     # the first backward pass imports this (and sympy): ~0.7 s, paid here while the grader loads suites
     import torch.fx.experimental.symbolic_shapes  # noqa: F401
 
+    # the first kernel dispatch probes the CPU; under Landlock it cannot read /proc/cpuinfo and says so on
+    # fd 2 ("Error in cpuinfo: ..."). Probe now and drop what the engine printed, or the first check's
+    # learner output would carry it.
+    torch.softmax(torch.ones(2, 2) @ torch.ones(2, 2), dim=-1)
+    _drain(scratch)
+
     # the grader writes the key first thing; no learner module has been imported yet
     key = b""
     while len(key) < KEY_BYTES:
@@ -157,7 +163,7 @@ def main(confined: dict[str, Any] | None = None) -> None:
         header["stderr"] = err.text()
         try:
             send(seq, header, result)
-        except Exception as exc:  # e.g. a learner tensor safetensors cannot hold, or a value nested too deep
+        except Exception as exc:  # e.g. a learner tensor of a dtype frames do not carry, or a value nested too deep
             send(seq, {"status": "raised", "step": -1, "op": "respond",
                        "error": {"$exc": {"type": type(exc).__name__,
                                           "message": f"result could not be sent: {str(exc)[:500]}",

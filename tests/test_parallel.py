@@ -1,0 +1,71 @@
+"""One submission graded by several processes (autograder.parallel): the same report, and failures contained."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder import parallel
+from tests.conftest import ROOT, make_submission
+
+FAST = ["a08", "a10", "a11", "a14"]  # four quick assignments: enough to share out, quick to grade
+
+
+def grade_cli(sub: Path, out: Path, *args: str, prelude: str = "") -> dict:
+    """`scratchgrad grade` in a fresh process (a fork of pytest's worker would copy its threads)."""
+    code = f"{prelude}\nfrom autograder.cli import main\nraise SystemExit(main())"
+    run = subprocess.run([sys.executable, "-c", code, "grade", str(sub), "--json", str(out), *args],
+                         capture_output=True, text=True, cwd=ROOT, timeout=600, check=False)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    return json.loads(out.read_text())
+
+
+def checks(report: dict) -> dict[str, list[dict]]:
+    return {a["id"]: [{k: v for k, v in c.items() if k != "elapsed_s"} for c in a["checks"]]
+            for a in report["assignments"]}
+
+
+def test_two_processes_give_the_report_of_one(tmp_path: Path) -> None:
+    sub = make_submission(tmp_path / "sub", source=ROOT / "solutions")
+    bad = sub / "a10_instruction.py"  # a failing assignment too, so messages and hints are compared
+    bad.write_text(bad.read_text().replace("### Instruction:", "### Instructions:"))
+    one = grade_cli(sub, tmp_path / "one.json", "--only", *FAST, "--jobs", "1")
+    two = grade_cli(sub, tmp_path / "two.json", "--only", *FAST, "--jobs", "2")
+    assert checks(two) == checks(one)
+    assert list(checks(two)) == ["a08_decoding", "a10_instruction", "a11_lora", "a14_dpo"]  # curriculum order
+    assert one["score"] == two["score"] < one["max_score"]
+    assert (one["grader"]["worker_starts"], two["grader"]["worker_starts"]) == (1, 2)
+
+
+def test_a_grader_copy_that_dies_costs_only_the_assignment_it_held(tmp_path: Path) -> None:
+    sub = make_submission(tmp_path / "sub", source=ROOT / "solutions")
+    # in the forked copy only, the first assignment it takes kills it (as the OOM killer would)
+    prelude = ("import os\nimport autograder.parallel as p\nPARENT = os.getpid()\nreal = p.run_checks\n"
+               "p.run_checks = lambda *a, **k: os._exit(9) if os.getpid() != PARENT else real(*a, **k)")
+    report = grade_cli(sub, tmp_path / "r.json", "--only", *FAST, "--jobs", "2", prelude=prelude)
+    lost = [a for a in report["assignments"] if a["score"] < a["max_score"]]
+    assert len(lost) == 1, [a["id"] for a in lost]
+    died = {c["message"] for c in lost[0]["checks"]}
+    assert died == {"the grader process running this assignment died (exit status 9); grade again"}
+    assert report["score"] == report["max_score"] - lost[0]["max_score"]  # the others were graded in full
+
+
+def test_default_jobs_follow_the_free_cores_and_the_assignments(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "available_cpus", lambda: 8)
+    monkeypatch.setattr(parallel.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    assert parallel.default_jobs(14) == 2 and parallel.default_jobs(1) == 1
+    monkeypatch.setattr(parallel.os, "getloadavg", lambda: (7.0, 7.0, 7.0))  # busy: one process
+    assert parallel.default_jobs(14) == 1
+    monkeypatch.setattr(parallel, "available_cpus", lambda: 1)
+    monkeypatch.setattr(parallel.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert parallel.default_jobs(14) == 1
+
+
+def test_bad_jobs_is_a_clear_error() -> None:
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", "solutions", "--jobs", "0"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    assert run.returncode == 2 and "--jobs='0' must be at least 1" in run.stderr
