@@ -21,9 +21,10 @@ consecutive tokens, and in every window of `window` consecutive hashes the small
 of `k + window - 1` tokens two modules share yields a fingerprint both hold. Every k-gram of the
 starter code (the released stub `assignments/aNN_*.py`, which holds everything the stub and the
 solution share, and the stub notebook's module) is removed, so the stub and the provided helpers
-match nobody. A fingerprint that more than `common_share` of the class holds (at least `common_min`
-students) is what the contract or the book makes everyone write: it is not evidence of anything
-between two students, and counts for no pair (it still counts in each module's size).
+match nobody. A fingerprint that more than `common_share` of the class holds (and more than
+`common_min` students, as MOSS's `-m 10`, so that a small class keeps a ring of copiers visible) is
+what the contract or the book makes everyone write: it is no evidence of anything between two
+students, and counts nowhere, neither as shared nor in a module's size.
 
 Score of a pair (a, b): the share of a's fingerprints found in b (`share_a`) and of b's found in a
 (`share_b`), both reported; pairs are ranked by the larger one, so a short submission copied whole
@@ -63,7 +64,7 @@ THRESHOLD = 0.5
 K = 12  # tokens per k-gram: about one line of code
 WINDOW = 8  # any shared run of K + WINDOW - 1 = 19 tokens (a line and a half) is seen
 COMMON_SHARE = 0.1
-COMMON_MIN = 10  # as MOSS (-m 10): a small class keeps a ring of copiers visible
+COMMON_MIN = 10
 FLOOR = 30  # fingerprints: a module with fewer (about a dozen lines of code) is scored as if it had this many
 TOP_PAIRS = 10  # listed per assignment
 MAX_REGIONS = 12  # shown per pair in the side-by-side view
@@ -111,7 +112,8 @@ _TOKEN = re.compile(r"""[ \t\f]*(
 # names that stay as written: renaming them would change what the code does
 KEPT = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
 NEWLINE, STRING, NAME, NUMBER = "\n", "S", "N", "0"
-DROP, NL, STR, NUM, NAM, OPEN, CLOSE, DOT, EQ, OP = range(10)  # token classes
+DROP, NL, STR, NUM, NAM, OPEN, CLOSE, DOT, EQ, OP, STMT = range(11)  # token classes
+CACHED_CHARS = 1000  # token texts up to this long are remembered (a class repeats the stub's docstrings)
 # every distinct token text seen gets a row of (class, number kept as written, number normalised);
 # strings and comments share one row each, whatever their text, so the table stays small
 _rows: list[tuple[int, int, int]] = [(DROP, 0, 0)]  # row 0 is never looked up: `get(...) or` needs 1..
@@ -126,9 +128,8 @@ def _id(token: str) -> int:
 
 _NAME_ID = _id(NAME)
 # keywords that only ever start a statement: a line that starts with one is not inside brackets
-_STATEMENT_IDS = np.array([_id(w) for w in ("def", "class", "return", "raise", "import", "with", "while", "try",
-                                             "except", "finally", "elif", "del", "pass", "break", "continue",
-                                             "global", "nonlocal", "assert")], dtype=np.int64)
+STATEMENT = frozenset({"def", "class", "return", "raise", "import", "with", "while", "try", "except", "finally",
+                       "elif", "del", "pass", "break", "continue", "global", "nonlocal", "assert"})
 
 
 def _classify(s: str) -> tuple[int, int, int]:
@@ -143,7 +144,7 @@ def _classify(s: str) -> tuple[int, int, int]:
     if c.isdigit() or (c == "." and len(s) > 1):
         return (NUM, _id(NUMBER), _id(NUMBER))
     if s.isidentifier():
-        return (NAM, _id(s), _id(s) if s in KEPT else _NAME_ID)
+        return (STMT if s in STATEMENT else NAM, _id(s), _id(s) if s in KEPT else _NAME_ID)
     kind = OPEN if s in "([{" else CLOSE if s in ")]}" else DOT if s == "." else EQ if s == "=" else OP
     return (kind, _id(s), _id(s))
 
@@ -151,12 +152,12 @@ def _classify(s: str) -> tuple[int, int, int]:
 def _row(s: str) -> int:
     """The table row of a token text not seen before."""
     row = _classify(s)
-    key = s if row[0] not in (DROP, STR) else f"\0{row[0]}"  # no entry per comment or string text
+    key = s if row[0] not in (DROP, STR) else f"\0{row[0]}"  # comments share one row, strings another
     found = _index.get(key)
     if found is None:
         found = _index[key] = len(_rows)
         _rows.append(row)
-    if key == s:
+    if len(s) <= CACHED_CHARS:
         _index[s] = found
     return found
 
@@ -164,8 +165,9 @@ def _row(s: str) -> int:
 def _rows_of(words: list[str]) -> np.ndarray:
     """(len(words), 3) rows of the token table."""
     global _table
-    get = _index.get
-    idx = [get(w) or _row(w) for w in words]
+    idx = list(map(_index.get, words))
+    if None in idx:  # token texts not seen before
+        idx = [i or _row(w) for i, w in zip(idx, words)]
     if len(_table) < len(_rows):
         _table = np.array(_rows, dtype=np.int64)
     return _table[np.array(idx, dtype=np.int64)].reshape(-1, 3)
@@ -197,7 +199,7 @@ def lex(text: str, *, positions: bool = False) -> Tokens:
     # line breaks inside brackets are not statement ends; a line that starts with a statement keyword is
     # outside any bracket, whatever came before (one unclosed bracket must not swallow the rest of the file)
     opened = np.cumsum((cls == OPEN).astype(np.int64) - (cls == CLOSE))
-    fresh = np.concatenate(((cls[:-1] == NL) & np.isin(kept[1:], _STATEMENT_IDS), [False]))
+    fresh = np.concatenate(((cls[:-1] == NL) & (cls[1:] == STMT), [False]))
     fresh[:1] = True
     depth = opened - opened[np.maximum.accumulate(np.where(fresh, np.arange(len(cls)), 0))] if len(cls) else opened
     ok = ~((cls == NL) & (depth > 0))
@@ -369,7 +371,7 @@ class Pair:
     a: str  # a < b
     b: str
     shared: int  # fingerprints the two hold, outside the starter and the common code
-    a_fingerprints: int
+    a_fingerprints: int  # a's fingerprints outside the starter and the common code
     b_fingerprints: int
     regions: tuple[Region, ...] = ()
 
@@ -412,51 +414,62 @@ class Similarity:
         return [p for a in self.assignments for p in a.pairs]
 
 
-def _pair_counts(fps: list[np.ndarray], limit: int) -> tuple[dict[tuple[int, int], int], int]:
-    """{(i, j): fingerprints modules i < j share}, over fingerprints held by 2..limit modules; and how
-    many fingerprints were common (held by more than `limit`)."""
-    if not fps:
-        return {}, 0
+def _pair_counts(fps: list[np.ndarray], limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The inverted index at work: (i, j, shared) arrays, one entry per pair of modules i < j that shares
+    fingerprints held by at most `limit` modules; each module's number of such fingerprints; how many
+    fingerprints were common (held by more than `limit`)."""
+    n = len(fps)
+    none = np.zeros(0, dtype=np.int64)
+    if not n:
+        return np.zeros((3, 0), dtype=np.int64), none, 0  # type: ignore[return-value]
     hashes = np.concatenate(fps)
-    owners = np.repeat(np.arange(len(fps), dtype=np.int64), [len(f) for f in fps])
+    owners = np.repeat(np.arange(n, dtype=np.int64), [len(f) for f in fps])
     order = np.argsort(hashes, kind="stable")  # owners stay ascending within one hash
     hashes, owners = hashes[order], owners[order]
     _, first, held = np.unique(hashes, return_index=True, return_counts=True)
-    counts: dict[tuple[int, int], int] = {}
-    n = len(fps)
-    for c in np.unique(held[(held >= 2) & (held <= limit)]):
-        group = first[held == c]  # the fingerprints that exactly c modules hold
-        members = owners[group[:, None] + np.arange(c)]  # (groups, c), ascending in each row
-        keys = np.concatenate([members[:, i] * n + members[:, j] for i in range(c) for j in range(i + 1, c)])
-        pairs, found = np.unique(keys, return_counts=True)
-        for key, cnt in zip(pairs.tolist(), found.tolist()):
-            ij = divmod(key, n)
-            counts[ij] = counts.get(ij, 0) + cnt
-    return counts, int((held > limit).sum())
+    own = np.bincount(owners[np.repeat(held, held) <= limit], minlength=n)
+    keys = [none]
+    for c in np.unique(held[(held >= 2) & (held <= limit)]).tolist():
+        members = owners[first[held == c][:, None] + np.arange(c)]  # (fingerprints held by c modules, c)
+        keys += [members[:, i] * n + members[:, j] for i in range(c) for j in range(i + 1, c)]
+    pairs, shared = np.unique(np.concatenate(keys), return_counts=True)
+    return np.stack([pairs // n, pairs % n, shared]), own, int((held > limit).sum())  # type: ignore[return-value]
 
 
 def compare_assignment(aid: str, texts: dict[str, str], starter: np.ndarray, opts: Options,
                        starter_names: list[str] | None = None) -> AssignmentSimilarity:
     """Score every pair of `texts` (student -> module) that shares fingerprints; keep the listed ones."""
     students = sorted(texts, key=lambda s: (s.casefold(), s))
-    fps, own, starter_only = [], [], []
+    fps, names, starter_only = [], [], []
+    done: dict[str, np.ndarray] = {}  # identical modules (an untouched stub, a verbatim copy) are lexed once
     for sid in students:
-        fp = fingerprints(texts[sid], starter, opts)
+        fp = done.get(texts[sid])
+        if fp is None:
+            fp = done[texts[sid]] = fingerprints(texts[sid], starter, opts)
         if len(fp):
             fps.append(fp)
-            own.append(sid)
+            names.append(sid)
         else:
             starter_only.append(sid)
-    limit = max(opts.common_min, int(opts.common_share * len(own)))
-    counts, common = _pair_counts(fps, limit)
-    scored = [Pair(aid, own[i], own[j], shared, len(fps[i]), len(fps[j]), floor=opts.floor)
-              for (i, j), shared in counts.items()]
-    scored.sort(key=lambda p: (-p.score, -p.shared, p.a, p.b))
-    above = [p for p in scored if p.score >= opts.threshold]
-    listed = [replace(p, regions=matching_regions(texts[p.a], texts[p.b], starter, opts)) for p in above[:opts.top]]
+    limit = max(opts.common_min, int(opts.common_share * len(names)))
+    (i, j, shared), own, common = _pair_counts(fps, limit)
+    # every pair that shares anything, scored at once (a class of 200 has ~20,000 pairs per assignment);
+    # the same arithmetic as Pair.score, so that a listed pair shows the score it was ranked by
+    size = np.maximum(np.maximum(own, opts.floor), 1).astype(np.float64)
+    score = np.maximum(shared / size[i], shared / size[j])
+    order = np.lexsort((j, i, -shared, -score))  # best first; ties by name (names are sorted: so are i, j)
+    above = int((score >= opts.threshold).sum())
+
+    def pair(k: int) -> Pair:
+        a, b = int(i[k]), int(j[k])
+        return Pair(aid, names[a], names[b], int(shared[k]), int(own[a]), int(own[b]), floor=opts.floor)
+
+    listed = [pair(k) for k in order[:min(above, opts.top)].tolist()]
+    listed = [replace(p, regions=matching_regions(texts[p.a], texts[p.b], starter, opts)) for p in listed]
     sources = {s: texts[s] for p in listed for s in (p.a, p.b)}
-    return AssignmentSimilarity(aid, len(own), starter_only, listed, len(above), scored[0] if scored else None,
-                                common, list(starter_names or []), sources)
+    highest = pair(int(order[0])) if len(order) else None
+    return AssignmentSimilarity(aid, len(names), starter_only, listed, above, highest, common,
+                                list(starter_names or []), sources)
 
 
 # -- the side-by-side view ------------------------------------------------------------------------
@@ -474,29 +487,14 @@ def matching_regions(a: str, b: str, starter: np.ndarray, opts: Options) -> tupl
     """
     ta, tb = lex(a, positions=True), lex(b, positions=True)
     ha, hb = kgrams(ta.ids, opts.k), kgrams(tb.ids, opts.k)
-    at: dict[int, list[int]] = {}
-    for j, h in enumerate(hb.tolist()):
-        at.setdefault(h, []).append(j)
-    skip = set(starter.tolist()) if len(starter) else set()
-    runs: list[tuple[int, int, int]] = []  # (first k-gram in a, last k-gram in a, offset j - i)
-    active: dict[int, int] = {}  # offset -> where its run started
-    for i, h in enumerate(ha.tolist()):
-        here = at.get(h, []) if h not in skip else []
-        now = {}
-        for j in here[:32]:  # a k-gram repeated more often is boilerplate within the file
-            d = j - i
-            now[d] = active.get(d, i)
-        for d, s in active.items():
-            if d not in now:
-                runs.append((s, i - 1, d))
-        active = now
-    runs += [(s, len(ha) - 1, d) for d, s in active.items()]
-    runs.sort(key=lambda r: (-(r[1] - r[0]), r[0], r[2]))
+    runs = _diagonal_runs(ha, hb, starter)
+    runs = runs[runs[:, 1] - runs[:, 0] + opts.k >= opts.k + opts.window - 1]  # too short even before trimming
+    runs = runs[np.lexsort((runs[:, 2], runs[:, 0], runs[:, 0] - runs[:, 1]))]  # longest first
     in_a, in_b = _inside_starter(ha, starter, opts.k), _inside_starter(hb, starter, opts.k)
     used_a = np.zeros(len(ta.ids), dtype=bool)
     used_b = np.zeros(len(tb.ids), dtype=bool)
     taken = []
-    for s, e, d in runs:
+    for s, e, d in runs.tolist():
         a0, a1, b0, b1 = s, e + opts.k, s + d, e + d + opts.k  # token ranges [a0, a1)
         # the first and last k-grams may reach into starter code (the stub's next `def` line): not a match
         while a0 < a1 and in_a[a0] and in_b[b0]:
@@ -510,7 +508,34 @@ def matching_regions(a: str, b: str, starter: np.ndarray, opts: Options) -> tupl
         used_a[a0:a1] = True
         used_b[b0:b1] = True
         taken.append((a0, a1, b0, b1))
-    return tuple(Region(_lines(a, ta, a0, a1), _lines(b, tb, b0, b1), a1 - a0) for a0, a1, b0, b1 in sorted(taken))
+    line_a, line_b = _line_of(a), _line_of(b)
+    return tuple(Region(_lines(line_a, ta, a0, a1), _lines(line_b, tb, b0, b1), a1 - a0)
+                 for a0, a1, b0, b1 in sorted(taken))
+
+
+MAX_REPEATS = 32  # a k-gram found more often than this in one module is boilerplate there: not matched
+
+
+def _diagonal_runs(ha: np.ndarray, hb: np.ndarray, starter: np.ndarray) -> np.ndarray:
+    """(first k-gram in a, last k-gram in a, offset j - i) of every maximal run of k-grams a[i] == b[i + offset],
+    outside the starter code: the matches of a sort-merge join, grouped by diagonal."""
+    order = np.argsort(hb, kind="stable")
+    sorted_b = hb[order]
+    lo, hi = np.searchsorted(sorted_b, ha, "left"), np.searchsorted(sorted_b, ha, "right")
+    count = np.minimum(hi - lo, MAX_REPEATS)
+    if len(starter):
+        count[np.isin(ha, starter)] = 0
+    i = np.repeat(np.arange(len(ha)), count)
+    first = np.repeat(lo, count)
+    j = order[first + np.arange(len(i)) - np.repeat(np.cumsum(count) - count, count)]
+    if not len(i):
+        return np.zeros((0, 3), dtype=np.int64)
+    d = j - i
+    by = np.lexsort((i, d))
+    i, d = i[by], d[by]
+    cut = np.flatnonzero((np.diff(d) != 0) | (np.diff(i) != 1)) + 1
+    starts, ends = np.concatenate(([0], cut)), np.concatenate((cut, [len(i)])) - 1
+    return np.stack([i[starts], i[ends], d[starts]], axis=1).astype(np.int64)
 
 
 def _inside_starter(hashes: np.ndarray, starter: np.ndarray, k: int) -> np.ndarray:
@@ -519,9 +544,8 @@ def _inside_starter(hashes: np.ndarray, starter: np.ndarray, k: int) -> np.ndarr
     return np.convolve(starts.astype(np.int64), np.ones(k, dtype=np.int64))[:len(hashes) + k - 1] > 0
 
 
-def _lines(text: str, toks: Tokens, first: int, end: int) -> tuple[int, ...]:
+def _lines(line_of: Any, toks: Tokens, first: int, end: int) -> tuple[int, ...]:
     """The 1-based lines on which tokens first..end-1 lie (a token over several lines counts on each)."""
-    line_of = _line_of(text)
     assert toks.starts is not None and toks.ends is not None
     found: set[int] = set()
     for s, e in zip(toks.starts[first:end].tolist(), toks.ends[first:end].tolist()):
