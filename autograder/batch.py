@@ -590,6 +590,8 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
     grader = {"version": __version__, "seed": seed}
     if similarity:
         summary.similarity = _similar_code(students, clashes, ids, out, similarity, starter)
+    if summary.similarity is None:
+        (out / "similarity.json").unlink(missing_ok=True)  # no section this run: no stale file from an earlier one
     _atomic_write(out / "report.html", render_html(rows, ids, grader=grader, similarity=summary.similarity))
     summary.rows = rows
     summary.elapsed_s = time.monotonic() - t0
@@ -661,7 +663,7 @@ def summary_text(s: Summary, out: Path) -> str:
         found = [f"{a.assignment}: {a.above}" for a in s.similarity.assignments if a.above]
         lines.append(f"similar code: {_n(sum(a.above for a in s.similarity.assignments), 'pair')} at or above "
                      f"{num(s.similarity.options.threshold, 2)}" + (f" ({', '.join(found)})" if found else "")
-                     + f"; see the class report (evidence for you to read, not a penalty)")
+                     + "; see the class report (evidence for you to read, not a penalty)")
     lines.append(f"wrote {out / 'gradebook.csv'}, {out / 'report.html'}, {out / 'feedback'}/, {out / 'reports'}/")
     return "\n".join(lines)
 
@@ -676,8 +678,8 @@ def main(args: Any) -> int:
     starter = None if getattr(args, "starter", None) is None else Path(args.starter)
     if starter is not None and not starter.is_dir():
         raise UsageError(f"--starter {str(starter)!r} is not a folder (it should hold the released aNN_*.py stubs)")
-    from .similarity import Options
-    similar = Options(threshold=getattr(args, "similarity_threshold", None) or Options.threshold)
+    from .similarity import THRESHOLD, Options
+    similar = Options(threshold=getattr(args, "similarity_threshold", None) or THRESHOLD)
     if args.student_timeout is not None and not args.student_timeout > 0:
         raise UsageError(f"--student-timeout={args.student_timeout!r} must be greater than 0")
     stream = sys.stderr if sys.stderr.isatty() else None

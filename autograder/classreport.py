@@ -256,6 +256,7 @@ def _integrity_section(rows: list[Row]) -> list[str]:
 
 # -- similar code ------------------------------------------------------------------------------
 NOT_A_PENALTY = "Evidence for a human reader, never a penalty: no score in this report depends on it."
+SIMILAR_CONTEXT = 1  # unmarked lines shown around each matching line
 
 
 def _source_lines(text: str, marked: tuple[int, ...], context: int) -> str:
@@ -317,16 +318,16 @@ def _similar_assignment(a: "AssignmentSimilarity", threshold: float, context: in
     return out
 
 
-def similarity_section(sim: "Similarity", context: int = 1) -> list[str]:
+def similarity_section(sim: "Similarity", context: int = SIMILAR_CONTEXT) -> list[str]:
     """Pairs of submissions with unusually similar code, per assignment, and the files left out, with why."""
     o = sim.options
     out = ["<h2>Similar code</h2>", f"<p>{NOT_A_PENALTY}</p>",
            ('<p class="muted">Each module is reduced to normalised tokens (names of variables and functions, numbers '
             "and strings made alike; comments, docstrings and blank lines dropped) and fingerprinted (winnowed runs of "
-            f"{o.k} tokens). The starter code's fingerprints are removed, and so are those more than "
-            f"{num(100 * o.common_share, 1)}% of the class (at least {o.common_min + 1} students) hold: code the "
-            "assignment makes everyone write. A pair's score is the larger of the two shares of each side's "
-            f"fingerprints found in the other; pairs at or above {num(o.threshold, 2)} (--similarity-threshold) are "
+            f"{o.k} tokens). The starter code's fingerprints are removed, and so are those held by more than "
+            f"{num(100 * o.common_share, 1)}% of the class and more than {o.common_min} students: code the "
+            "assignment makes everyone write. A pair's score is the larger of two shares: how much of each side's "
+            f"own code is found in the other's; pairs at or above {num(o.threshold, 2)} (--similarity-threshold) are "
             "listed. Similar code has innocent causes too (the book, a study group, a hint given in class): read the "
             "regions before deciding anything.</p>")]
     for a in sim.assignments:

@@ -91,6 +91,12 @@ def test_the_banks_variants_are_near_copies_of_the_solution(tmp_path: Path) -> N
     flagged = {(p.a, p.b) for p in a03.pairs}
     assert {tuple(sorted(("sol", n))) for n in names} <= flagged
     assert all(p.score > 0.75 for p in a03.pairs)
+    # at most `top` pairs are listed, the best ones; the count says how many there are
+    (capped,) = sim.compare_class({A03: {"sol": SOLUTION} | {n: variant(n) for n in names}},
+                                  sim.find_starters([A03], None, ROOT), sim.Options(top=2)).assignments
+    assert capped.pairs == a03.pairs[:2] and capped.above == a03.above > 2
+    assert f"{a03.above} pairs at or above 0.5 (the first 2 shown)" in render_html([], [A03], similarity=sim.Similarity(
+        sim.Options(top=2), [capped], []))
 
 
 def test_the_stub_counts_for_nobody(tmp_path: Path) -> None:
@@ -211,6 +217,19 @@ def test_bad_input_is_listed_as_not_compared_with_the_reason(tmp_path: Path, mon
     assert "<h3>Not compared</h3>" in page and "not a readable notebook" in page and "Permission denied" in page
     data = json.loads(sim.to_json(result))
     assert {(d["student"], d["assignment"]) for d in data["not_compared"]} == set(reasons)
+
+
+def test_a_fault_in_the_comparison_costs_the_section_not_the_report(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from autograder import batch
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in the comparison")
+
+    monkeypatch.setattr(sim, "similarity", broken)
+    assert batch._similar_code([], [], [A03], tmp_path, True, None) is None
+    assert "RuntimeError: a bug in the comparison" in (tmp_path / ".grader.log").read_text(encoding="utf-8")
+    assert "Similar code" not in render_html([], [A03], similarity=None)
 
 
 def test_settings_are_checked_with_the_bad_value_named() -> None:
