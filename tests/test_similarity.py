@@ -73,6 +73,10 @@ def test_a_planted_copy_with_renamed_variables_ranks_first(tmp_path: Path) -> No
     assert top.score >= 0.95 and min(top.share_a, top.share_b) >= 0.95 > sim.THRESHOLD
     assert len(top.regions) >= 10  # every task body kim wrote is a region of its own
     assert not result.skipped
+    # the same class gives the same bytes (the class report holds no timestamp; neither does this)
+    again = compare(tmp_path / "again", modules, notebooks=("pat",))
+    assert sim.to_json(again) == sim.to_json(result)
+    assert render_html([], [A03], similarity=again) == render_html([], [A03], similarity=result)
 
 
 def test_an_honest_class_has_no_pair_above_the_threshold(tmp_path: Path) -> None:
