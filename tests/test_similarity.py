@@ -7,7 +7,6 @@ import json
 import re
 import subprocess
 import sys
-import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -284,8 +283,8 @@ def scratchgrad(*args: str) -> subprocess.CompletedProcess:
 
 def test_grade_all_puts_the_section_in_the_class_report_and_leaves_the_grades_alone(tmp_path: Path) -> None:
     """A small class through the real CLI: kim's code and its disguised copy (each with a syntax error at the
-    end, so that grading is quick: a module that does not parse scores 0 at once), a zipped copy of the same,
-    and a notebook that does not parse."""
+    end, so that grading is quick: a module that does not parse scores 0 at once), and a notebook that does
+    not parse."""
     cls, out = tmp_path / "class", tmp_path / "out"
     broken = "\n\ndef unfinished(:\n"
     write_class(cls, {"alice": fill(STUB, KIM) + broken, "bob": fill(STUB, disguise(KIM)) + broken})
