@@ -31,13 +31,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from .assignments import UsageError
 from .budgets import ASSIGNMENT_BUDGET_S, STARTUP_SLACK_S, SUBMISSION_BUDGET_S
 from .classreport import Row, gradebook_csv, num, one_line, render_html
 from .resources import Policy, preflight
+
+if TYPE_CHECKING:
+    from .similarity import Options as SimilarityOptions, Similarity
 
 MANIFEST = ".manifest.json"
 MANIFEST_FORMAT = 1
@@ -47,8 +50,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 _ASSIGNMENT_FILE = re.compile(r"a(\d\d)_")
 # modules of the package that never run while a submission is graded: editing them keeps saved grades
 # (any other file of autograder/ or reference/ counts, so a new module errs on the side of regrading)
-NOT_GRADING = frozenset({"__main__.py", "cli.py", "batch.py", "classreport.py", "stubs.py", "notebooks.py",
-                         "release.py", "nbgrader_course.py", "gradescope.py"})
+NOT_GRADING = frozenset({"__main__.py", "cli.py", "batch.py", "classreport.py", "similarity.py", "stubs.py",
+                         "notebooks.py", "release.py", "nbgrader_course.py", "gradescope.py"})
 
 
 def default_jobs() -> int:
@@ -444,6 +447,7 @@ class Summary:
     elapsed_s: float = 0.0
     ignored: list[str] = field(default_factory=list)
     processes: int = 0  # grader processes started (0 when every student was skipped)
+    similarity: "Similarity | None" = None
 
 
 class Progress:
@@ -488,7 +492,8 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
               assignment_budget_s: float | None = ASSIGNMENT_BUDGET_S,
               submission_budget_s: float | None = SUBMISSION_BUDGET_S,
               student_timeout_s: float | None = None, progress: TextIO | None = None,
-              unavailable: Policy = "error") -> Summary:
+              unavailable: Policy = "error", similarity: "SimilarityOptions | None | bool" = True,
+              starter: Path | None = None) -> Summary:
     """Grade every submission in `folder` into `out`; see the module docstring for the stages.
 
     `student_timeout_s` (default: the submission budget plus STARTUP_SLACK_S) is how long a grader
@@ -496,6 +501,9 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
 
     `unavailable`: "error" stops before grading anyone when the checks need what this installation
     lacks (GPT-2's files); "drop" leaves those checks out of every student's maximum.
+
+    `similarity`: the class report's similar-code section with these settings (True: the defaults;
+    False or None: no section); `starter` overrides where the released stubs are read from.
     """
     t0 = time.monotonic()
     if student_timeout_s is None:
@@ -580,10 +588,36 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
         summary.faults += o.faults + (o.cause == "grader")
     _atomic_write(out / "gradebook.csv", gradebook_csv(rows, ids))
     grader = {"version": __version__, "seed": seed}
-    _atomic_write(out / "report.html", render_html(rows, ids, grader=grader))
+    if similarity:
+        summary.similarity = _similar_code(students, clashes, ids, out, similarity, starter)
+    if summary.similarity is None:
+        (out / "similarity.json").unlink(missing_ok=True)  # no section this run: no stale file from an earlier one
+    _atomic_write(out / "report.html", render_html(rows, ids, grader=grader, similarity=summary.similarity))
     summary.rows = rows
     summary.elapsed_s = time.monotonic() - t0
     return summary
+
+
+def _similar_code(students: list[Student], clashes: list[Outcome], ids: list[str], out: Path,
+                  options: "SimilarityOptions | bool", starter: Path | None) -> "Similarity | None":
+    """The class report's similar-code section (and OUT/similarity.json); grades never depend on it.
+
+    Submissions are read again, read-only, through the grader's loader. A fault in the comparison
+    costs the section, never the gradebook or the report: it is logged in OUT/.grader.log.
+    """
+    from .similarity import Options, Skipped, similarity, to_json
+    try:
+        sim = similarity([(st.id, st.path) for st in students], ids, root=PACKAGE_DIR.parent, starter=starter,
+                         opts=options if isinstance(options, Options) else Options())
+    except Exception:  # noqa: BLE001 - an extra section must not cost the class report
+        import traceback
+        with open(out / ".grader.log", "a", encoding="utf-8") as log:
+            log.write("similar code: the comparison failed; the class report has no similar-code section\n")
+            traceback.print_exc(file=log)
+        return None
+    sim.skipped += [Skipped(o.student, None, o.reason) for o in clashes]
+    _atomic_write(out / "similarity.json", to_json(sim))
+    return sim
 
 
 def _reuse(out: Path, sid: str, entry: dict[str, Any] | None, digest: str, fingerprint: str) -> Outcome | None:
@@ -625,6 +659,11 @@ def summary_text(s: Summary, out: Path) -> str:
         top = graded[0].report.get("max_score", 0.0) if graded[0].report else 0.0
         mean, lo, hi = sum(totals) / len(totals), min(totals), max(totals)
         lines.append(f"class total: mean {num(mean, 2)}, min {num(lo, 2)}, max {num(hi, 2)} (out of {num(top, 2)})")
+    if s.similarity is not None:
+        found = [f"{a.assignment}: {a.above}" for a in s.similarity.assignments if a.above]
+        lines.append(f"similar code: {_n(sum(a.above for a in s.similarity.assignments), 'pair')} at or above "
+                     f"{num(s.similarity.options.threshold, 2)}" + (f" ({', '.join(found)})" if found else "")
+                     + "; see the class report (evidence for you to read, not a penalty)")
     lines.append(f"wrote {out / 'gradebook.csv'}, {out / 'report.html'}, {out / 'feedback'}/, {out / 'reports'}/")
     return "\n".join(lines)
 
@@ -636,6 +675,11 @@ def main(args: Any) -> int:
     if not hidden_available():
         raise UsageError("the hidden checks are not installed here (a learner kit has public checks only)")
     out, jobs = Path(args.out), default_jobs() if args.jobs is None else args.jobs
+    starter = None if getattr(args, "starter", None) is None else Path(args.starter)
+    if starter is not None and not starter.is_dir():
+        raise UsageError(f"--starter {str(starter)!r} is not a folder (it should hold the released aNN_*.py stubs)")
+    from .similarity import THRESHOLD, Options
+    similar = Options(threshold=getattr(args, "similarity_threshold", None) or THRESHOLD)
     if args.student_timeout is not None and not args.student_timeout > 0:
         raise UsageError(f"--student-timeout={args.student_timeout!r} must be greater than 0")
     stream = sys.stderr if sys.stderr.isatty() else None
@@ -648,7 +692,8 @@ def main(args: Any) -> int:
         summary = grade_all(Path(args.dir), out, ids, jobs=jobs, seed=args.seed, force=args.force,
                             call_timeout_s=args.timeout, assignment_budget_s=args.assignment_budget,
                             submission_budget_s=args.submission_budget, student_timeout_s=args.student_timeout,
-                            progress=stream, unavailable="drop" if args.drop_unavailable else "error")
+                            progress=stream, unavailable="drop" if args.drop_unavailable else "error",
+                            similarity=similar, starter=starter)
     except GraderStartError as exc:
         print(f"scratchgrad grade-all: {exc}", file=sys.stderr)
         return 3

@@ -14,8 +14,11 @@ import io
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+if TYPE_CHECKING:  # similarity imports numpy; the class report is built without it when there is no section
+    from .similarity import AssignmentSimilarity, Pair, Similarity
 
 MAX_ROW = "(max)"  # the gradebook's first data row: points possible per column
 REASON_CHARS = 300
@@ -251,6 +254,95 @@ def _integrity_section(rows: list[Row]) -> list[str]:
     return out + ["</table>"]
 
 
+# -- similar code ------------------------------------------------------------------------------
+NOT_A_PENALTY = "Evidence for a human reader, never a penalty: no score in this report depends on it."
+SIMILAR_CONTEXT = 1  # unmarked lines shown around each matching line
+
+
+def _source_lines(text: str, marked: tuple[int, ...], context: int) -> str:
+    """The marked lines of a module (1-based) in <mark>, with their numbers and `context` lines around;
+    a longer stretch of unmarked lines inside the region (a comment block, a docstring) is cut to a gap line."""
+    lines = text.splitlines()
+    width = len(str(len(lines)))
+    show = sorted({n for m in marked for n in range(m - context, m + context + 1) if 1 <= n <= len(lines)})
+    hits = set(marked)
+    out, last = [], None
+    for n in show:
+        if last is not None and n > last + 1:
+            out.append(f'<span class="gap">{"." * width} {n - last - 1} line{"s" if n - last - 1 != 1 else ""} '
+                       "without matching code</span>")
+        code = _e(lines[n - 1].expandtabs(4))
+        out.append(f'<span class="ln">{n:>{width}}</span> ' + (f"<mark>{code}</mark>" if n in hits else code))
+        last = n
+    return f'<pre class="src">{chr(10).join(out)}</pre>'
+
+
+def side_by_side(pair: "Pair", sources: dict[str, str], anchor: str, context: int) -> list[str]:
+    """A pair's matching regions, one row each: the first student's lines left, the second's right."""
+    a, b = sources.get(pair.a, ""), sources.get(pair.b, "")
+    out = [f'<details id="{_e(anchor)}"><summary>{_e(pair.a)} and {_e(pair.b)}: {len(pair.regions)} matching '
+           f"region{'s' if len(pair.regions) != 1 else ''}, side by side (matching lines highlighted)</summary>",
+           f'<table class="sbs"><tr><th>{_e(pair.a)}</th><th>{_e(pair.b)}</th></tr>']
+    for r in pair.regions:
+        out.append(f"<tr><td>{_source_lines(a, r.a_lines, context)}</td><td>{_source_lines(b, r.b_lines, context)}"
+                   "</td></tr>")
+    return out + ["</table></details>"]
+
+
+def _similar_assignment(a: "AssignmentSimilarity", threshold: float, context: int) -> list[str]:
+    out = [f"<h3>{_e(a.assignment)}</h3>"]
+    alone = f" ({len(a.starter_only)} with nothing beyond the starter code)" if a.starter_only else ""
+    line = (f"<p>{a.compared} submission{'s' if a.compared != 1 else ''} compared{alone}; "
+            f"{a.above} pair{'s' if a.above != 1 else ''} at or above {num(threshold, 2)}")
+    if a.above > len(a.pairs):
+        line += f" (the first {len(a.pairs)} shown)"
+    if not a.pairs:
+        line += (f"; the highest is {num(a.highest.score, 2)} ({_e(a.highest.a)} and {_e(a.highest.b)})"
+                 if a.highest else "; no two submissions share any code beyond the starter")
+    out.append(line + ".</p>")
+    if not a.starter:
+        out.append(f"<p><strong>No starter code was found for {_e(a.assignment)}</strong>: the stub's own lines "
+                   "were not excluded, so every pair shares them; pass --starter DIR.</p>")
+    if not a.pairs:
+        return out
+    out.append("<table><tr><th>#</th><th>student</th><th>student</th><th>score</th><th>share of the first's code"
+               "</th><th>share of the second's code</th><th>matching regions</th></tr>")
+    for i, p in enumerate(a.pairs, 1):
+        out.append(f'<tr><td class="n">{i}</td><td>{_e(p.a)}</td><td>{_e(p.b)}</td>'
+                   f'<td class="n">{num(p.score, 2)}</td><td class="n">{num(p.share_a, 2)}</td>'
+                   f'<td class="n">{num(p.share_b, 2)}</td>'
+                   f'<td><a href="#sim-{_e(quote(a.assignment))}-{i}">{len(p.regions)}, side by side</a></td></tr>')
+    out.append("</table>")
+    for i, p in enumerate(a.pairs, 1):
+        out += side_by_side(p, a.sources, f"sim-{quote(a.assignment)}-{i}", context)
+    return out
+
+
+def similarity_section(sim: "Similarity", context: int = SIMILAR_CONTEXT) -> list[str]:
+    """Pairs of submissions with unusually similar code, per assignment, and the files left out, with why."""
+    o = sim.options
+    out = ["<h2>Similar code</h2>", f"<p>{NOT_A_PENALTY}</p>",
+           ('<p class="muted">Each module is reduced to normalised tokens (names of variables and functions, numbers '
+            "and strings made alike; comments, docstrings and blank lines dropped) and fingerprinted (winnowed runs of "
+            f"{o.k} tokens). The starter code's fingerprints are removed, and so are those held by more than "
+            f"{num(100 * o.common_share, 1)}% of the class and more than {o.common_min} students: code the "
+            "assignment makes everyone write. A pair's score is the larger of two shares: how much of each side's "
+            f"own code is found in the other's; pairs at or above {num(o.threshold, 2)} (--similarity-threshold) are "
+            "listed. Similar code has innocent causes too (the book, a study group, a hint given in class): read the "
+            "regions before deciding anything.</p>")]
+    for a in sim.assignments:
+        out += _similar_assignment(a, o.threshold, context)
+    if sim.skipped:
+        n = len(sim.skipped)
+        out += [f"<h3>Not compared</h3><p>{n} submission{'s' if n != 1 else ''} or file{'s' if n != 1 else ''} "
+                "could not be read for the comparison (their grading is not affected):</p>",
+                "<table><tr><th>student</th><th>assignment</th><th>reason</th></tr>"]
+        out += [f'<tr><td>{_e(s.student)}</td><td>{_e(s.assignment or "all")}</td>'
+                f'<td class="reason">{_e(one_line(s.reason))}</td></tr>' for s in sim.skipped]
+        out.append("</table>")
+    return out
+
+
 def _summary_rows(rows: list[Row], ids: list[str], top: dict[str, float]) -> list[str]:
     out = []
     graded = [r for r in rows if r.report is not None]
@@ -277,11 +369,15 @@ vertical-align:top}th{background:#f2f2f2}td.n{text-align:right}tr.error td{backg
 .muted{color:#777}.scroll{overflow-x:auto;max-width:100%}td.reason{min-width:12em;max-width:32em;
 overflow-wrap:anywhere}.scroll td:first-child{max-width:16em;overflow-wrap:anywhere}details{margin:0 0 1.5em}
 summary{cursor:pointer}
+table.sbs{table-layout:fixed;width:100%}table.sbs td{padding:0;max-width:50%}
+pre.src{margin:0;padding:2px 4px;overflow-x:auto;font-size:12px;line-height:1.35}
+pre.src .ln{color:#999;user-select:none}pre.src mark{background:#ffe08a}pre.src .gap{color:#999}
 """
 
 
-def render_html(rows: list[Row], ids: list[str], *, grader: dict[str, Any] | None = None) -> str:
-    """The class report: summary, histograms, per-check failure rates, frequent hints, students."""
+def render_html(rows: list[Row], ids: list[str], *, grader: dict[str, Any] | None = None,
+                similarity: "Similarity | None" = None) -> str:
+    """The class report: summary, histograms, per-check failure rates, frequent hints, similar code, students."""
     top = maxima(rows, ids)
     graded = [r for r in rows if r.report is not None]
     errors = [r for r in rows if r.status != "ok"]
@@ -327,6 +423,8 @@ def render_html(rows: list[Row], ids: list[str], *, grader: dict[str, Any] | Non
         else:
             out.append("<p>No failure matched a known misconception.</p>")
     out += _integrity_section(rows)
+    if similarity is not None:
+        out += similarity_section(similarity)
     out += ["<h2>Students</h2>",
             '<div class="scroll"><table><tr><th>student</th>' + "".join(f"<th>{_e(a)}</th>" for a in ids)
             + "<th>total</th><th>checks not passed</th><th>status</th><th>reason</th><th>feedback</th></tr>"]

@@ -68,6 +68,18 @@ def _seconds(flag: str):  # noqa: ANN202 - an argparse type
 _positive_float = _seconds("--timeout")
 
 
+def _share(flag: str):  # noqa: ANN202 - an argparse type
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag}={text!r} is not a number") from None
+        if not 0.0 < value <= 1.0:
+            raise argparse.ArgumentTypeError(f"{flag}={text!r} must be a share greater than 0 and at most 1")
+        return value
+    return parse
+
+
 def _add_budgets(p: argparse.ArgumentParser) -> None:
     from .budgets import ASSIGNMENT_BUDGET_S, SUBMISSION_BUDGET_S
     p.add_argument("--assignment-budget", type=_seconds("--assignment-budget"), default=ASSIGNMENT_BUDGET_S,
@@ -365,6 +377,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--student-timeout", type=_seconds("--student-timeout"), metavar="SECONDS",
                    help="stop a grader process that spends longer than this on one student, and give the student "
                         "an error row (default: --submission-budget plus 120 s for the worker start and the report)")
+    b.add_argument("--similarity-threshold", type=_share("--similarity-threshold"), metavar="SHARE",
+                   help="list pairs of students whose code is this similar in the class report's similar-code "
+                        "section, a share of one side's own code found in the other (default: 0.5); evidence "
+                        "for you to read, never a penalty")
+    b.add_argument("--starter", metavar="DIR", help="the starter code handed out (aNN_*.py, .ipynb), left out of "
+                                                    "the similarity comparison (default: this project's "
+                                                    "assignments/ and notebooks/)")
     b.set_defaults(func=cmd_grade_all)
     for q in (g, b):
         q.add_argument("--drop-unavailable", action="store_true",
