@@ -163,7 +163,8 @@ def probe_a09(a09: ModuleType) -> None:
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     expected = {n for n, _ in model.named_parameters() if n.startswith(("trf_blocks.1.", "final_norm.", "out_head."))}
     if trainable != expected:
-        raise ProbeFailed(f"prepare_for_classification leaves {sorted(trainable)} trainable; expected {sorted(expected)}")
+        raise ProbeFailed(f"prepare_for_classification leaves {sorted(trainable)} trainable; "
+                          f"expected {sorted(expected)}")
     ids = torch.tensor([[2, 3, 4], [4, PAD, PAD], [3, 2, PAD]])
     labels = torch.tensor([0, 1, 1])
     with torch.no_grad():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
-from pathlib import Path
+from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def demo() -> ModuleType:
+def demo() -> Iterator[ModuleType]:
     """The demo imported once (one corpus read, one torch import for every test), under its own name."""
     name = "lora_finetune_demo_under_test"
     spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / "lora_finetune_demo.py")
