@@ -1,9 +1,12 @@
 """Real nbgrader on the course `scratchgrad nbgrader` writes: generate_assignment, autograde, generate_feedback, export.
 
 Three students hand in a03_attention: a solution (whose code also writes to stderr and warns while
-it is graded: that must cost nothing), the untouched release (a stub) and a mutant (no causal mask).
-The exported CSV must give full marks, zero and partial credit, and the same scores as
-`scratchgrad grade` on the same notebooks (the parity of the two routes).
+it is graded: that must cost nothing), the untouched release (a stub) and a mutant (no causal mask);
+they hand in a10_instruction too (the solution, the stub, a mutant), so that the fine-tuning track is
+on every route. The exported CSV must give full marks, zero and partial credit, and for each
+assignment the same scores as `scratchgrad grade` and Gradescope's results.json on the same
+notebooks (the parity of the three routes). One course, one nbgrader run per step and one Gradescope
+run per student serve both assignments.
 """
 
 from __future__ import annotations
@@ -21,10 +24,16 @@ import pytest
 from autograder.grading import grade
 from autograder.nbgrader_course import build_course, source_notebook
 from tests.banks.a03_attention import MUTANTS
+from tests.banks.a10_instruction import MUTANTS as A10_MUTANTS
 from tests.banks.edits import Edit, Variant, apply
 from tests.conftest import ROOT
 
 AID = "a03_attention"
+# the fine-tuning track's assignment on the three routes: of a10 and a13 (the candidates with the
+# fastest notebooks), a10's solutions grade faster (6.4 s user CPU against 8.4 s for a13, measured)
+NEW = "a10_instruction"
+PARITY = (AID, NEW)
+STUDENTS = ("alice", "bob", "carol")  # a correct solution, the untouched release (a stub), a mutant
 pytest.importorskip("nbgrader", reason="nbgrader is not installed (pip install -e '.[dev]' installs it)")
 
 # a correct solution that is noisy (inside a solution cell: nbgrader restores the read-only cells):
@@ -46,16 +55,16 @@ def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run
 
 
-def hand_in(course: Path, student: str, solution_source: str | None) -> Path:
-    """The released notebook, its solution cells filled from `solution_source` (None: untouched)."""
-    released = json.loads((course / "release" / AID / f"{AID}.ipynb").read_text(encoding="utf-8"))
+def hand_in(course: Path, student: str, aid: str, solution_source: str | None) -> Path:
+    """The released notebook of `aid`, its solution cells filled from `solution_source` (None: untouched)."""
+    released = json.loads((course / "release" / aid / f"{aid}.ipynb").read_text(encoding="utf-8"))
     if solution_source is not None:
-        full = {c["metadata"]["nbgrader"]["grade_id"]: c for c in source_notebook(AID, solution_source)["cells"]}
+        full = {c["metadata"]["nbgrader"]["grade_id"]: c for c in source_notebook(aid, solution_source)["cells"]}
         for cell in released["cells"]:
             meta = cell["metadata"].get("nbgrader", {})
             if meta.get("solution"):
                 cell["source"] = full[meta["grade_id"]]["source"]
-    dest = course / "submitted" / student / AID / f"{AID}.ipynb"
+    dest = course / "submitted" / student / aid / f"{aid}.ipynb"
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps(released), encoding="utf-8")
     return dest
@@ -64,17 +73,21 @@ def hand_in(course: Path, student: str, solution_source: str | None) -> Path:
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> dict:
     course = tmp_path_factory.mktemp("nbgrader") / "course"
-    build_course(course, ids=[AID])
-    log = nbgrader(course, "generate_assignment", AID, "--force").stderr
-    solution = (ROOT / "solutions" / f"{AID}.py").read_text(encoding="utf-8")
+    build_course(course, ids=list(PARITY))
+    solution = {aid: (ROOT / "solutions" / f"{aid}.py").read_text(encoding="utf-8") for aid in PARITY}
     (mutant,) = [v for v in MUTANTS if v.name == "mha_no_causal_mask"]
-    subs = {"alice": hand_in(course, "alice", apply(solution, NOISY)),
-            "bob": hand_in(course, "bob", None),
-            "carol": hand_in(course, "carol", apply(solution, mutant))}
-    for command in (("autograde", AID), ("generate_feedback", AID), ("export",)):
+    (mutant10,) = [v for v in A10_MUTANTS if v.name == "all_pads_ignored"]
+    log, subs = "", {}
+    # "a*" is every assignment of this course (PARITY): one nbgrader process per step, not one per assignment
+    log += nbgrader(course, "generate_assignment", "a*", "--force").stderr
+    for aid, alice, carol in ((AID, NOISY, mutant), (NEW, None, mutant10)):
+        subs[aid] = {"alice": hand_in(course, "alice", aid, apply(solution[aid], alice) if alice else solution[aid]),
+                     "bob": hand_in(course, "bob", aid, None),
+                     "carol": hand_in(course, "carol", aid, apply(solution[aid], carol))}
+    for command in (("autograde", "a*"), ("generate_feedback", "a*"), ("export",)):
         log += nbgrader(course, *command).stderr
     with open(course / "grades.csv", newline="", encoding="utf-8") as f:
-        grades = {row["student_id"]: row for row in csv.DictReader(f)}
+        grades = {(row["assignment"], row["student_id"]): row for row in csv.DictReader(f)}
     return {"dir": course, "grades": grades, "subs": subs, "log": log}
 
 
@@ -94,10 +107,14 @@ def test_release_has_no_solutions_or_hidden_tests(course: dict) -> None:
 
 def test_exported_csv_has_partial_credit(course: dict) -> None:
     g = course["grades"]
-    assert float(g["alice"]["max_score"]) == 44.0
-    assert float(g["alice"]["score"]) == 44.0, "a correct solution (noisy on stderr) must get full marks"
-    assert float(g["bob"]["score"]) == 0.0
-    assert 0.0 < float(g["carol"]["score"]) < 44.0
+    assert sorted(g) == sorted((aid, s) for aid in PARITY for s in STUDENTS)
+    assert float(g[AID, "alice"]["max_score"]) == 44.0
+    assert float(g[AID, "alice"]["score"]) == 44.0, "a correct solution (noisy on stderr) must get full marks"
+    for aid in PARITY:
+        full = float(g[aid, "alice"]["max_score"])
+        assert full > 0 and float(g[aid, "alice"]["score"]) == full, aid
+        assert float(g[aid, "bob"]["score"]) == 0.0, aid
+        assert 0.0 < float(g[aid, "carol"]["score"]) < full, aid
 
 
 def test_each_test_cell_gets_partial_credit(course: dict) -> None:
@@ -123,16 +140,34 @@ def test_scratchgrad_nbgrader_refuses_an_existing_course(course: dict) -> None:
     assert run.returncode == 2 and "already holds a course" in run.stderr
 
 
-def test_same_score_on_all_three_routes(course: dict, tmp_path: Path) -> None:
-    """One submission, one score: nbgrader's export, `scratchgrad grade` and Gradescope's results.json agree."""
+@pytest.fixture(scope="module")
+def routes(course: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], tuple[float, float]]:
+    """(assignment, student) -> (Gradescope's score, `scratchgrad grade`'s score): one bundle for both
+    assignments, one Gradescope run and one `grade` per student."""
     from tests.test_gradescope import fake_root, run_autograder
-    bundle = tmp_path / "autograder.zip"
-    built = subprocess.run([sys.executable, "-m", "autograder", "gradescope", str(bundle), "--only", AID],
+    tmp = tmp_path_factory.mktemp("routes")
+    bundle = tmp / "autograder.zip"
+    built = subprocess.run([sys.executable, "-m", "autograder", "gradescope", str(bundle), "--only", *PARITY],
                            capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert built.returncode == 0, built.stderr
-    for student, notebook in course["subs"].items():
-        root = fake_root(tmp_path / student, bundle)
-        shutil.copy(notebook, root / "submission" / notebook.name)
+    scores = {}
+    for student in STUDENTS:
+        root = fake_root(tmp / student, bundle)
+        for aid in PARITY:
+            shutil.copy(course["subs"][aid][student], root / "submission" / f"{aid}.ipynb")
         doc, _log = run_autograder(root)
-        cli = grade(root / "submission", [AID]).score
-        assert doc["score"] == cli == float(course["grades"][student]["score"]), student
+        report = grade(root / "submission", list(PARITY))
+        assert doc["score"] == report.score, student
+        for a in report.assignments:
+            on_gradescope = round(sum(t["score"] for t in doc["tests"] if t["tags"][0] == a.id), 6)
+            scores[a.id, student] = (on_gradescope, a.score)
+    return scores
+
+
+@pytest.mark.parametrize("aid", PARITY)
+def test_same_score_on_all_three_routes(course: dict, routes: dict, aid: str) -> None:
+    """One submission, one score: nbgrader's export, `scratchgrad grade` and Gradescope's results.json agree."""
+    for student in STUDENTS:
+        on_gradescope, cli = routes[aid, student]
+        on_nbgrader = float(course["grades"][aid, student]["score"])
+        assert on_gradescope == cli == pytest.approx(on_nbgrader, abs=1e-6), (student, on_gradescope, cli, on_nbgrader)
