@@ -147,8 +147,15 @@ Run the check cell of a notebook before you start the next one: the next one imp
 
 ## See it work
 
-Once a01-a06 and a08 pass, `python examples/pretrain_demo.py` trains your tokenizer on the bundled
-corpus, then a small GPT built from your modules, and samples text from it with your decoder.
+Each example runs your own modules:
+
+- `python examples/pretrain_demo.py` (a01-a06, a08; a07 when it passes): trains your tokenizer on the
+  bundled corpus, then a small GPT built from your modules, samples text from it with your decoder
+  and saves the loss curve.
+- `python examples/lora_finetune_demo.py` (a09, a11): fine-tunes a small GPT with your LoRA on a toy
+  classification task from the corpus and prints the accuracy before and after.
+- `python examples/llama_demo.py --path assignments` (once a13 passes): a tiny Llama-style model from
+  your pieces, cached generation agreeing with uncached, with the FLOPs of each step side by side.
 
 ## What graded files may not use
 
