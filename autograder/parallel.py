@@ -154,7 +154,14 @@ def run_split(scanned: Scanned, executor: Worker, jobs: int, options: dict[str, 
         mine, theirs = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_copy_main, daemon=True,
                            args=(scanned, order, counter, options, deadline, theirs, executor, spare))
-        proc.start()
+        try:
+            proc.start()
+        except OSError:  # no process to spare (a pids limit): this one grades the rest
+            theirs.close()
+            mine.close()
+            if spare is not None:
+                adopt_prestarted(scanned.submission.root, spare)  # discarded at exit
+            break
         theirs.close()
         if spare is not None:  # the copy owns it now: drop this process's ends of its pipes
             for stream in (spare.proc.stdin, spare.proc.stdout, spare.boot_err):
