@@ -69,3 +69,12 @@ def test_bad_jobs_is_a_clear_error() -> None:
     run = subprocess.run([sys.executable, "-m", "autograder", "grade", "solutions", "--jobs", "0"],
                          capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert run.returncode == 2 and "--jobs='0' must be at least 1" in run.stderr
+
+
+def test_no_process_to_spare_leaves_the_grading_to_one(tmp_path: Path) -> None:
+    sub = make_submission(tmp_path / "sub", source=ROOT / "solutions")
+    prelude = ("import multiprocessing.process as mpp\n"
+               "def refuse(self):\n    raise BlockingIOError(11, 'Resource temporarily unavailable')\n"
+               "mpp.BaseProcess.start = refuse")
+    report = grade_cli(sub, tmp_path / "r.json", "--only", "a10", "a11", "--jobs", "2", prelude=prelude)
+    assert report["score"] == report["max_score"] and report["grader"]["worker_starts"] == 1
