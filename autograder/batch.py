@@ -47,8 +47,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 _ASSIGNMENT_FILE = re.compile(r"a(\d\d)_")
 # modules of the package that never run while a submission is graded: editing them keeps saved grades
 # (any other file of autograder/ or reference/ counts, so a new module errs on the side of regrading)
-NOT_GRADING = frozenset({"__main__.py", "cli.py", "batch.py", "classreport.py", "stubs.py", "notebooks.py",
-                         "release.py", "nbgrader_course.py", "gradescope.py"})
+NOT_GRADING = frozenset({"__main__.py", "cli.py", "batch.py", "cluster.py", "classreport.py", "stubs.py",
+                         "notebooks.py", "release.py", "nbgrader_course.py", "gradescope.py"})
+EXECUTORS = ("local", "dask")
 
 
 def default_jobs() -> int:
@@ -79,6 +80,7 @@ class Outcome:
     cause: str | None = None  # for errors: "submission" (its own fault, cached) or "grader" (retried next run)
     skipped: bool = False
     report: dict[str, Any] | None = None
+    where: str | None = None  # the Dask worker that graded it (--executor dask)
 
 
 def discover(folder: Path, out: Path) -> tuple[list[Student], list[Outcome], list[str]]:
@@ -298,6 +300,26 @@ def _serve(conn: Connection, log_path: str, ids: list[str], parent: int | None =
         conn.send(("done", sid, _grade_one(path, ids, seed, call_timeout_s, tuple(budgets), unavailable)))
 
 
+def task_message(sid: str, path: str, ids: list[str], seed: int, call_timeout_s: float | None,
+                 budgets: tuple[float | None, float | None], unavailable: str) -> tuple:
+    """What a grader process (`_serve`) is sent to grade one student, on every executor."""
+    return sid, path, ids, seed, call_timeout_s, list(budgets), unavailable
+
+
+def exit_why(code: int | None) -> str:
+    """A process's end as a reader wants it: `killed by signal SIGKILL` or `exit status 1`."""
+    return f"killed by signal {signal.Signals(-code).name}" if code and code < 0 else f"exit status {code}"
+
+
+def died_reason(code: int | None) -> str:
+    return f"the grader process died while grading this submission ({exit_why(code)})"
+
+
+def timeout_reason(student_timeout_s: float) -> str:
+    # the engine's budgets stop learner code well before this: what is left is the submission's doing
+    return f"grading did not finish within {student_timeout_s:g} s (--student-timeout); the grader process was stopped"
+
+
 class GraderStartError(Exception):
     """A grader process died before it was ready: an installation problem, not a submission's."""
 
@@ -354,8 +376,8 @@ class Pool:
                 if slot.ready and slot.task is None and pending:
                     st = pending.popleft()
                     try:
-                        slot.conn.send((st.id, str(st.path), self.ids, seed, call_timeout_s, list(budgets),
-                                        self.unavailable))
+                        slot.conn.send(task_message(st.id, str(st.path), self.ids, seed, call_timeout_s, budgets,
+                                                    self.unavailable))
                     except OSError:  # the process just died; it is replaced below and the student waits
                         pending.appendleft(st)
                         continue
@@ -391,19 +413,14 @@ class Pool:
         if not slot.proc.is_alive():
             code = slot.proc.exitcode
             st, slot.task = slot.task, None
-            why = f"killed by signal {signal.Signals(-code).name}" if code and code < 0 else f"exit status {code}"
             if st is None:
                 if not slot.ready:
-                    raise GraderStartError(f"a grader process failed to start ({why}); see {self.log_path}")
+                    raise GraderStartError(f"a grader process failed to start ({exit_why(code)}); see {self.log_path}")
                 return None, True
-            return Outcome(st.id, "error", f"the grader process died while grading this submission ({why})",
-                           cause="grader"), True
+            return Outcome(st.id, "error", died_reason(code), cause="grader"), True
         if slot.task is not None and time.monotonic() > slot.deadline:
             st, slot.task = slot.task, None
-            # the engine's budgets stop learner code well before this: what is left is the submission's doing
-            return Outcome(st.id, "error", f"grading did not finish within {student_timeout_s:g} s "
-                                           "(--student-timeout); the grader process was stopped",
-                           cause="submission"), True
+            return Outcome(st.id, "error", timeout_reason(student_timeout_s), cause="submission"), True
         return None, False
 
 
@@ -444,6 +461,7 @@ class Summary:
     elapsed_s: float = 0.0
     ignored: list[str] = field(default_factory=list)
     processes: int = 0  # grader processes started (0 when every student was skipped)
+    cluster: str = ""  # --executor dask: which workers graded, e.g. "2 Dask workers at tcp://host:8786"
 
 
 class Progress:
@@ -488,7 +506,7 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
               assignment_budget_s: float | None = ASSIGNMENT_BUDGET_S,
               submission_budget_s: float | None = SUBMISSION_BUDGET_S,
               student_timeout_s: float | None = None, progress: TextIO | None = None,
-              unavailable: Policy = "error") -> Summary:
+              unavailable: Policy = "error", executor: str = "local", scheduler: str | None = None) -> Summary:
     """Grade every submission in `folder` into `out`; see the module docstring for the stages.
 
     `student_timeout_s` (default: the submission budget plus STARTUP_SLACK_S) is how long a grader
@@ -496,8 +514,21 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
 
     `unavailable`: "error" stops before grading anyone when the checks need what this installation
     lacks (GPT-2's files); "drop" leaves those checks out of every student's maximum.
+
+    `executor`: "local" grades in a pool of `jobs` grader processes here; "dask" sends each student to
+    the Dask cluster whose scheduler listens at `scheduler` (see `autograder.cluster`). Both hand every
+    outcome to the same `record`, so the files written do not depend on where a student was graded.
     """
     t0 = time.monotonic()
+    if executor not in EXECUTORS:
+        raise UsageError(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
+    if executor == "dask" and not scheduler:
+        raise UsageError("--executor dask needs --scheduler ADDRESS (the Dask scheduler, e.g. tcp://host:8786)")
+    if executor == "local" and scheduler:
+        raise UsageError(f"--scheduler {scheduler!r} is only used with --executor dask")
+    if executor == "dask" and jobs is not None:
+        raise UsageError(f"--jobs={jobs} sizes the local pool; with --executor dask each Dask worker grades as many "
+                         "students at once as it has threads (dask worker --nthreads)")
     if student_timeout_s is None:
         student_timeout_s = (submission_budget_s or SUBMISSION_BUDGET_S) + STARTUP_SLACK_S
     budgets = (assignment_budget_s, submission_budget_s)
@@ -554,7 +585,16 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
 
     for o in clashes:
         bar.step(o)
-    if todo:
+    if todo and executor == "dask":
+        from .cluster import Job, grade_on_dask
+        assert scheduler is not None
+        (out / ".grader.log").write_text("", encoding="utf-8")
+        job = Job(ids, seed, call_timeout_s, budgets, unavailable, student_timeout_s, fingerprint)
+        try:
+            summary.cluster = grade_on_dask(scheduler, todo, job, record, out / ".grader.log", progress)
+        finally:
+            bar.finish()
+    elif todo:
         (out / ".grader.log").write_text("", encoding="utf-8")  # this run's grader warnings and tracebacks
         summary.processes = min(jobs or default_jobs(), len(todo))
         pool = Pool(summary.processes, out / ".grader.log", ids, unavailable)
@@ -614,7 +654,7 @@ def _n(count: int, noun: str, plural: str | None = None) -> str:
 def summary_text(s: Summary, out: Path) -> str:
     lines = [(f"{_n(s.students, 'student')}: {len(s.graded)} graded, {len(s.skipped)} skipped (unchanged since the last "
              f"run; --force regrades them), {_n(len(s.errors), 'error')} "
-             f"({s.elapsed_s:.1f} s, {_n(s.processes, 'grader process', 'grader processes')})")]
+             f"({s.elapsed_s:.1f} s, {s.cluster or _n(s.processes, 'grader process', 'grader processes')})")]
     lines += [f"  {o.student}: error: {one_line(o.reason, 200)}" for o in s.errors]
     if s.ignored:
         lines.append(f"  ignored {len(s.ignored)} entries that are neither folders nor .zip files: "
@@ -635,7 +675,9 @@ def main(args: Any) -> int:
     ids = resolve_all(args.only)
     if not hidden_available():
         raise UsageError("the hidden checks are not installed here (a learner kit has public checks only)")
-    out, jobs = Path(args.out), default_jobs() if args.jobs is None else args.jobs
+    executor = getattr(args, "executor", "local")
+    out = Path(args.out)
+    jobs = default_jobs() if args.jobs is None and executor == "local" else args.jobs
     if args.student_timeout is not None and not args.student_timeout > 0:
         raise UsageError(f"--student-timeout={args.student_timeout!r} must be greater than 0")
     stream = sys.stderr if sys.stderr.isatty() else None
@@ -648,7 +690,8 @@ def main(args: Any) -> int:
         summary = grade_all(Path(args.dir), out, ids, jobs=jobs, seed=args.seed, force=args.force,
                             call_timeout_s=args.timeout, assignment_budget_s=args.assignment_budget,
                             submission_budget_s=args.submission_budget, student_timeout_s=args.student_timeout,
-                            progress=stream, unavailable="drop" if args.drop_unavailable else "error")
+                            progress=stream, unavailable="drop" if args.drop_unavailable else "error",
+                            executor=executor, scheduler=getattr(args, "scheduler", None))
     except GraderStartError as exc:
         print(f"scratchgrad grade-all: {exc}", file=sys.stderr)
         return 3

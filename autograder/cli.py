@@ -351,6 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--student-timeout", type=_seconds("--student-timeout"), metavar="SECONDS",
                    help="stop a grader process that spends longer than this on one student, and give the student "
                         "an error row (default: --submission-budget plus 120 s for the worker start and the report)")
+    b.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="where students are graded: local (a pool of --jobs grader processes here; the default) or "
+                        "dask (tasks on a Dask cluster's workers; needs --scheduler and scratchgrad[cluster])")
+    b.add_argument("--scheduler", metavar="ADDRESS",
+                   help="the Dask scheduler for --executor dask, e.g. tcp://10.0.0.5:8786 (what `dask scheduler` prints)")
     b.set_defaults(func=cmd_grade_all)
     for q in (g, b):
         q.add_argument("--drop-unavailable", action="store_true",
