@@ -272,8 +272,10 @@ def _die_with_parent(parent: int) -> None:
         os._exit(143)
 
 
-def _serve(conn: Connection, log_path: str, ids: list[str], parent: int | None = None) -> None:
-    """A grader process: import the engine once, then grade whatever the parent sends until told to stop."""
+def _serve(conn: Connection, log_path: str, ids: list[str], parent: int | None = None,
+           idle_s: float | None = None) -> None:
+    """A grader process: import the engine once, then grade whatever the parent sends until told to stop
+    (or, given `idle_s`, until nothing came for that long)."""
     if parent is not None:
         _die_with_parent(parent)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -287,8 +289,11 @@ def _serve(conn: Connection, log_path: str, ids: list[str], parent: int | None =
         load_suite(aid, hidden=True)
     conn.send(("ready",))
     while True:
+        idle_since = time.monotonic()
         while not conn.poll(1.0):  # on platforms without PR_SET_PDEATHSIG: notice an orphaning within 1 s
             if parent is not None and os.getppid() != parent:
+                return
+            if idle_s is not None and time.monotonic() - idle_since > idle_s:
                 return
         try:
             task = conn.recv()

@@ -56,7 +56,8 @@ CONNECT_TIMEOUT_S = 5.0  # connecting to a live scheduler takes milliseconds, ev
 MAX_SHIP_BYTES = 256 << 20  # per student: the loader reads at most 64 MiB per zip and per notebook
 SHIPPED_SUFFIXES = (".py", ".ipynb", ".zip")  # the only files whose bytes the loader reads
 LINK_TARGET = ".scratchgrad-link-not-sent"  # what a shipped symbolic link points to (the loader ignores links)
-IDLE_S = 600.0  # a grader idle this long, left by a run whose client went away, is stopped
+IDLE_S = 600.0  # a grader idle this long, left by a run whose client went away, is stopped by the next task
+SELF_STOP_S = IDLE_S + 60  # and exits by itself after this long (no task came, or its scheduler is gone)
 INSTALL_HINT = ("--executor dask needs Dask's distributed package: python -m pip install 'scratchgrad[cluster]' "
                 "(here and on every Dask worker)")
 
@@ -229,7 +230,7 @@ def grader_main(argv: list[str]) -> None:
     """The grader process's entry point: `_serve` on the socket its Dask worker passed down."""
     from multiprocessing.connection import Connection
     fd, log, ids, parent = argv
-    _serve(Connection(int(fd)), log, json.loads(ids), int(parent))
+    _serve(Connection(int(fd)), log, json.loads(ids), int(parent), idle_s=SELF_STOP_S)
 
 
 _LOCK = threading.Lock()
@@ -254,9 +255,10 @@ def _check_installation(run: str, job: Job, where: str) -> None:
         try:
             dropped = preflight(job.ids, policy=job.unavailable)  # type: ignore[arg-type]
             mine = grader_fingerprint(job.ids, job.seed, job.call_timeout_s, job.budgets, dropped)
+            lacks = f"; it lacks {', '.join(sorted(dropped))} (--drop-unavailable)" if dropped else ""
             why = "" if mine == job.fingerprint else (
                 f"the Dask worker {where} grades with other grader files than this machine (another scratchgrad "
-                f"version or edited files under {PACKAGE_DIR}): install the same scratchgrad on every worker")
+                f"version or edited files under {PACKAGE_DIR}{lacks}): install the same scratchgrad on every worker")
         except SetupError as exc:
             why = f"the Dask worker {where} cannot grade: {exc}"
         _CHECKED[run] = why
@@ -265,14 +267,15 @@ def _check_installation(run: str, job: Job, where: str) -> None:
 
 
 def _take(run: str, job: Job, log: Path, where: str) -> _Grader:
-    stale = []
+    """An idle grader of `run`, or a new one; graders dead or idle past IDLE_S (any run's) are stopped first."""
+    stale: list[_Grader] = []
     with _LOCK:
         now = time.monotonic()
-        for other, idle in _IDLE.items():  # graders of a run whose client vanished without stopping them
-            if other != run:
-                stale += [g for g in idle if now - g.idle_since > IDLE_S]
-                idle[:] = [g for g in idle if g not in stale]
-                _GRADERS[other].difference_update(stale)
+        for r, idle in _IDLE.items():  # a run whose client vanished leaves idle graders behind
+            gone = [g for g in idle if now - g.idle_since > IDLE_S or not g.alive()]
+            idle[:] = [g for g in idle if g not in gone]
+            _GRADERS.get(r, set()).difference_update(gone)
+            stale += gone
         idle = _IDLE.setdefault(run, [])
         grader = idle.pop() if idle else None
     for g in stale:
@@ -420,6 +423,12 @@ def grade_on_dask(address: str, todo: list[Student], job: Job, record: Callable[
 def _stop_everywhere(client: Any, run: str) -> None:
     """Stop this run's grader processes on every worker; a worker that does not answer in time keeps them
     until its next task of another run finds them idle for IDLE_S, or until it exits."""
-    stopper = threading.Thread(target=lambda: client.run(stop_graders, run, on_error="ignore"), daemon=True)
+    def stop() -> None:
+        try:
+            client.run(stop_graders, run, on_error="ignore")
+        except Exception:  # noqa: BLE001 - best effort: with the scheduler gone, the graders exit after
+            pass  # SELF_STOP_S idle or with their Dask worker, and the run's own error is what the user needs
+
+    stopper = threading.Thread(target=stop, daemon=True)
     stopper.start()
     stopper.join(2 * GRACE_S)

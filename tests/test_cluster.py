@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -318,3 +319,52 @@ def test_too_much_to_send_is_the_submission_s_error(tmp_path: Path, monkeypatch:
         cluster.pack(sub)
     (sub / "a03_attention.ipynb").write_bytes(b"x" * 999)
     assert cluster.pack(sub)[0] == "tar"
+
+
+def test_a_worker_with_other_grader_files_stops_the_run(tmp_path: Path) -> None:
+    job = cluster.Job([A03], 0, None, (None, None), "error", 60.0, fingerprint="graded elsewhere")
+    with pytest.raises(cluster.ClusterError, match="the Dask worker tcp://w:1 grades with other grader files"):
+        cluster._check_installation("run-a", job, "tcp://w:1")
+    right = batch.grader_fingerprint([A03], 0, None, (None, None), {})
+    cluster._check_installation("run-b", cluster.Job([A03], 0, None, (None, None), "error", 60.0, right), "tcp://w:1")
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="follows the grader's processes through /proc")
+def test_a_grader_on_a_worker_reports_a_death_and_an_overrun_as_the_pool_does(tmp_path: Path) -> None:
+    """The worker-side grader process (started by `subprocess`, as a daemonic Dask worker must) gives the
+    local pool's error rows: a death is the grader's fault, an overrun of --student-timeout the submission's."""
+    sleeper = tmp_path / "a_sleep"
+    sleeper.mkdir()
+    (sleeper / f"{A03}.py").write_text("import time\ntime.sleep(60)\n", encoding="utf-8")
+    job = cluster.Job([A03], 0, None, (None, None), "error", 3.0, "")
+    log = tmp_path / "grader.log"
+    orphans: set[int] = set()
+    try:
+        grader = cluster._Grader([A03], log)
+        grader.wait_ready("tcp://here:1")
+        result = grader.grade(job.message("a_sleep", sleeper), job.student_timeout_s)
+        assert result == {"status": "error", "cause": "submission", "reason": batch.timeout_reason(3.0)}
+        assert not grader.alive()
+
+        grader = cluster._Grader([A03], log)
+        grader.wait_ready("tcp://here:1")
+
+        def kill_when_busy() -> None:  # SIGKILL the grader while the learner's code runs, as the OOM killer would
+            deadline = time.monotonic() + 60
+            while not any("_sg_runtime" in cmdline(p) for p in descendants(grader.proc.pid)):
+                if time.monotonic() > deadline:
+                    return  # grade() below then reports an overrun, and the assertion says so
+                time.sleep(0.1)
+            orphans.update(descendants(grader.proc.pid))
+            os.kill(grader.proc.pid, signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_when_busy)
+        killer.start()
+        try:
+            result = grader.grade(job.message("a_sleep", sleeper), 90.0)
+        finally:
+            killer.join()
+        assert result == {"status": "error", "cause": "grader", "reason": batch.died_reason(-signal.SIGKILL)}
+    finally:
+        for pid in alive(orphans):  # the learner worker, asleep in its import: it would end with the sleep
+            os.kill(pid, signal.SIGKILL)
