@@ -590,25 +590,21 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
 
     for o in clashes:
         bar.step(o)
-    if todo and executor == "dask":
-        from .cluster import Job, grade_on_dask
-        assert scheduler is not None
-        (out / ".grader.log").write_text("", encoding="utf-8")
-        job = Job(ids, seed, call_timeout_s, budgets, unavailable, student_timeout_s, fingerprint)
-        try:
-            summary.cluster = grade_on_dask(scheduler, todo, job, record, out / ".grader.log", progress)
-        finally:
-            bar.finish()
-    elif todo:
+    if todo:
         (out / ".grader.log").write_text("", encoding="utf-8")  # this run's grader warnings and tracebacks
-        summary.processes = min(jobs or default_jobs(), len(todo))
-        pool = Pool(summary.processes, out / ".grader.log", ids, unavailable)
-        try:
-            pool.run(todo, seed, call_timeout_s, student_timeout_s, record, budgets)
-        finally:
-            pool.close()
-            bar.finish()
-    else:
+    try:
+        if todo and executor == "dask":
+            from .cluster import Job, grade_on_dask
+            job = Job(ids, seed, call_timeout_s, budgets, unavailable, student_timeout_s, fingerprint)
+            summary.cluster = grade_on_dask(str(scheduler), todo, job, record, out / ".grader.log")
+        elif todo:
+            summary.processes = min(jobs or default_jobs(), len(todo))
+            pool = Pool(summary.processes, out / ".grader.log", ids, unavailable)
+            try:
+                pool.run(todo, seed, call_timeout_s, student_timeout_s, record, budgets)
+            finally:
+                pool.close()
+    finally:
         bar.finish()
     current = {st.id for st in students}
     manifest.students = {k: v for k, v in manifest.students.items() if k in current}  # forget removed students

@@ -355,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where students are graded: local (a pool of --jobs grader processes here; the default) or "
                         "dask (tasks on a Dask cluster's workers; needs --scheduler and scratchgrad[cluster])")
     b.add_argument("--scheduler", metavar="ADDRESS",
-                   help="the Dask scheduler for --executor dask, e.g. tcp://10.0.0.5:8786 (what `dask scheduler` prints)")
+                   help="the Dask scheduler for --executor dask, e.g. tcp://10.0.0.5:8786 (`dask scheduler` prints it)")
     b.set_defaults(func=cmd_grade_all)
     for q in (g, b):
         q.add_argument("--drop-unavailable", action="store_true",

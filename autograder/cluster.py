@@ -45,7 +45,7 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from .assignments import UsageError
 from .batch import (GRACE_S, PACKAGE_DIR, GraderStartError, Outcome, Student, _outcome, _serve, died_reason,
@@ -351,8 +351,7 @@ def connect(address: str) -> Any:
                          "prints") from None
 
 
-def grade_on_dask(address: str, todo: list[Student], job: Job, record: Callable[[Outcome], None], log: Path,
-                  progress: TextIO | None = None) -> str:
+def grade_on_dask(address: str, todo: list[Student], job: Job, record: Callable[[Outcome], None], log: Path) -> str:
     """Grade `todo` on the cluster at `address`, handing each outcome to `record` as it arrives.
 
     Returns which workers graded, for the summary line. At most a few tasks per worker thread are
