@@ -370,13 +370,21 @@ def grade_on_dask(address: str, todo: list[Student], job: Job, record: Callable[
 
     def fill() -> None:
         nonlocal submitted
-        ahead = max(8, 3 * sum(client.nthreads().values()))  # workers may join (or leave) mid-run
+        try:
+            threads = sum(client.nthreads().values())  # workers may join (or leave) mid-run
+        except OSError:
+            threads = 0  # the scheduler is gone: the futures say so, cancelled, and the run stops there
+        ahead = max(8, 3 * threads)
         while pending and len(running) < ahead:
             st = pending.pop()
             try:
                 kind, payload = pack(st.path)
             except UsageError as exc:
                 record(Outcome(st.id, "error", str(exc), cause="submission"))
+                continue
+            except Exception as exc:  # noqa: BLE001 - whatever a folder holds must cost its own row at most
+                record(Outcome(st.id, "error", f"grader error while packing it for the Dask cluster: "
+                                              f"{type(exc).__name__}: {exc}", cause="grader"))
                 continue
             submitted += 1
             fut = client.submit(grade_task, run, st.id, st.path.name, kind, payload, job,
@@ -396,9 +404,10 @@ def grade_on_dask(address: str, todo: list[Student], job: Job, record: Callable[
             except (CancelledError, asyncio.CancelledError) as exc:  # nobody cancels but us: the scheduler went away
                 raise ClusterError(f"lost the Dask scheduler at {address} ({type(exc).__name__}: {exc}); the students "
                                    "graded so far are saved: run the same command again to grade the rest") from None
-            except KilledWorker as exc:
-                outcome = Outcome(st.id, "error", "the Dask workers grading this submission died each time (the "
-                                  f"scheduler gave up after distributed.scheduler.allowed-failures: {exc})",
+            except KilledWorker as exc:  # as a student who kills grader processes locally, but after retries
+                tries, last = exc.allowed_failures + 1, getattr(exc.last_worker, "address", "?")
+                outcome = Outcome(st.id, "error", f"every Dask worker that graded this submission died while grading "
+                                  f"it ({tries} in a row, the last {last}; distributed.scheduler.allowed-failures)",
                                   cause="grader")
             except Exception as exc:  # noqa: BLE001 - a bug on a worker costs one row, as in the local pool
                 outcome = Outcome(st.id, "error", f"grader error on the Dask cluster: {type(exc).__name__}: {exc}",
