@@ -180,7 +180,7 @@ def _compile(folder: Path) -> None:
 
 def grader_fingerprint(ids: list[str], seed: int, call_timeout_s: float | None,
                        budgets: tuple[float | None, float | None] = (None, None),
-                       dropped: dict[str, str] | None = None) -> str:
+                       dropped: dict[str, str] | None = None, *, bytecode: bool = True) -> str:
     """What a saved result depends on besides the submission: version, options, and the grader's files.
 
     The engine, runtime and reference files count whole, with their bytecode (`__pycache__`, stray
@@ -205,8 +205,9 @@ def grader_fingerprint(ids: list[str], seed: int, call_timeout_s: float | None,
     h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
     spec = importlib.util.find_spec("reference")
     for folder in [PACKAGE_DIR, *((Path(p) for p in spec.submodule_search_locations or []) if spec else [])]:
-        _compile(folder)
-        _hash_tree(h, folder, keep, bytecode=True)
+        if bytecode:  # without: the sources alone, comparable between machines (a .pyc holds its source's mtime)
+            _compile(folder)
+        _hash_tree(h, folder, keep, bytecode=bytecode)
     return h.hexdigest()
 
 
@@ -595,7 +596,7 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
     try:
         if todo and executor == "dask":
             from .cluster import Job, grade_on_dask
-            job = Job(ids, seed, call_timeout_s, budgets, unavailable, student_timeout_s, fingerprint)
+            job = Job.for_run(ids, seed, call_timeout_s, budgets, unavailable, student_timeout_s, dropped)
             summary.cluster = grade_on_dask(str(scheduler), todo, job, record, out / ".grader.log")
         elif todo:
             summary.processes = min(jobs or default_jobs(), len(todo))

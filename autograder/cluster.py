@@ -58,6 +58,7 @@ SHIPPED_SUFFIXES = (".py", ".ipynb", ".zip")  # the only files whose bytes the l
 LINK_TARGET = ".scratchgrad-link-not-sent"  # what a shipped symbolic link points to (the loader ignores links)
 IDLE_S = 600.0  # a grader idle this long, left by a run whose client went away, is stopped by the next task
 SELF_STOP_S = IDLE_S + 60  # and exits by itself after this long (no task came, or its scheduler is gone)
+SCORED_BY = ("torch", "hypothesis", "numpy", "tiktoken")  # packages whose version a score may depend on
 INSTALL_HINT = ("--executor dask needs Dask's distributed package: python -m pip install 'scratchgrad[cluster]' "
                 "(here and on every Dask worker)")
 
@@ -69,7 +70,8 @@ class ClusterError(GraderStartError):
 
 @dataclass(frozen=True)
 class Job:
-    """What every task of one run shares: the grading options and the fingerprint they were saved under."""
+    """What every task of one run shares: the grading options, and what a worker must match to grade them:
+    the grader's sources (`grader_fingerprint(..., bytecode=False)`) and the versions in `versions()`."""
 
     ids: list[str]
     seed: int
@@ -77,10 +79,30 @@ class Job:
     budgets: tuple[float | None, float | None]
     unavailable: str
     student_timeout_s: float
-    fingerprint: str
+    sources: str
+    versions: dict[str, str]
+
+    @classmethod
+    def for_run(cls, ids: list[str], seed: int, call_timeout_s: float | None,
+                budgets: tuple[float | None, float | None], unavailable: str, student_timeout_s: float,
+                dropped: dict[str, str]) -> Job:
+        sources = grader_fingerprint(ids, seed, call_timeout_s, budgets, dropped, bytecode=False)
+        return cls(ids, seed, call_timeout_s, budgets, unavailable, student_timeout_s, sources, versions())
 
     def message(self, sid: str, path: Path) -> tuple:
         return task_message(sid, str(path), self.ids, self.seed, self.call_timeout_s, self.budgets, self.unavailable)
+
+
+def versions() -> dict[str, str]:
+    """The installed versions of SCORED_BY (without importing them)."""
+    from importlib.metadata import PackageNotFoundError, version
+    found = {}
+    for name in SCORED_BY:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
 
 
 # -- the submission's bytes -------------------------------------------------------------------
@@ -249,18 +271,29 @@ def _launcher() -> ThreadPoolExecutor:
 
 
 def _check_installation(run: str, job: Job, where: str) -> None:
-    """Raise ClusterError unless this worker's grader is the client's: same version, files and resources."""
+    """Raise ClusterError unless this worker grades as the client would: same grader sources, resources and
+    versions of the packages scores depend on. Checked once per run and worker."""
     from .resources import SetupError, preflight
     if run not in _CHECKED:
-        try:
-            dropped = preflight(job.ids, policy=job.unavailable)  # type: ignore[arg-type]
-            mine = grader_fingerprint(job.ids, job.seed, job.call_timeout_s, job.budgets, dropped)
-            lacks = f"; it lacks {', '.join(sorted(dropped))} (--drop-unavailable)" if dropped else ""
-            why = "" if mine == job.fingerprint else (
-                f"the Dask worker {where} grades with other grader files than this machine (another scratchgrad "
-                f"version or edited files under {PACKAGE_DIR}{lacks}): install the same scratchgrad on every worker")
-        except SetupError as exc:
-            why = f"the Dask worker {where} cannot grade: {exc}"
+        mine = versions()
+        differ = [f"{name} {mine[name]} (this machine: {job.versions.get(name)})" for name in SCORED_BY
+                  if mine[name] != job.versions.get(name)]
+        why = ""
+        if differ:
+            why = (f"the Dask worker {where} has {', '.join(differ)}: scores depend on these versions; install the "
+                   "same ones on every worker")
+        else:
+            try:
+                dropped = preflight(job.ids, policy=job.unavailable)  # type: ignore[arg-type]
+                sources = grader_fingerprint(job.ids, job.seed, job.call_timeout_s, job.budgets, dropped,
+                                             bytecode=False)
+                lacks = f"; it lacks {', '.join(sorted(dropped))} (--drop-unavailable)" if dropped else ""
+                if sources != job.sources:
+                    why = (f"the Dask worker {where} grades with other grader files than this machine (another "
+                           f"scratchgrad version or edited files under {PACKAGE_DIR}{lacks}): install the same "
+                           "scratchgrad on every worker")
+            except SetupError as exc:
+                why = f"the Dask worker {where} cannot grade: {exc}"
         _CHECKED[run] = why
     if _CHECKED[run]:
         raise ClusterError(_CHECKED[run])

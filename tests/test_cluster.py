@@ -7,6 +7,7 @@ would be graded again by each.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -324,12 +325,34 @@ def test_too_much_to_send_is_the_submission_s_error(tmp_path: Path, monkeypatch:
     assert cluster.pack(sub)[0] == "tar"
 
 
-def test_a_worker_with_other_grader_files_stops_the_run(tmp_path: Path) -> None:
-    job = cluster.Job([A03], 0, None, (None, None), "error", 60.0, fingerprint="graded elsewhere")
+def test_a_worker_that_would_grade_differently_stops_the_run() -> None:
+    """Another scratchgrad (its sources: a .pyc records its source's mtime, so bytecode cannot be compared
+    between machines) or another torch or Hypothesis than the client's: the run stops, naming the worker."""
+    job = cluster.Job.for_run([A03], 0, None, (None, None), "error", 60.0, {})
+    assert job.sources == batch.grader_fingerprint([A03], 0, None, bytecode=False) != batch.grader_fingerprint(
+        [A03], 0, None)
+    cluster._check_installation("run-a", job, "tcp://w:1")  # the same installation: no error
+    elsewhere = dataclasses.replace(job, sources="graded elsewhere")
     with pytest.raises(cluster.ClusterError, match="the Dask worker tcp://w:1 grades with other grader files"):
-        cluster._check_installation("run-a", job, "tcp://w:1")
-    right = batch.grader_fingerprint([A03], 0, None, (None, None), {})
-    cluster._check_installation("run-b", cluster.Job([A03], 0, None, (None, None), "error", 60.0, right), "tcp://w:1")
+        cluster._check_installation("run-b", elsewhere, "tcp://w:1")
+    older = dataclasses.replace(job, versions={**job.versions, "hypothesis": "6.0.0"})
+    with pytest.raises(cluster.ClusterError, match=r"tcp://w:1 has hypothesis \S+ \(this machine: 6.0.0\): scores "
+                                                   "depend on these versions"):
+        cluster._check_installation("run-c", older, "tcp://w:1")
+
+
+def test_the_sources_fingerprint_ignores_when_bytecode_was_made(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    pkg = tmp_path / "autograder"
+    pkg.mkdir()
+    (pkg / "checks.py").write_text("SCORE = 0\n")
+    monkeypatch.setattr(batch, "PACKAGE_DIR", pkg)
+    sources, compiled = (batch.grader_fingerprint([A03], 0, None, bytecode=b) for b in (False, True))
+    os.utime(pkg / "checks.py", (1, 1))  # installed at another time: the same source, other bytecode
+    assert batch.grader_fingerprint([A03], 0, None) != compiled
+    assert batch.grader_fingerprint([A03], 0, None, bytecode=False) == sources
+    (pkg / "checks.py").write_text("SCORE = 1\n")
+    assert batch.grader_fingerprint([A03], 0, None, bytecode=False) != sources
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="follows the grader's processes through /proc")
@@ -339,7 +362,7 @@ def test_a_grader_on_a_worker_reports_a_death_and_an_overrun_as_the_pool_does(tm
     sleeper = tmp_path / "a_sleep"
     sleeper.mkdir()
     (sleeper / f"{A03}.py").write_text("import time\ntime.sleep(60)\n", encoding="utf-8")
-    job = cluster.Job([A03], 0, None, (None, None), "error", 3.0, "")
+    job = cluster.Job([A03], 0, None, (None, None), "error", 3.0, "", {})
     log = tmp_path / "grader.log"
     orphans: set[int] = set()
     try:
