@@ -347,7 +347,18 @@ def stop_graders(run: str) -> int:
             g.proc.terminate()
     for g in graders:
         g.stop()
+    log = grader_log(run)
+    try:
+        if log.stat().st_size == 0:  # nothing to read in it: no warning, no traceback
+            log.unlink()
+    except OSError:
+        pass  # none was written here, or another worker of this machine removed it
     return len(graders)
+
+
+def grader_log(run: str) -> Path:
+    """Where the grader processes of run `run` write, on each worker's machine."""
+    return Path(tempfile.gettempdir()) / f"scratchgrad-grader-{run}.log"
 
 
 def grade_task(run: str, sid: str, name: str, kind: str, payload: bytes, job: Job) -> Outcome:
@@ -355,7 +366,7 @@ def grade_task(run: str, sid: str, name: str, kind: str, payload: bytes, job: Jo
     from distributed import get_worker
     where = get_worker().address
     _check_installation(run, job, where)
-    log = Path(tempfile.gettempdir()) / f"scratchgrad-grader-{run}.log"
+    log = grader_log(run)
     tmp = Path(tempfile.mkdtemp(prefix="scratchgrad-dask-"))
     try:
         path = unpack(kind, name, payload, tmp)
