@@ -50,8 +50,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 _ASSIGNMENT_FILE = re.compile(r"a(\d\d)_")
 # modules of the package that never run while a submission is graded: editing them keeps saved grades
 # (any other file of autograder/ or reference/ counts, so a new module errs on the side of regrading)
-NOT_GRADING = frozenset({"__main__.py", "cli.py", "batch.py", "classreport.py", "similarity.py", "stubs.py",
-                         "notebooks.py", "release.py", "nbgrader_course.py", "gradescope.py"})
+NOT_GRADING = frozenset({"__main__.py", "cli.py", "batch.py", "cluster.py", "classreport.py", "similarity.py",
+                         "stubs.py", "notebooks.py", "release.py", "nbgrader_course.py", "gradescope.py"})
+EXECUTORS = ("local", "dask")
 
 
 def default_jobs() -> int:
@@ -82,6 +83,7 @@ class Outcome:
     cause: str | None = None  # for errors: "submission" (its own fault, cached) or "grader" (retried next run)
     skipped: bool = False
     report: dict[str, Any] | None = None
+    where: str | None = None  # the Dask worker that graded it (--executor dask)
 
 
 def discover(folder: Path, out: Path) -> tuple[list[Student], list[Outcome], list[str]]:
@@ -181,7 +183,7 @@ def _compile(folder: Path) -> None:
 
 def grader_fingerprint(ids: list[str], seed: int, call_timeout_s: float | None,
                        budgets: tuple[float | None, float | None] = (None, None),
-                       dropped: dict[str, str] | None = None) -> str:
+                       dropped: dict[str, str] | None = None, *, bytecode: bool = True) -> str:
     """What a saved result depends on besides the submission: version, options, and the grader's files.
 
     The engine, runtime and reference files count whole, with their bytecode (`__pycache__`, stray
@@ -206,8 +208,9 @@ def grader_fingerprint(ids: list[str], seed: int, call_timeout_s: float | None,
     h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
     spec = importlib.util.find_spec("reference")
     for folder in [PACKAGE_DIR, *((Path(p) for p in spec.submodule_search_locations or []) if spec else [])]:
-        _compile(folder)
-        _hash_tree(h, folder, keep, bytecode=True)
+        if bytecode:  # without: the sources alone, comparable between machines (a .pyc holds its source's mtime)
+            _compile(folder)
+        _hash_tree(h, folder, keep, bytecode=bytecode)
     return h.hexdigest()
 
 
@@ -273,8 +276,10 @@ def _die_with_parent(parent: int) -> None:
         os._exit(143)
 
 
-def _serve(conn: Connection, log_path: str, ids: list[str], parent: int | None = None) -> None:
-    """A grader process: import the engine once, then grade whatever the parent sends until told to stop."""
+def _serve(conn: Connection, log_path: str, ids: list[str], parent: int | None = None,
+           idle_s: float | None = None) -> None:
+    """A grader process: import the engine once, then grade whatever the parent sends until told to stop
+    (or, given `idle_s`, until nothing came for that long)."""
     if parent is not None:
         _die_with_parent(parent)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -288,8 +293,11 @@ def _serve(conn: Connection, log_path: str, ids: list[str], parent: int | None =
         load_suite(aid, hidden=True)
     conn.send(("ready",))
     while True:
+        idle_since = time.monotonic()
         while not conn.poll(1.0):  # on platforms without PR_SET_PDEATHSIG: notice an orphaning within 1 s
             if parent is not None and os.getppid() != parent:
+                return
+            if idle_s is not None and time.monotonic() - idle_since > idle_s:
                 return
         try:
             task = conn.recv()
@@ -299,6 +307,26 @@ def _serve(conn: Connection, log_path: str, ids: list[str], parent: int | None =
             return
         sid, path, ids, seed, call_timeout_s, budgets, unavailable = task
         conn.send(("done", sid, _grade_one(path, ids, seed, call_timeout_s, tuple(budgets), unavailable)))
+
+
+def task_message(sid: str, path: str, ids: list[str], seed: int, call_timeout_s: float | None,
+                 budgets: tuple[float | None, float | None], unavailable: str) -> tuple:
+    """What a grader process (`_serve`) is sent to grade one student, on every executor."""
+    return sid, path, ids, seed, call_timeout_s, list(budgets), unavailable
+
+
+def exit_why(code: int | None) -> str:
+    """A process's end as a reader wants it: `killed by signal SIGKILL` or `exit status 1`."""
+    return f"killed by signal {signal.Signals(-code).name}" if code and code < 0 else f"exit status {code}"
+
+
+def died_reason(code: int | None) -> str:
+    return f"the grader process died while grading this submission ({exit_why(code)})"
+
+
+def timeout_reason(student_timeout_s: float) -> str:
+    # the engine's budgets stop learner code well before this: what is left is the submission's doing
+    return f"grading did not finish within {student_timeout_s:g} s (--student-timeout); the grader process was stopped"
 
 
 class GraderStartError(Exception):
@@ -357,8 +385,8 @@ class Pool:
                 if slot.ready and slot.task is None and pending:
                     st = pending.popleft()
                     try:
-                        slot.conn.send((st.id, str(st.path), self.ids, seed, call_timeout_s, list(budgets),
-                                        self.unavailable))
+                        slot.conn.send(task_message(st.id, str(st.path), self.ids, seed, call_timeout_s, budgets,
+                                                    self.unavailable))
                     except OSError:  # the process just died; it is replaced below and the student waits
                         pending.appendleft(st)
                         continue
@@ -394,19 +422,14 @@ class Pool:
         if not slot.proc.is_alive():
             code = slot.proc.exitcode
             st, slot.task = slot.task, None
-            why = f"killed by signal {signal.Signals(-code).name}" if code and code < 0 else f"exit status {code}"
             if st is None:
                 if not slot.ready:
-                    raise GraderStartError(f"a grader process failed to start ({why}); see {self.log_path}")
+                    raise GraderStartError(f"a grader process failed to start ({exit_why(code)}); see {self.log_path}")
                 return None, True
-            return Outcome(st.id, "error", f"the grader process died while grading this submission ({why})",
-                           cause="grader"), True
+            return Outcome(st.id, "error", died_reason(code), cause="grader"), True
         if slot.task is not None and time.monotonic() > slot.deadline:
             st, slot.task = slot.task, None
-            # the engine's budgets stop learner code well before this: what is left is the submission's doing
-            return Outcome(st.id, "error", f"grading did not finish within {student_timeout_s:g} s "
-                                           "(--student-timeout); the grader process was stopped",
-                           cause="submission"), True
+            return Outcome(st.id, "error", timeout_reason(student_timeout_s), cause="submission"), True
         return None, False
 
 
@@ -448,6 +471,7 @@ class Summary:
     ignored: list[str] = field(default_factory=list)
     processes: int = 0  # grader processes started (0 when every student was skipped)
     similarity: "Similarity | None" = None
+    cluster: str = ""  # --executor dask: which workers graded, e.g. "2 Dask workers at tcp://host:8786"
 
 
 class Progress:
@@ -493,7 +517,7 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
               submission_budget_s: float | None = SUBMISSION_BUDGET_S,
               student_timeout_s: float | None = None, progress: TextIO | None = None,
               unavailable: Policy = "error", similarity: "SimilarityOptions | None | bool" = True,
-              starter: Path | None = None) -> Summary:
+              starter: Path | None = None, executor: str = "local", scheduler: str | None = None) -> Summary:
     """Grade every submission in `folder` into `out`; see the module docstring for the stages.
 
     `student_timeout_s` (default: the submission budget plus STARTUP_SLACK_S) is how long a grader
@@ -504,8 +528,20 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
 
     `similarity`: the class report's similar-code section with these settings (True: the defaults;
     False or None: no section); `starter` overrides where the released stubs are read from.
+    `executor`: "local" grades in a pool of `jobs` grader processes here; "dask" sends each student to
+    the Dask cluster whose scheduler listens at `scheduler` (see `autograder.cluster`). Both hand every
+    outcome to the same `record`, so the files written do not depend on where a student was graded.
     """
     t0 = time.monotonic()
+    if executor not in EXECUTORS:
+        raise UsageError(f"--executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
+    if executor == "dask" and not scheduler:
+        raise UsageError("--executor dask needs --scheduler ADDRESS (the Dask scheduler, e.g. tcp://host:8786)")
+    if executor == "local" and scheduler:
+        raise UsageError(f"--scheduler {scheduler!r} is only used with --executor dask")
+    if executor == "dask" and jobs is not None:
+        raise UsageError(f"--jobs={jobs} sizes the local pool; with --executor dask each Dask worker grades as many "
+                         "students at once as it has threads (dask worker --nthreads)")
     if student_timeout_s is None:
         student_timeout_s = (submission_budget_s or SUBMISSION_BUDGET_S) + STARTUP_SLACK_S
     budgets = (assignment_budget_s, submission_budget_s)
@@ -564,14 +600,19 @@ def grade_all(folder: Path, out: Path, ids: list[str], *, jobs: int | None = Non
         bar.step(o)
     if todo:
         (out / ".grader.log").write_text("", encoding="utf-8")  # this run's grader warnings and tracebacks
-        summary.processes = min(jobs or default_jobs(), len(todo))
-        pool = Pool(summary.processes, out / ".grader.log", ids, unavailable)
-        try:
-            pool.run(todo, seed, call_timeout_s, student_timeout_s, record, budgets)
-        finally:
-            pool.close()
-            bar.finish()
-    else:
+    try:
+        if todo and executor == "dask":
+            from .cluster import Job, grade_on_dask
+            job = Job.for_run(ids, seed, call_timeout_s, budgets, unavailable, student_timeout_s, dropped)
+            summary.cluster = grade_on_dask(str(scheduler), todo, job, record, out / ".grader.log")
+        elif todo:
+            summary.processes = min(jobs or default_jobs(), len(todo))
+            pool = Pool(summary.processes, out / ".grader.log", ids, unavailable)
+            try:
+                pool.run(todo, seed, call_timeout_s, student_timeout_s, record, budgets)
+            finally:
+                pool.close()
+    finally:
         bar.finish()
     current = {st.id for st in students}
     manifest.students = {k: v for k, v in manifest.students.items() if k in current}  # forget removed students
@@ -648,7 +689,7 @@ def _n(count: int, noun: str, plural: str | None = None) -> str:
 def summary_text(s: Summary, out: Path) -> str:
     lines = [(f"{_n(s.students, 'student')}: {len(s.graded)} graded, {len(s.skipped)} skipped (unchanged since the last "
              f"run; --force regrades them), {_n(len(s.errors), 'error')} "
-             f"({s.elapsed_s:.1f} s, {_n(s.processes, 'grader process', 'grader processes')})")]
+             f"({s.elapsed_s:.1f} s, {s.cluster or _n(s.processes, 'grader process', 'grader processes')})")]
     lines += [f"  {o.student}: error: {one_line(o.reason, 200)}" for o in s.errors]
     if s.ignored:
         lines.append(f"  ignored {len(s.ignored)} entries that are neither folders nor .zip files: "
@@ -674,7 +715,9 @@ def main(args: Any) -> int:
     ids = resolve_all(args.only)
     if not hidden_available():
         raise UsageError("the hidden checks are not installed here (a learner kit has public checks only)")
-    out, jobs = Path(args.out), default_jobs() if args.jobs is None else args.jobs
+    executor = getattr(args, "executor", "local")
+    out = Path(args.out)
+    jobs = default_jobs() if args.jobs is None and executor == "local" else args.jobs
     starter = None if getattr(args, "starter", None) is None else Path(args.starter)
     if starter is not None and not starter.is_dir():
         raise UsageError(f"--starter {str(starter)!r} is not a folder (it should hold the released aNN_*.py stubs)")
@@ -693,7 +736,8 @@ def main(args: Any) -> int:
                             call_timeout_s=args.timeout, assignment_budget_s=args.assignment_budget,
                             submission_budget_s=args.submission_budget, student_timeout_s=args.student_timeout,
                             progress=stream, unavailable="drop" if args.drop_unavailable else "error",
-                            similarity=similar, starter=starter)
+                            similarity=similar, starter=starter, executor=executor,
+                            scheduler=getattr(args, "scheduler", None))
     except GraderStartError as exc:
         print(f"scratchgrad grade-all: {exc}", file=sys.stderr)
         return 3

@@ -384,6 +384,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--starter", metavar="DIR", help="the starter code handed out (aNN_*.py, .ipynb), left out of "
                                                     "the similarity comparison (default: this project's "
                                                     "assignments/ and notebooks/)")
+    b.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="where students are graded: local (a pool of --jobs grader processes here; the default) or "
+                        "dask (tasks on a Dask cluster's workers; needs --scheduler and scratchgrad[cluster])")
+    b.add_argument("--scheduler", metavar="ADDRESS",
+                   help="the Dask scheduler for --executor dask, e.g. tcp://10.0.0.5:8786 (`dask scheduler` prints it)")
     b.set_defaults(func=cmd_grade_all)
     for q in (g, b):
         q.add_argument("--drop-unavailable", action="store_true",

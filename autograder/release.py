@@ -21,7 +21,7 @@ from .stubs import make_stub, solution_files
 PACKAGE = Path(__file__).resolve().parent
 # instructor-side modules of the engine: they bundle, or only make sense with, the hidden material
 INSTRUCTOR_ONLY = {"hidden", "release.py", "gradescope.py", "gradescope_files", "nbgrader_course.py", "batch.py",
-                   "classreport.py", "snapshots_build.py"}
+                   "cluster.py", "classreport.py", "snapshots_build.py"}
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 
 PYPROJECT = """[build-system]

@@ -8,7 +8,12 @@ same notebooks are laid out one folder per student for grade-all. Both commands 
 wall and CPU seconds (CPU: all child processes, so parallelism does not hide work). Then the two
 gradebooks are compared student by student: the routes must agree on every score.
 
-    python bench/grade_all.py [--students 20] [--only a03] [--jobs N] [--repeat 1] [--keep DIR]
+    python bench/grade_all.py [--students 20] [--only a03] [--jobs N] [--repeat 1] [--keep DIR] [--dask]
+
+With --dask it also shows how grade-all scales: `-j1` and `-j2` on this machine, and `--executor dask`
+on a scheduler and 2 one-thread Dask workers started here on localhost (their start is not timed;
+grade-all's is, grader processes included, as for the local pool), with the ratios side by side. The
+CPU seconds of a Dask run are grade-all's plus the workers' (their graders and learner workers).
 
 nbgrader grades one student after another, and each notebook costs a kernel (which imports torch
 to run the student's cells) plus a fresh `scratchgrad grade` process for the test cells; grade-all
@@ -23,12 +28,15 @@ import json
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +59,57 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, float]:
         raise SystemExit(f"{' '.join(cmd[:4])} ... failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
                          f"{done.stderr[-3000:]}")
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def tree_cpu(roots: list[int]) -> float:
+    """CPU seconds of `roots` and their live descendants, with what they reaped (Linux /proc)."""
+    parents, stats = {}, {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        stats[int(entry)] = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    tree, frontier = set(roots), set(roots)
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier} - tree
+        tree |= frontier
+    return sum(stats.get(p, 0) for p in tree) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def dask_cluster(work: Path, workers: int = 2) -> Iterator[tuple[str, list[int]]]:
+    """A Dask scheduler and `workers` one-thread workers on 127.0.0.1: (address, their pids)."""
+    from distributed import Client
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
+    info, procs = work / "scheduler.json", []
+
+    def start(*args: str) -> None:
+        procs.append(subprocess.Popen([sys.executable, "-m", "dask", *args], cwd=ROOT, env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+    try:
+        start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(info))
+        deadline = time.monotonic() + 120
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        for _ in range(workers):
+            start("worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard")
+        with Client(address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(workers, timeout=180)
+        yield address, [p.pid for p in procs[1:]]
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for p in procs:
+                try:
+                    os.killpg(p.pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + 10
+            while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+                time.sleep(0.1)
 
 
 def variants(aid: str, n: int) -> list[tuple[str, str | None]]:
@@ -113,6 +172,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=default_jobs(), help="grade-all's --jobs (default: its own)")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of each command, alternating")
     parser.add_argument("--keep", metavar="DIR", help="build in DIR and keep it (default: a temporary folder)")
+    parser.add_argument("--dask", action="store_true",
+                        help="also time grade-all -j1, -j2 and --executor dask on 2 local Dask workers (scaling)")
     args = parser.parse_args()
     if args.students < 1 or args.repeat < 1 or args.jobs < 1:
         parser.error(f"--students={args.students}, --repeat={args.repeat}, --jobs={args.jobs}: each must be >= 1")
@@ -124,15 +185,31 @@ def main() -> None:
         parser.error(f"--keep {args.keep!r} exists; give a new folder")
     try:
         course, cls, kinds = setup(work, aid, args.students)
-        out = work / "grade-all-out"
-        grade_all_cmd = [sys.executable, "-m", "autograder", "grade-all", str(cls), "--out", str(out), "--only", aid,
-                         "--jobs", str(args.jobs), "--force"]
-        nbgrader_cmd = ["nbgrader", "autograde", aid, "--force"]
-        times: dict[str, list[tuple[float, float]]] = {"grade-all": [], "nbgrader": []}
-        for _ in range(args.repeat):
-            times["grade-all"].append(run(grade_all_cmd, ROOT))
-            times["nbgrader"].append(run(nbgrader_cmd, course))
+
+        def grade_all(label: str, *options: str) -> list[str]:
+            return [sys.executable, "-m", "autograder", "grade-all", str(cls), "--out", str(work / label),
+                    "--only", aid, "--force", *options]
+
+        main_label = f"-j{args.jobs}"
+        commands = {main_label: (grade_all(main_label, "--jobs", str(args.jobs)), ROOT)}
+        if args.dask:
+            for jobs in (1, 2):
+                commands.setdefault(f"-j{jobs}", (grade_all(f"-j{jobs}", "--jobs", str(jobs)), ROOT))
+        commands["nbgrader"] = (["nbgrader", "autograde", aid, "--force"], course)
+        times: dict[str, list[tuple[float, float]]] = {label: [] for label in commands}
+        with dask_cluster(work) if args.dask else _no_cluster() as (address, workers):
+            if address:
+                commands["dask"] = (grade_all("dask", "--executor", "dask", "--scheduler", address), ROOT)
+                times["dask"] = []
+            for _ in range(args.repeat):
+                for label, (cmd, cwd) in commands.items():
+                    before = tree_cpu(workers) if label == "dask" else 0.0
+                    wall, cpu = run(cmd, cwd)
+                    times[label].append((wall, cpu + (tree_cpu(workers) - before if label == "dask" else 0.0)))
+        out = work / main_label
         mine, theirs = scores_grade_all(out, aid), scores_nbgrader(course)
+        same_book = {label: (work / label / "gradebook.csv").read_bytes() == (out / "gradebook.csv").read_bytes()
+                     for label in times if label not in ("nbgrader", main_label)}
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -143,16 +220,27 @@ def main() -> None:
     print(f"{n} notebook submissions of {aid} ({mix}); {cpus} CPUs; median of {args.repeat} run(s)")
     print(f"{'':28}{'wall s':>9}{'CPU s':>9}{'wall s/student':>16}")
     med = {}
-    for name, label in (("grade-all", f"scratchgrad grade-all -j{args.jobs}"), ("nbgrader", "nbgrader autograde")):
+    names = {"nbgrader": "nbgrader autograde", "dask": "grade-all dask, 2 workers"}
+    for name in times:
         wall = statistics.median(t[0] for t in times[name])
         cpu = statistics.median(t[1] for t in times[name])
         med[name] = (wall, cpu)
-        print(f"{label:28}{wall:9.1f}{cpu:9.1f}{wall / n:16.2f}")
-    print(f"ratio nbgrader / grade-all: wall {med['nbgrader'][0] / med['grade-all'][0]:.2f}x, "
-          f"CPU {med['nbgrader'][1] / med['grade-all'][1]:.2f}x")
+        print(f"{names.get(name, f'scratchgrad grade-all {name}'):28}{wall:9.1f}{cpu:9.1f}{wall / n:16.2f}")
+    print(f"ratio nbgrader / grade-all {main_label}: wall {med['nbgrader'][0] / med[main_label][0]:.2f}x, "
+          f"CPU {med['nbgrader'][1] / med[main_label][1]:.2f}x")
+    if args.dask:
+        print(f"scaling, wall of -j1 over: -j2 {med['-j1'][0] / med['-j2'][0]:.2f}x, "
+              f"2 Dask workers {med['-j1'][0] / med['dask'][0]:.2f}x (2 would be perfect on 2 free cores)")
+    for label, same in same_book.items():
+        print(f"gradebook of grade-all {label} {'identical to' if same else 'DIFFERS from'} {main_label}'s")
     differ = sorted(s for s in set(mine) | set(theirs) if mine.get(s) != theirs.get(s))
     print(f"scores agree for {n - len(differ)}/{n} students"
           + (": " + "; ".join(f"{s} grade-all {mine.get(s)} nbgrader {theirs.get(s)}" for s in differ) if differ else ""))
+
+
+@contextmanager
+def _no_cluster() -> Iterator[tuple[str, list[int]]]:
+    yield "", []
 
 
 if __name__ == "__main__":
