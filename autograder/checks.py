@@ -125,8 +125,9 @@ class Suite:
 
     def check(self, *, points: float, visibility: Visibility, kind: Kind, description: str,
               targets: tuple[str, ...] = (), uses: tuple[str, ...] = (), max_examples: int = 20,
-              timeout_s: float = CALL_TIMEOUT_S,
-              needs: tuple[str, ...] = ()) -> Callable[[Callable[["Context"], None]], Callable[["Context"], None]]:
+              timeout_s: float = CALL_TIMEOUT_S, needs: tuple[str, ...] = (),
+              name: str | None = None) -> Callable[[Callable[["Context"], None]], Callable[["Context"], None]]:
+        """Register the decorated function as a check, named after it (or `name`: checks made in a loop)."""
         if visibility not in VISIBILITIES:
             raise ValueError(f"visibility={visibility!r}: expected one of {VISIBILITIES}")
         if kind not in KINDS:
@@ -135,9 +136,10 @@ class Suite:
             raise ValueError(f"points={points!r}: expected >= 0")
 
         def register(fn: Callable[["Context"], None]) -> Callable[["Context"], None]:
-            if any(c.name == fn.__name__ for c in self.checks):
-                raise ValueError(f"{self.assignment}: two checks are named {fn.__name__!r}")
-            self.checks.append(Check(self.assignment, fn.__name__, float(points), visibility, kind,
+            check_name = name or fn.__name__
+            if any(c.name == check_name for c in self.checks):
+                raise ValueError(f"{self.assignment}: two checks are named {check_name!r}")
+            self.checks.append(Check(self.assignment, check_name, float(points), visibility, kind,
                                      description, fn, tuple(targets), tuple(uses), max_examples, timeout_s,
                                      tuple(needs)))
             return fn
@@ -146,6 +148,22 @@ class Suite:
 
     def banned_for(self, targets: tuple[str, ...]) -> list[str]:
         return sorted({b.api for b in self.bans if b.applies_to_targets(targets)})
+
+
+def given(**strategies: Any) -> Callable[[Callable[..., None]], Callable[["Context"], None]]:
+    """A check over Hypothesis examples, written like a Hypothesis test: `@check(...)`, then `@given(x=...)`,
+    then `def name(ctx, x)`; the same as calling `ctx.given(x=...)` on an inner function (same examples)."""
+    def wrap(fn: Callable[..., None]) -> Callable[["Context"], None]:
+        def body(ctx: "Context") -> None:
+            def example(**drawn: Any) -> None:
+                fn(ctx, **drawn)
+
+            example.__name__ = fn.__name__
+            ctx.given(**strategies)(example)
+
+        body.__name__, body.__qualname__, body.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+        return body
+    return wrap
 
 
 def _small_values(value: Any) -> Any:
@@ -176,6 +194,7 @@ class _Pending:
     program: Program
     calls: list[_Call] = field(default_factory=list)
     dtypes: dict[str, torch.dtype] = field(default_factory=dict)
+    runtimes: dict[str, Ref] = field(default_factory=dict)  # runtime modules imported by this program
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -274,6 +293,15 @@ class Context:
         if self._pending is None:
             self._pending = _Pending(self.program())
         return self._pending.program
+
+    def runtime(self, fn: str, *args: Any, catch: bool = False, **kwargs: Any) -> Ref:
+        """Call a helper of the worker's runtime (not learner code), `"module.name"` for
+        `autograder/runtime/module.py`'s `name`: `ctx.runtime("toys.TableLM", table)`."""
+        module, name = fn.rsplit(".", 1)
+        p, runtimes = self.p, self._pending.runtimes
+        if module not in runtimes:
+            runtimes[module] = p.runtime(module)
+        return p.call(runtimes[module], *args, method=name, catch=catch, learner=False, **kwargs)
 
     def module(self, cls: str, init: dict[str, Any] | list[Any] | tuple[Any, ...] | None = None, *,
                dtype: torch.dtype | None = torch.float64, weights: dict[str, torch.Tensor] | None = None,

@@ -70,7 +70,7 @@ Porting a suite onto the kit:
 from __future__ import annotations
 
 from .assignments import DEPENDENCIES, Uses
-from .checks import CheckAbort, CheckSkipped, Context, Suite
+from .checks import CheckAbort, CheckSkipped, Context, Suite, given
 from .compare import FLOAT32, FLOAT64, GELU_FLOAT64, CheckFailure, Hints, Misconception, Misconceptions, Tolerance, assert_close
 from .differential import compare_module, random_weights
 from .properties import causal_outputs, check_rate, deterministic_in_eval, dropout_probe, expect_trainable
@@ -80,4 +80,4 @@ from .runtime.values import Raised
 __all__ = ["DEPENDENCIES", "FLOAT32", "FLOAT64", "GELU_FLOAT64", "CheckAbort", "CheckFailure", "CheckResult", "CheckSkipped",
            "Context", "Hints", "Misconception", "Misconceptions", "Raised", "Suite", "Tolerance", "Uses", "assert_close",
            "causal_outputs", "check_rate", "compare_module", "deterministic_in_eval", "dropout_probe",
-           "expect_trainable", "random_weights"]
+           "expect_trainable", "given", "random_weights"]
