@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import reference.a01_tokenizer as ref
 from autograder import gpt2_vocab
-from autograder.kit import CheckSkipped, Context
+from autograder.kit import CheckSkipped, Context, given
 from autograder.mistakes.a01_tokenizer import DECODE, ENCODE, TRAIN, TRAIN_RULES
 from autograder.suites.a01_tokenizer import (EOT, PAD, PRETOKENIZER, SUITE, TOK, TRAIN_PIECES, TRICKY, expect_ids,
                                              expect_merges, new_tokenizer, trained)
@@ -128,16 +128,15 @@ def compare_training(ctx: Context, text: str, vocab_size: int, specials: list[st
 @check(points=4, visibility="hidden", kind="differential", targets=(TOK,), max_examples=20,
        description="train: the merges equal the reference trainer's on generated texts (the course's words, dense "
                    "letters, any Unicode; 0-2 special tokens; up to 60 merges)")
-def train_matches_reference(ctx: Context) -> None:
-    @ctx.given(seed=st.integers(0, 2**16), n=st.integers(1, 60), kind=st.sampled_from(TEXT_KINDS),
-               n_special=st.integers(0, 2), extra=st.integers(0, 60))
-    def _(seed: int, n: int, kind: str, n_special: int, extra: int) -> None:
-        text = seeded_text(seed, n, kind)
-        specials = [EOT, PAD][:n_special]
-        vocab_size = 256 + n_special + extra
-        ctx.example(config={"vocab_size": vocab_size, "special_tokens": specials, "text": f"{n} {kind} "
-                            f"(seed {seed}), {len(text)} characters"})
-        compare_training(ctx, text, vocab_size, specials, train_replay(text, vocab_size, specials))
+@given(seed=st.integers(0, 2**16), n=st.integers(1, 60), kind=st.sampled_from(TEXT_KINDS),
+       n_special=st.integers(0, 2), extra=st.integers(0, 60))
+def train_matches_reference(ctx: Context, seed: int, n: int, kind: str, n_special: int, extra: int) -> None:
+    text = seeded_text(seed, n, kind)
+    specials = [EOT, PAD][:n_special]
+    vocab_size = 256 + n_special + extra
+    ctx.example(config={"vocab_size": vocab_size, "special_tokens": specials, "text": f"{n} {kind} "
+                        f"(seed {seed}), {len(text)} characters"})
+    compare_training(ctx, text, vocab_size, specials, train_replay(text, vocab_size, specials))
 
 
 @functools.lru_cache(maxsize=1)
@@ -236,29 +235,28 @@ def expect_encodes(ctx: Context, got: list[Any], texts: list[str], encode: Calla
 @check(points=4, visibility="hidden", kind="differential", targets=(TOK,), max_examples=15,
        description="encode equals tiktoken built from the same merges, on any Unicode text with special tokens "
                    "inside; decode equals tiktoken's decode on any ids")
-def encode_matches_tiktoken(ctx: Context) -> None:
-    @ctx.given(seed=st.integers(0, 2**16), n=st.integers(20, 80), kind=st.sampled_from(TEXT_KINDS),
-               n_special=st.integers(0, 2), extra=st.integers(10, 60))
-    def _(seed: int, n: int, kind: str, n_special: int, extra: int) -> None:
-        specials = [EOT, PAD][:n_special]
-        train_text = seeded_text(seed, n, kind)
-        merges = reference_merges(train_text, 256 + n_special + extra, specials)
-        reference = ref.BPETokenizer(merges=merges, special_tokens=specials)
-        rng = random.Random(seed)
-        texts = [train_text] + [seeded_text(rng.randrange(2**16), rng.randint(0, 12), "unicode") for _ in range(3)]
-        # jumbles of the learned tokens' letters: long pre-tokens where the merges overlap and compete
-        known = {(a + b).decode("utf-8", "ignore").strip() for a, b in merges} | set(train_text)
-        letters = sorted(t for t in known if t.isalpha()) or ["a", "b"]
-        texts += ["".join(rng.choice(letters) for _ in range(rng.randint(1, 16))) for _ in range(6)]
-        ids = [rng.randint(0, 255 + len(merges) + n_special) for _ in range(rng.randint(0, 12))]
-        ctx.example(config={"merges": f"{len(merges)} merges the reference learned from {n} {kind} (seed {seed})",
-                            "special_tokens": specials, "texts": len(texts)})
-        tok = new_tokenizer(ctx, merges=merges, special_tokens=specials)
-        encoded, decoded = ctx.fetch([ctx.call(tok, t, method="encode") for t in texts], ctx.call(tok, ids, method="decode"))
-        expect_encodes(ctx, encoded, texts, reference.encode, f"encode({{text}}) with {len(merges)} merges and "
-                       f"special_tokens={specials}", lambda text: encode_replay(merges, specials, text))
-        ctx.expect_close(decoded, reference.decode(ids), name=f"decode of {len(ids)} ids with {len(merges)} merges",
-                         hints=DECODE(tokens=[reference.vocab[i] for i in ids]))
+@given(seed=st.integers(0, 2**16), n=st.integers(20, 80), kind=st.sampled_from(TEXT_KINDS),
+       n_special=st.integers(0, 2), extra=st.integers(10, 60))
+def encode_matches_tiktoken(ctx: Context, seed: int, n: int, kind: str, n_special: int, extra: int) -> None:
+    specials = [EOT, PAD][:n_special]
+    train_text = seeded_text(seed, n, kind)
+    merges = reference_merges(train_text, 256 + n_special + extra, specials)
+    reference = ref.BPETokenizer(merges=merges, special_tokens=specials)
+    rng = random.Random(seed)
+    texts = [train_text] + [seeded_text(rng.randrange(2**16), rng.randint(0, 12), "unicode") for _ in range(3)]
+    # jumbles of the learned tokens' letters: long pre-tokens where the merges overlap and compete
+    known = {(a + b).decode("utf-8", "ignore").strip() for a, b in merges} | set(train_text)
+    letters = sorted(t for t in known if t.isalpha()) or ["a", "b"]
+    texts += ["".join(rng.choice(letters) for _ in range(rng.randint(1, 16))) for _ in range(6)]
+    ids = [rng.randint(0, 255 + len(merges) + n_special) for _ in range(rng.randint(0, 12))]
+    ctx.example(config={"merges": f"{len(merges)} merges the reference learned from {n} {kind} (seed {seed})",
+                        "special_tokens": specials, "texts": len(texts)})
+    tok = new_tokenizer(ctx, merges=merges, special_tokens=specials)
+    encoded, decoded = ctx.fetch([ctx.call(tok, t, method="encode") for t in texts], ctx.call(tok, ids, method="decode"))
+    expect_encodes(ctx, encoded, texts, reference.encode, f"encode({{text}}) with {len(merges)} merges and "
+                   f"special_tokens={specials}", lambda text: encode_replay(merges, specials, text))
+    ctx.expect_close(decoded, reference.decode(ids), name=f"decode of {len(ids)} ids with {len(merges)} merges",
+                     hints=DECODE(tokens=[reference.vocab[i] for i in ids]))
 
 
 # -- GPT-2 -----------------------------------------------------------------------------------

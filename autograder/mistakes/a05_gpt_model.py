@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from autograder.compare import Hints, Misconceptions
-from autograder.mistakes.a04_gpt_blocks import DEFAULT_EPS, block_forward
+from autograder.gpt_forms import DEFAULT_EPS, block_forward
+from autograder.strategies import sub_weights
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -133,8 +134,7 @@ def _(idx, tok, pos, blocks, norm, head):
 
 def pieces(w: dict[str, torch.Tensor], cfg: dict[str, Any]) -> dict[str, Any]:
     """A right GPTModel from weights `w`, as the forward catalogue's inputs other than idx."""
-    layers = [block_forward({k.split(".", 2)[2]: v for k, v in w.items() if k.startswith(f"trf_blocks.{i}.")},
-                            cfg["n_heads"]) for i in range(cfg["n_layers"])]
+    layers = [block_forward(sub_weights(w, f"trf_blocks.{i}."), cfg["n_heads"]) for i in range(cfg["n_layers"])]
 
     def blocks(x: torch.Tensor) -> torch.Tensor:
         for layer in layers:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from autograder import snapshots
 from autograder.compare import describe
-from autograder.kit import CheckFailure, Context, Hints, Suite, assert_close
+from autograder.kit import CheckFailure, Context, Hints, Suite, assert_close, given
 from autograder.mistakes.a01_tokenizer import DECODE, ENCODE, ENCODE_HINTS, TRAIN, TRAIN_RULES
 from autograder.program import Ref
 from autograder.scan import Ban
@@ -237,103 +237,99 @@ def encode_snapshot(ctx: Context) -> None:
 @check(points=1, visibility="public", kind="property", targets=(TOK,), max_examples=10,
        description="BPETokenizer() with no merges encodes text to its UTF-8 bytes and decodes them back; a special "
                    "token gets id 256")
-def byte_level_before_training(ctx: Context) -> None:
-    @ctx.given(text=any_texts())
-    def _(text: str) -> None:
-        ctx.example(values={"text": text})
-        plain, special = new_tokenizer(ctx), new_tokenizer(ctx, special_tokens=[EOT])
-        ids = ctx.call(plain, text, method="encode")
-        ids, back, eot = ctx.fetch(ids, ctx.call(plain, ids, method="decode"),
-                                   ctx.call(special, f"a{EOT}", method="encode"))
-        expected = list(text.encode("utf-8"))
-        expect_ids(ids, expected, f"BPETokenizer().encode({text!r}), which should be the UTF-8 bytes")
-        ctx.expect_close(back, text, name="BPETokenizer().decode(its UTF-8 bytes)",
-                         hints=DECODE(tokens=[bytes([b]) for b in expected]))
-        expect_ids(eot, [97, 256], f"BPETokenizer(special_tokens=[{EOT!r}]).encode('a{EOT}') (ids 0..255 are the "
-                                   f"bytes, special tokens come next)")
+@given(text=any_texts())
+def byte_level_before_training(ctx: Context, text: str) -> None:
+    ctx.example(values={"text": text})
+    plain, special = new_tokenizer(ctx), new_tokenizer(ctx, special_tokens=[EOT])
+    ids = ctx.call(plain, text, method="encode")
+    ids, back, eot = ctx.fetch(ids, ctx.call(plain, ids, method="decode"),
+                               ctx.call(special, f"a{EOT}", method="encode"))
+    expected = list(text.encode("utf-8"))
+    expect_ids(ids, expected, f"BPETokenizer().encode({text!r}), which should be the UTF-8 bytes")
+    ctx.expect_close(back, text, name="BPETokenizer().decode(its UTF-8 bytes)",
+                     hints=DECODE(tokens=[bytes([b]) for b in expected]))
+    expect_ids(eot, [97, 256], f"BPETokenizer(special_tokens=[{EOT!r}]).encode('a{EOT}') (ids 0..255 are the "
+                               f"bytes, special tokens come next)")
 
 
 # -- training --------------------------------------------------------------------------------
 @check(points=2, visibility="public", kind="property", targets=(TOK,), max_examples=12,
        description="train: vocab holds vocab_size tokens: ids 0..255 the bytes, 256 + i the i-th merge "
                    "(left + right, both earlier tokens), then the special tokens, which encode to their own id")
-def train_vocab_layout(ctx: Context) -> None:
-    @ctx.given(text=training_texts(specials=(EOT, PAD)), n_special=st.integers(0, 2), extra=st.integers(0, 30))
-    def _(text: str, n_special: int, extra: int) -> None:
-        specials = [EOT, PAD][:n_special]
-        vocab_size = 256 + n_special + extra
-        ctx.example(config={"vocab_size": vocab_size, "special_tokens": specials}, values={"text": text})
-        res = trained(ctx, text, vocab_size, specials, **{f"s{j}": s for j, s in enumerate(specials)})
-        where = f"after train(text, vocab_size={vocab_size}, special_tokens={specials})"
-        merges, vocab = as_merges(res["merges"], where), as_vocab(res["vocab"], where)
-        if len(merges) > extra:
-            raise CheckFailure(f"{where}: {len(merges)} merges learned, at most vocab_size - 256 - "
-                               f"len(special_tokens) = {extra} allowed (vocab_size counts the special tokens too)")
-        want_size = 256 + len(merges) + n_special
-        if len(vocab) != want_size or sorted(vocab) != list(range(want_size)):
-            raise CheckFailure(f"{where}: vocab has {len(vocab)} ids ({min(vocab, default=None)}.."
-                               f"{max(vocab, default=None)}), expected ids 0..{want_size - 1}: 256 bytes, "
-                               f"{len(merges)} merges, {n_special} special tokens")
-        known = {bytes([b]) for b in range(256)}
-        for b in range(256):
-            if vocab[b] != bytes([b]):
-                raise CheckFailure(f"{where}: vocab[{b}] is {vocab[b]!r}, expected {bytes([b])!r}")
-        for i, (left, right) in enumerate(merges):
-            if left not in known or right not in known:
-                raise CheckFailure(f"{where}: merge #{i} {(left, right)!r} joins a token that is neither a byte "
-                                   f"nor made by an earlier merge")
-            if vocab[256 + i] != left + right:
-                raise CheckFailure(f"{where}: vocab[{256 + i}] is {vocab[256 + i]!r}, expected merge #{i}'s "
-                                   f"left + right = {left + right!r} (merge i gets id 256 + i)")
-            known.add(left + right)
-        for j, s in enumerate(specials):
-            sid = 256 + len(merges) + j
-            ctx.expect_close(vocab[sid], s.encode("utf-8"), name=f"{where}: vocab[{sid}], special token {s!r} "
-                             f"(after the bytes and the merges)")
-            expect_ids(res[f"s{j}"], [sid], f"{where}: encode({s!r})")
+@given(text=training_texts(specials=(EOT, PAD)), n_special=st.integers(0, 2), extra=st.integers(0, 30))
+def train_vocab_layout(ctx: Context, text: str, n_special: int, extra: int) -> None:
+    specials = [EOT, PAD][:n_special]
+    vocab_size = 256 + n_special + extra
+    ctx.example(config={"vocab_size": vocab_size, "special_tokens": specials}, values={"text": text})
+    res = trained(ctx, text, vocab_size, specials, **{f"s{j}": s for j, s in enumerate(specials)})
+    where = f"after train(text, vocab_size={vocab_size}, special_tokens={specials})"
+    merges, vocab = as_merges(res["merges"], where), as_vocab(res["vocab"], where)
+    if len(merges) > extra:
+        raise CheckFailure(f"{where}: {len(merges)} merges learned, at most vocab_size - 256 - "
+                           f"len(special_tokens) = {extra} allowed (vocab_size counts the special tokens too)")
+    want_size = 256 + len(merges) + n_special
+    if len(vocab) != want_size or sorted(vocab) != list(range(want_size)):
+        raise CheckFailure(f"{where}: vocab has {len(vocab)} ids ({min(vocab, default=None)}.."
+                           f"{max(vocab, default=None)}), expected ids 0..{want_size - 1}: 256 bytes, "
+                           f"{len(merges)} merges, {n_special} special tokens")
+    known = {bytes([b]) for b in range(256)}
+    for b in range(256):
+        if vocab[b] != bytes([b]):
+            raise CheckFailure(f"{where}: vocab[{b}] is {vocab[b]!r}, expected {bytes([b])!r}")
+    for i, (left, right) in enumerate(merges):
+        if left not in known or right not in known:
+            raise CheckFailure(f"{where}: merge #{i} {(left, right)!r} joins a token that is neither a byte "
+                               f"nor made by an earlier merge")
+        if vocab[256 + i] != left + right:
+            raise CheckFailure(f"{where}: vocab[{256 + i}] is {vocab[256 + i]!r}, expected merge #{i}'s "
+                               f"left + right = {left + right!r} (merge i gets id 256 + i)")
+        known.add(left + right)
+    for j, s in enumerate(specials):
+        sid = 256 + len(merges) + j
+        ctx.expect_close(vocab[sid], s.encode("utf-8"), name=f"{where}: vocab[{sid}], special token {s!r} "
+                         f"(after the bytes and the merges)")
+        expect_ids(res[f"s{j}"], [sid], f"{where}: encode({s!r})")
 
 
 @check(points=1, visibility="public", kind="property", targets=(TOK,), max_examples=10,
        description="train: with a large vocab_size, training stops when every pre-token is a single token "
                    "(and learns nothing from an empty text)")
-def train_stops_when_no_pair_is_left(ctx: Context) -> None:
-    @ctx.given(text=training_texts(max_pieces=12))
-    def _(text: str) -> None:
-        vocab_size = 256 + 1 + 1000
-        words = sorted(set(pretokens(text, [EOT])))
-        ctx.example(config={"vocab_size": vocab_size, "special_tokens": [EOT]}, values={"text": text})
-        res = trained(ctx, text, vocab_size, [EOT], **{f"w{i}": w for i, w in enumerate(words)})
-        where = f"train(text, vocab_size={vocab_size}, special_tokens=[{EOT!r}])"
-        merges = as_merges(res["merges"], where)
-        at_most = sum(len(w.encode("utf-8")) - 1 for w in words)  # each merge shrinks some pre-token by one
-        if len(merges) > at_most:
-            raise CheckFailure(f"{where}: learned {plural(len(merges), 'merge')}, but the text's distinct pre-tokens "
-                               f"{words[:8]} allow at most {at_most}: once every pre-token is one token, no pair is "
-                               f"left and training must stop")
-        for i, w in enumerate(words):
-            if not isinstance(res[f"w{i}"], list) or len(res[f"w{i}"]) != 1:
-                raise CheckFailure(f"after {where}: the pre-token {w!r} of the training text still encodes to "
-                                   f"{res[f'w{i}']}: training must go on while any pair is left (it ended after "
-                                   f"{plural(len(merges), 'merge')}; {vocab_size - 257} were allowed)")
-        ctx.expect_close(len(res["vocab"]), 256 + len(merges) + 1, name=f"{where}: len(vocab) after "
-                         f"{plural(len(merges), 'merge')}")
+@given(text=training_texts(max_pieces=12))
+def train_stops_when_no_pair_is_left(ctx: Context, text: str) -> None:
+    vocab_size = 256 + 1 + 1000
+    words = sorted(set(pretokens(text, [EOT])))
+    ctx.example(config={"vocab_size": vocab_size, "special_tokens": [EOT]}, values={"text": text})
+    res = trained(ctx, text, vocab_size, [EOT], **{f"w{i}": w for i, w in enumerate(words)})
+    where = f"train(text, vocab_size={vocab_size}, special_tokens=[{EOT!r}])"
+    merges = as_merges(res["merges"], where)
+    at_most = sum(len(w.encode("utf-8")) - 1 for w in words)  # each merge shrinks some pre-token by one
+    if len(merges) > at_most:
+        raise CheckFailure(f"{where}: learned {plural(len(merges), 'merge')}, but the text's distinct pre-tokens "
+                           f"{words[:8]} allow at most {at_most}: once every pre-token is one token, no pair is "
+                           f"left and training must stop")
+    for i, w in enumerate(words):
+        if not isinstance(res[f"w{i}"], list) or len(res[f"w{i}"]) != 1:
+            raise CheckFailure(f"after {where}: the pre-token {w!r} of the training text still encodes to "
+                               f"{res[f'w{i}']}: training must go on while any pair is left (it ended after "
+                               f"{plural(len(merges), 'merge')}; {vocab_size - 257} were allowed)")
+    ctx.expect_close(len(res["vocab"]), 256 + len(merges) + 1, name=f"{where}: len(vocab) after "
+                     f"{plural(len(merges), 'merge')}")
 
 
 @check(points=2, visibility="public", kind="property", targets=(TOK,), max_examples=12,
        description="train: every learned token lies inside one pre-token of the training text: merges never "
                    "cross pre-token boundaries or special tokens")
-def merges_stay_inside_pretokens(ctx: Context) -> None:
-    @ctx.given(text=training_texts(max_pieces=50), extra=st.integers(5, 40))
-    def _(text: str, extra: int) -> None:
-        vocab_size = 256 + 1 + extra
-        ctx.example(config={"vocab_size": vocab_size, "special_tokens": [EOT]}, values={"text": text})
-        where = f"train(text, vocab_size={vocab_size}, special_tokens=[{EOT!r}])"
-        words = [w.encode("utf-8") for w in set(pretokens(text, [EOT]))]
-        for i, (left, right) in enumerate(as_merges(trained(ctx, text, vocab_size, [EOT])["merges"], where)):
-            if not any(left + right in w for w in words):
-                raise CheckFailure(f"{where}: merge #{i} makes {left + right!r}, which is inside no pre-token of the "
-                                   f"text (pre-tokens: {sorted(set(pretokens(text, [EOT])))[:12]}...); count pairs "
-                                   f"only inside each match of GPT2_SPLIT_PATTERN, after splitting off special tokens")
+@given(text=training_texts(max_pieces=50), extra=st.integers(5, 40))
+def merges_stay_inside_pretokens(ctx: Context, text: str, extra: int) -> None:
+    vocab_size = 256 + 1 + extra
+    ctx.example(config={"vocab_size": vocab_size, "special_tokens": [EOT]}, values={"text": text})
+    where = f"train(text, vocab_size={vocab_size}, special_tokens=[{EOT!r}])"
+    words = [w.encode("utf-8") for w in set(pretokens(text, [EOT]))]
+    for i, (left, right) in enumerate(as_merges(trained(ctx, text, vocab_size, [EOT])["merges"], where)):
+        if not any(left + right in w for w in words):
+            raise CheckFailure(f"{where}: merge #{i} makes {left + right!r}, which is inside no pre-token of the "
+                               f"text (pre-tokens: {sorted(set(pretokens(text, [EOT])))[:12]}...); count pairs "
+                               f"only inside each match of GPT2_SPLIT_PATTERN, after splitting off special tokens")
 
 
 # (text, vocab_size, special_tokens, expected merges, the rule it shows)
@@ -497,10 +493,9 @@ def _not_stored(name: str) -> Any:
 @check(points=1, visibility="public", kind="property", targets=(TOK,), max_examples=15,
        description="decode joins the tokens' bytes before decoding UTF-8; invalid UTF-8 becomes U+FFFD "
                    "(bytes.decode('utf-8', errors='replace'))")
-def decode_replaces_invalid_utf8(ctx: Context) -> None:
-    @ctx.given(data=st.binary(max_size=12) | st.sampled_from([b"\xff", b"\xe2\x82", "é🙂".encode(), b"a\xc3"]))
-    def _(data: bytes) -> None:
-        ctx.example(values={"ids": list(data)})
-        (got,) = ctx.fetch(ctx.call(new_tokenizer(ctx), list(data), method="decode"))
-        ctx.expect_close(got, data.decode("utf-8", errors="replace"), name=f"BPETokenizer().decode({list(data)})",
-                         hints=DECODE(tokens=[bytes([b]) for b in data]))
+@given(data=st.binary(max_size=12) | st.sampled_from([b"\xff", b"\xe2\x82", "é🙂".encode(), b"a\xc3"]))
+def decode_replaces_invalid_utf8(ctx: Context, data: bytes) -> None:
+    ctx.example(values={"ids": list(data)})
+    (got,) = ctx.fetch(ctx.call(new_tokenizer(ctx), list(data), method="decode"))
+    ctx.expect_close(got, data.decode("utf-8", errors="replace"), name=f"BPETokenizer().decode({list(data)})",
+                     hints=DECODE(tokens=[bytes([b]) for b in data]))

@@ -23,7 +23,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import gpt2_vocab
-from autograder.kit import FLOAT64, CheckFailure, Context, Hints, Raised, Suite
+from autograder.kit import FLOAT64, CheckFailure, Context, Hints, Raised, Suite, given
 from autograder.mistakes.a02_data import (ALLOW_HINT, EOT, Windows, as_windows, batch_sizes, byte_ids, dataset_hints,
                                           loader_hints, windows)
 from autograder.runtime.toys import ByteTokenizer
@@ -238,21 +238,19 @@ def _windows_of(ctx: Context, text: str, L: int, s: int) -> None:
 @check(points=3, visibility="public", kind="property", targets=(DS,), max_examples=15,
        description="GPTDatasetV1: item i is (ids[i*stride : i*stride + max_length], the same one token later) as "
                    "int64 tensors, for windows starting at range(0, len(ids) - max_length, stride)")
-def windows_are_shifted_slices(ctx: Context) -> None:
-    @ctx.given(case=window_cases())
-    def _(case: dict[str, Any]) -> None:
-        _windows_of(ctx, case["txt"], case["max_length"], case["stride"])
+@given(case=window_cases())
+def windows_are_shifted_slices(ctx: Context, case: dict[str, Any]) -> None:
+    _windows_of(ctx, case["txt"], case["max_length"], case["stride"])
 
 
 @check(points=2, visibility="public", kind="property", targets=(DS,), max_examples=10,
        description="GPTDatasetV1: the text is encoded with allowed_special={'<|endoftext|>'}, so each "
                    "<|endoftext|> in it is one token (id 256 for the ByteTokenizer)")
-def endoftext_is_one_token(ctx: Context) -> None:
-    @ctx.given(pieces=st.lists(st.text(PRINTABLE, min_size=1, max_size=10), min_size=2, max_size=4),
-               L=st.integers(1, 6), s=st.integers(1, 6))
-    def _(pieces: list[str], L: int, s: int) -> None:
-        text = EOT.join(pieces)
-        _windows_of(ctx, text, min(L, len(byte_ids(text)) - 1), s)
+@given(pieces=st.lists(st.text(PRINTABLE, min_size=1, max_size=10), min_size=2, max_size=4),
+       L=st.integers(1, 6), s=st.integers(1, 6))
+def endoftext_is_one_token(ctx: Context, pieces: list[str], L: int, s: int) -> None:
+    text = EOT.join(pieces)
+    _windows_of(ctx, text, min(L, len(byte_ids(text)) - 1), s)
 
 
 @check(points=2, visibility="public", kind="property", targets=(DS, DL),
@@ -285,15 +283,14 @@ def rejects_bad_arguments(ctx: Context) -> None:
 @check(points=3, visibility="public", kind="property", targets=(DL, DS), max_examples=12,
        description="create_dataloader_v1 (shuffle=False): the dataset's windows in order, batch_size per batch, "
                    "as int64 tensors of shape (batch_size, max_length); drop_last drops the last short batch")
-def dataloader_batches_in_order(ctx: Context) -> None:
-    @ctx.given(case=window_cases(), batch_size=st.integers(1, 5), drop_last=st.booleans())
-    def _(case: dict[str, Any], batch_size: int, drop_last: bool) -> None:
-        text, L, s = case["txt"], case["max_length"], case["stride"]
-        args = {"batch_size": batch_size, "max_length": L, "stride": s, "shuffle": False, "drop_last": drop_last}
-        ctx.example(config={**args, "tokenizer": BYTE_TOKENIZER}, values={"txt": text})
-        want = windows(byte_ids(text), L, s)
-        expect_batches(ctx, loader_epochs(ctx, text, **args)["epochs"][0], want,
-                       loader_hints(want, batch_size, drop_last), L, loader_call(text, **args))
+@given(case=window_cases(), batch_size=st.integers(1, 5), drop_last=st.booleans())
+def dataloader_batches_in_order(ctx: Context, case: dict[str, Any], batch_size: int, drop_last: bool) -> None:
+    text, L, s = case["txt"], case["max_length"], case["stride"]
+    args = {"batch_size": batch_size, "max_length": L, "stride": s, "shuffle": False, "drop_last": drop_last}
+    ctx.example(config={**args, "tokenizer": BYTE_TOKENIZER}, values={"txt": text})
+    want = windows(byte_ids(text), L, s)
+    expect_batches(ctx, loader_epochs(ctx, text, **args)["epochs"][0], want,
+                   loader_hints(want, batch_size, drop_last), L, loader_call(text, **args))
 
 
 def expect_permutation(ctx: Context, epoch: list[Any], want: Windows, batch_size: int, drop_last: bool,

@@ -23,7 +23,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import strategies as sg
-from autograder.kit import FLOAT64, CheckFailure, Context, Suite, Tolerance, compare_module
+from autograder.kit import FLOAT64, CheckFailure, Context, Suite, Tolerance, compare_module, given
 from autograder.mistakes.a06_loss import (BATCH_MISTAKES, CE_MISTAKES, EOT, I2T_MISTAKES, LOADER_MISTAKES, PPL_MISTAKES,
                                           T2I_MISTAKES, StoredIds, loss_by_hand)
 from autograder.program import Ref
@@ -113,67 +113,63 @@ def cross_entropy_snapshot(ctx: Context) -> None:
        description="cross_entropy: log C for a row of equal logits, log(1 + (C-1) e^-a) for logit a at the target "
                    "and 0 elsewhere, and logsumexp(x) - x_y averaged over positions for random logits; (N, C) rows "
                    "and (B, T, C) batches")
-def cross_entropy_known_values(ctx: Context) -> None:
-    @ctx.given(lead=leads(), C=st.integers(2, 6), seed=sg.seeds(), a=st.sampled_from([-2.0, 0.5, 3.0]))
-    def _(lead: tuple[int, ...], C: int, seed: int, a: float) -> None:
-        t = make_targets(lead, C, seed)
-        mixed = sg.make_tensor((*lead, C), seed + 2, scale=2.0)
-        cases = {"rows of equal logits (a different constant per row)":
-                 (sg.make_tensor((*lead, 1), seed + 1, scale=5.0).expand(*lead, C).contiguous(), math.log(C)),
-                 f"logit {a:g} at the target and 0 elsewhere":
-                 (torch.nn.functional.one_hot(t, C).double() * a, math.log1p((C - 1) * math.exp(-a))),
-                 "random logits": (mixed, float(loss_by_hand(mixed, t)))}
-        ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)}, config={"C": C, "a": a},
-                    values={"random logits": mixed, "targets": t})
-        outs = ctx.fetch(*(ctx.call(CE, x, t) for x, _ in cases.values()))
-        for (label, (x, want)), got in zip(cases.items(), outs):
-            ctx.expect_close(got, torch.tensor(want, dtype=torch.float64), tol=FLOAT64, hints=CE_MISTAKES(x=x, t=t, ii=-100),
-                             name=f"cross_entropy on {label}, logits {tuple(x.shape)}")
+@given(lead=leads(), C=st.integers(2, 6), seed=sg.seeds(), a=st.sampled_from([-2.0, 0.5, 3.0]))
+def cross_entropy_known_values(ctx: Context, lead: tuple[int, ...], C: int, seed: int, a: float) -> None:
+    t = make_targets(lead, C, seed)
+    mixed = sg.make_tensor((*lead, C), seed + 2, scale=2.0)
+    cases = {"rows of equal logits (a different constant per row)":
+             (sg.make_tensor((*lead, 1), seed + 1, scale=5.0).expand(*lead, C).contiguous(), math.log(C)),
+             f"logit {a:g} at the target and 0 elsewhere":
+             (torch.nn.functional.one_hot(t, C).double() * a, math.log1p((C - 1) * math.exp(-a))),
+             "random logits": (mixed, float(loss_by_hand(mixed, t)))}
+    ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)}, config={"C": C, "a": a},
+                values={"random logits": mixed, "targets": t})
+    outs = ctx.fetch(*(ctx.call(CE, x, t) for x, _ in cases.values()))
+    for (label, (x, want)), got in zip(cases.items(), outs):
+        ctx.expect_close(got, torch.tensor(want, dtype=torch.float64), tol=FLOAT64, hints=CE_MISTAKES(x=x, t=t, ii=-100),
+                         name=f"cross_entropy on {label}, logits {tuple(x.shape)}")
 
 
 @check(points=2, visibility="public", kind="property", targets=(CE,), max_examples=8,
        description="cross_entropy: the gradient w.r.t. the logits is (softmax(x) - onehot(y)) / N")
-def cross_entropy_gradient(ctx: Context) -> None:
-    @ctx.given(lead=leads(), C=st.integers(2, 6), seed=sg.seeds())
-    def _(lead: tuple[int, ...], C: int, seed: int) -> None:
-        t, x = make_targets(lead, C, seed), sg.make_tensor((*lead, C), seed + 1, scale=2.0)
-        ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)}, values={"logits": x, "targets": t})
-        ce_check(ctx, by_hand, x, t, -100, seed=seed)
+@given(lead=leads(), C=st.integers(2, 6), seed=sg.seeds())
+def cross_entropy_gradient(ctx: Context, lead: tuple[int, ...], C: int, seed: int) -> None:
+    t, x = make_targets(lead, C, seed), sg.make_tensor((*lead, C), seed + 1, scale=2.0)
+    ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)}, values={"logits": x, "targets": t})
+    ce_check(ctx, by_hand, x, t, -100, seed=seed)
 
 
 @check(points=3, visibility="public", kind="property", targets=(CE,), max_examples=10,
        description="cross_entropy: positions whose target is ignore_index (-100 by default, or any given value, "
                    "a valid class id included) are left out of the mean and get zero gradient; all ignored -> nan")
-def cross_entropy_ignore_index(ctx: Context) -> None:
-    @ctx.given(lead=leads(), C=st.integers(2, 6), seed=sg.seeds(), which=IGNORE)
-    def _(lead: tuple[int, ...], C: int, seed: int, which: str) -> None:
-        ii = ignore_index(which, C)
-        t, x = make_targets(lead, C, seed, ignore_index=ii, p_ignore=0.4), sg.make_tensor((*lead, C), seed + 1, scale=2.0)
-        ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)},
-                    config={"ignore_index": ii, "kept_positions": int((t != ii).sum())}, values={"logits": x, "targets": t})
-        ce_check(ctx, lambda logits, targets, **_: by_hand(logits, targets, ii), x, t, ii, seed=seed, catch=True)
-        none = torch.full(lead, ii)
-        (got,) = ctx.fetch(ctx.call(CE, x, none, ignore_index=ii, catch=True))
-        ctx.expect_close(got, torch.tensor(math.nan, dtype=x.dtype), tol=FLOAT64, hints=CE_MISTAKES(x=x, t=none, ii=ii),
-                         name=f"cross_entropy with every target = ignore_index={ii} (expected nan: a mean over no "
-                              f"positions; PyTorch's F.cross_entropy returns nan too)")
+@given(lead=leads(), C=st.integers(2, 6), seed=sg.seeds(), which=IGNORE)
+def cross_entropy_ignore_index(ctx: Context, lead: tuple[int, ...], C: int, seed: int, which: str) -> None:
+    ii = ignore_index(which, C)
+    t, x = make_targets(lead, C, seed, ignore_index=ii, p_ignore=0.4), sg.make_tensor((*lead, C), seed + 1, scale=2.0)
+    ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)},
+                config={"ignore_index": ii, "kept_positions": int((t != ii).sum())}, values={"logits": x, "targets": t})
+    ce_check(ctx, lambda logits, targets, **_: by_hand(logits, targets, ii), x, t, ii, seed=seed, catch=True)
+    none = torch.full(lead, ii)
+    (got,) = ctx.fetch(ctx.call(CE, x, none, ignore_index=ii, catch=True))
+    ctx.expect_close(got, torch.tensor(math.nan, dtype=x.dtype), tol=FLOAT64, hints=CE_MISTAKES(x=x, t=none, ii=ii),
+                     name=f"cross_entropy with every target = ignore_index={ii} (expected nan: a mean over no "
+                          f"positions; PyTorch's F.cross_entropy returns nan too)")
 
 
 @check(points=2, visibility="public", kind="property", targets=(CE,), max_examples=6,
        description="cross_entropy: finite and correct for logits of size 1e4 (float32 and float64), with a finite "
                    "gradient; shifting every logit by 1e4 changes nothing")
-def cross_entropy_large_logits(ctx: Context) -> None:
-    @ctx.given(lead=leads(), C=st.integers(3, 6), seed=sg.seeds())
-    def _(lead: tuple[int, ...], C: int, seed: int) -> None:
-        t = make_targets(lead, C, seed)
-        onehot, rand = torch.nn.functional.one_hot(t, C).double(), sg.make_tensor((*lead, C), seed + 1, scale=LARGE)
-        cases = {"1e4 at the target, 0 elsewhere": onehot * LARGE, "-1e4 at the target, 0 elsewhere": onehot * -LARGE,
-                 "normal of scale 1e4": rand, "normal of scale 1e4, plus 1e4": rand + LARGE}
-        ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)}, config={"logits": list(cases)})
-        for dtype, tol, grad_tol in ((torch.float64, FLOAT64, None),
-                                     (torch.float32, float32_tolerance(2 * LARGE), FLOAT32_GRAD)):
-            for x in cases.values():
-                ce_check(ctx, by_hand, x.to(dtype), t, -100, seed=seed, tol=tol, grad_tol=grad_tol)
+@given(lead=leads(), C=st.integers(3, 6), seed=sg.seeds())
+def cross_entropy_large_logits(ctx: Context, lead: tuple[int, ...], C: int, seed: int) -> None:
+    t = make_targets(lead, C, seed)
+    onehot, rand = torch.nn.functional.one_hot(t, C).double(), sg.make_tensor((*lead, C), seed + 1, scale=LARGE)
+    cases = {"1e4 at the target, 0 elsewhere": onehot * LARGE, "-1e4 at the target, 0 elsewhere": onehot * -LARGE,
+             "normal of scale 1e4": rand, "normal of scale 1e4, plus 1e4": rand + LARGE}
+    ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)}, config={"logits": list(cases)})
+    for dtype, tol, grad_tol in ((torch.float64, FLOAT64, None),
+                                 (torch.float32, float32_tolerance(2 * LARGE), FLOAT32_GRAD)):
+        for x in cases.values():
+            ce_check(ctx, by_hand, x.to(dtype), t, -100, seed=seed, tol=tol, grad_tol=grad_tol)
 
 
 @check(points=1, visibility="public", kind="property", targets=(CE,),
@@ -297,20 +293,19 @@ def expect_batch(ctx: Context, res: dict[str, Any], want: torch.Tensor, want_gra
        description="calc_loss_batch with a bigram table model: the mean next-token loss over the (B, T) positions "
                    "(targets -100 skipped), differentiable w.r.t. the model's parameters; leaves the model's "
                    "train/eval mode and gradient mode alone")
-def calc_loss_batch_table_model(ctx: Context) -> None:
-    @ctx.given(V=st.integers(3, 6), B=st.integers(1, 3), T=st.integers(1, 4), seed=sg.seeds())
-    def _(V: int, B: int, T: int, seed: int) -> None:
-        table = sg.make_tensor((V, V), seed, scale=2.0)
-        inputs, targets = lm_batch(V, B, T, seed + 1)
-        leaf = table.clone().requires_grad_(True)
-        want = loss_by_hand(leaf[inputs], targets)
-        want.backward()
-        ctx.example(shapes={"table": [V, V], "input_batch": [B, T], "target_batch": [B, T]},
-                    config={"model": "TableLM: logits = table[input_batch]", "device": "cpu"},
-                    values={"input_batch": inputs, "target_batch": targets})
-        res = batch_run(ctx, table, inputs, targets, torch.ones((), dtype=torch.float64))
-        expect_batch(ctx, res, want.detach(), leaf.grad, table, inputs, targets,
-                     "calc_loss_batch(input_batch, target_batch, TableLM(table), 'cpu')")
+@given(V=st.integers(3, 6), B=st.integers(1, 3), T=st.integers(1, 4), seed=sg.seeds())
+def calc_loss_batch_table_model(ctx: Context, V: int, B: int, T: int, seed: int) -> None:
+    table = sg.make_tensor((V, V), seed, scale=2.0)
+    inputs, targets = lm_batch(V, B, T, seed + 1)
+    leaf = table.clone().requires_grad_(True)
+    want = loss_by_hand(leaf[inputs], targets)
+    want.backward()
+    ctx.example(shapes={"table": [V, V], "input_batch": [B, T], "target_batch": [B, T]},
+                config={"model": "TableLM: logits = table[input_batch]", "device": "cpu"},
+                values={"input_batch": inputs, "target_batch": targets})
+    res = batch_run(ctx, table, inputs, targets, torch.ones((), dtype=torch.float64))
+    expect_batch(ctx, res, want.detach(), leaf.grad, table, inputs, targets,
+                 "calc_loss_batch(input_batch, target_batch, TableLM(table), 'cpu')")
 
 
 def random_batches(V: int, n: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -359,20 +354,19 @@ def loader_check(ctx: Context, table: torch.Tensor, loader: list | tuple, num_ba
        description="calc_loss_loader: the plain mean of the first min(num_batches, len(loader)) batch losses "
                    "(all when num_batches is None), for a list of batches and for a DataLoader; the model's mode "
                    "is left alone")
-def calc_loss_loader_mean_of_batches(ctx: Context) -> None:
-    @ctx.given(V=st.integers(3, 6), n=st.integers(2, 4), seed=sg.seeds(), data=st.data())
-    def _(V: int, n: int, seed: int, data: st.DataObject) -> None:
-        num_batches = data.draw(st.sampled_from([None, 1, n - 1, n + 2]), label="num_batches")
-        kind = data.draw(st.sampled_from(["list", "DataLoader"]), label="loader")
-        table = sg.make_tensor((V, V), seed, scale=2.0)
-        # a DataLoader of batch_size 2 over 2n - 1 rows: n batches, the last one of 1 row
-        loader: Any = random_batches(V, n, seed + 1) if kind == "list" else (*lm_batch(V, 2 * n - 1, 3, seed + 1), 2)
-        losses = [float(loss_by_hand(table[x], y)) for x, y in loader_batches(loader)]
-        k = n if num_batches is None else min(num_batches, n)
-        ctx.example(shapes={"batches": [list(x.shape) for x, _ in loader_batches(loader)]},
-                    config={"loader": kind, "num_batches": num_batches, "batch_losses": [round(v, 6) for v in losses]})
-        loader_check(ctx, table, loader, num_batches, sum(losses[:k]) / k, losses,
-                     f"calc_loss_loader({kind} of {n} batches, num_batches={num_batches})")
+@given(V=st.integers(3, 6), n=st.integers(2, 4), seed=sg.seeds(), data=st.data())
+def calc_loss_loader_mean_of_batches(ctx: Context, V: int, n: int, seed: int, data: st.DataObject) -> None:
+    num_batches = data.draw(st.sampled_from([None, 1, n - 1, n + 2]), label="num_batches")
+    kind = data.draw(st.sampled_from(["list", "DataLoader"]), label="loader")
+    table = sg.make_tensor((V, V), seed, scale=2.0)
+    # a DataLoader of batch_size 2 over 2n - 1 rows: n batches, the last one of 1 row
+    loader: Any = random_batches(V, n, seed + 1) if kind == "list" else (*lm_batch(V, 2 * n - 1, 3, seed + 1), 2)
+    losses = [float(loss_by_hand(table[x], y)) for x, y in loader_batches(loader)]
+    k = n if num_batches is None else min(num_batches, n)
+    ctx.example(shapes={"batches": [list(x.shape) for x, _ in loader_batches(loader)]},
+                config={"loader": kind, "num_batches": num_batches, "batch_losses": [round(v, 6) for v in losses]})
+    loader_check(ctx, table, loader, num_batches, sum(losses[:k]) / k, losses,
+                 f"calc_loss_loader({kind} of {n} batches, num_batches={num_batches})")
 
 
 @check(points=1, visibility="public", kind="property", targets=(LOADER,),

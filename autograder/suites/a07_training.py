@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from autograder import strategies as sg
 from autograder.compare import describe
-from autograder.kit import FLOAT64, CheckFailure, Context, Raised, Suite, Tolerance
+from autograder.kit import FLOAT64, CheckFailure, Context, Raised, Suite, Tolerance, given
 from autograder.mistakes.a07_training import ADAMW_MISTAKES, LOOP_CALLS, LOOP_NORMS, SCHEDULE_MISTAKES, clip_hints
 from autograder.program import Ref
 from autograder.runtime.toy_gpt import ToyGPT
@@ -76,43 +76,42 @@ def group_options(lr: float) -> list[dict[str, Any]]:
        description="AdamW: with the same gradient at every step, each update of a parameter that has a gradient is "
                    "p * (1 - lr * weight_decay) - lr * g / (|g| + eps) (bias-corrected moments are g and g^2), "
                    "per param group, with lr changed midway; parameters whose .grad is None do not move")
-def adamw_constant_gradient(ctx: Context) -> None:
-    @ctx.given(shapes=st.lists(sg.shapes(max_dims=2, max_side=4), min_size=2, max_size=4), seed=sg.seeds(),
-               lr=st.sampled_from([1e-3, 0.05, 0.3]), eps=st.sampled_from([1e-8, 1e-3]),
-               betas=st.sampled_from([(0.9, 0.999), (0.5, 0.8)]), wd=st.sampled_from([0.0, 0.01, 0.5]),
-               scale=st.sampled_from([1e-3, 1.0]))
-    def _(shapes: list[tuple[int, ...]], seed: int, lr: float, eps: float, betas: tuple[float, float], wd: float,
-          scale: float) -> None:
-        n = len(shapes)
-        values = [sg.make_tensor(s, seed + i) for i, s in enumerate(shapes)]
-        grads = [sg.make_tensor(s, seed + 100 + i, scale=scale) for i, s in enumerate(shapes)]
-        # param 0 has no gradient at step 1 (its count lags the optimizer's), the last none at step 3; lr changes at 4
-        sched = [[None if (k, i) in ((0, 0), (2, n - 1)) else g for i, g in enumerate(grads)] for k in range(4)]
-        new_lrs = [lr / 3, lr * 2]
-        group_of = [0] + [1] * (n - 1)
-        ctx.example(shapes={f"p{i}": list(s) for i, s in enumerate(shapes)},
-                    config={"lr": lr, "eps": eps, "betas": betas, "weight_decay": wd, "gradient_scale": scale,
-                            "groups": [{"params": [0]}, {"params": list(range(1, n)), **group_options(lr)[0]}],
-                            "grad None": "p0 at step 1, p%d at step 3" % (n - 1), "lrs from step 4": new_lrs})
-        opt, params = adamw_in_worker(ctx, values, [{"n": 1}, {"n": n - 1, **group_options(lr)[0]}],
-                                      lr=lr, betas=betas, eps=eps, weight_decay=wd)
-        after = ctx.p.call(rt(ctx), opt, params, sched, [None, None, None, new_lrs], method="optimizer_steps")
-        (got,) = ctx.fetch(after)
-        rows = steps_of(got, 4, n)
-        p, t = [v.clone() for v in values], [0] * n
-        for k in range(4):
-            for i, g in enumerate(sched[k]):
-                grp = group_of[i]
-                lr_i = (new_lrs[grp] if k == 3 else lr * (2 if grp else 1))
-                wd_i, eps_i = (0.1, 0.25) if grp else (wd, eps)
-                gi = grads[i]
-                hints = ADAMW_MISTAKES(p=p[i], g=g, m=(1 - betas[0] ** t[i]) * gi, v=(1 - betas[1] ** t[i]) * gi * gi,
-                                       t=t[i], t_opt=k, lr=lr_i, lr0=lr, wd=wd_i, eps=eps_i, b1=betas[0], b2=betas[1])
-                if g is not None:
-                    p[i], t[i] = p[i] * (1 - lr_i * wd_i) - lr_i * g / (g.abs() + eps_i), t[i] + 1
-                none = " (its .grad is None at this step)" if g is None else ""
-                ctx.expect_close(rows[k][i], p[i], tol=FLOAT64, hints=hints,
-                                 name=f"parameter {i} (group {grp}, shape {tuple(shapes[i])}) after step {k + 1}{none}")
+@given(shapes=st.lists(sg.shapes(max_dims=2, max_side=4), min_size=2, max_size=4), seed=sg.seeds(),
+       lr=st.sampled_from([1e-3, 0.05, 0.3]), eps=st.sampled_from([1e-8, 1e-3]),
+       betas=st.sampled_from([(0.9, 0.999), (0.5, 0.8)]), wd=st.sampled_from([0.0, 0.01, 0.5]),
+       scale=st.sampled_from([1e-3, 1.0]))
+def adamw_constant_gradient(ctx: Context, shapes: list[tuple[int, ...]], seed: int, lr: float, eps: float, betas:
+                            tuple[float, float], wd: float, scale: float) -> None:
+    n = len(shapes)
+    values = [sg.make_tensor(s, seed + i) for i, s in enumerate(shapes)]
+    grads = [sg.make_tensor(s, seed + 100 + i, scale=scale) for i, s in enumerate(shapes)]
+    # param 0 has no gradient at step 1 (its count lags the optimizer's), the last none at step 3; lr changes at 4
+    sched = [[None if (k, i) in ((0, 0), (2, n - 1)) else g for i, g in enumerate(grads)] for k in range(4)]
+    new_lrs = [lr / 3, lr * 2]
+    group_of = [0] + [1] * (n - 1)
+    ctx.example(shapes={f"p{i}": list(s) for i, s in enumerate(shapes)},
+                config={"lr": lr, "eps": eps, "betas": betas, "weight_decay": wd, "gradient_scale": scale,
+                        "groups": [{"params": [0]}, {"params": list(range(1, n)), **group_options(lr)[0]}],
+                        "grad None": "p0 at step 1, p%d at step 3" % (n - 1), "lrs from step 4": new_lrs})
+    opt, params = adamw_in_worker(ctx, values, [{"n": 1}, {"n": n - 1, **group_options(lr)[0]}],
+                                  lr=lr, betas=betas, eps=eps, weight_decay=wd)
+    after = ctx.p.call(rt(ctx), opt, params, sched, [None, None, None, new_lrs], method="optimizer_steps")
+    (got,) = ctx.fetch(after)
+    rows = steps_of(got, 4, n)
+    p, t = [v.clone() for v in values], [0] * n
+    for k in range(4):
+        for i, g in enumerate(sched[k]):
+            grp = group_of[i]
+            lr_i = (new_lrs[grp] if k == 3 else lr * (2 if grp else 1))
+            wd_i, eps_i = (0.1, 0.25) if grp else (wd, eps)
+            gi = grads[i]
+            hints = ADAMW_MISTAKES(p=p[i], g=g, m=(1 - betas[0] ** t[i]) * gi, v=(1 - betas[1] ** t[i]) * gi * gi,
+                                   t=t[i], t_opt=k, lr=lr_i, lr0=lr, wd=wd_i, eps=eps_i, b1=betas[0], b2=betas[1])
+            if g is not None:
+                p[i], t[i] = p[i] * (1 - lr_i * wd_i) - lr_i * g / (g.abs() + eps_i), t[i] + 1
+            none = " (its .grad is None at this step)" if g is None else ""
+            ctx.expect_close(rows[k][i], p[i], tol=FLOAT64, hints=hints,
+                             name=f"parameter {i} (group {grp}, shape {tuple(shapes[i])}) after step {k + 1}{none}")
 
 
 @check(points=1, visibility="public", kind="property", targets=("AdamW",),
@@ -171,20 +170,20 @@ def expect_clipped(ctx: Context, got: Any, grads: list[torch.Tensor | None], nor
        description="clip_grad_norm: returns the global L2 norm of all gradients before clipping; above max_norm "
                    "every gradient is scaled by max_norm / total_norm (PyTorch's + 1e-6 accepted), below it none "
                    "changes; parameters without a gradient are skipped")
-def clip_scales_to_max_norm(ctx: Context) -> None:
-    @ctx.given(shapes=st.lists(sg.shapes(max_dims=2, max_side=4), min_size=1, max_size=4), seed=sg.seeds(),
-               none_at=st.integers(-1, 3), ratio=st.sampled_from([0.0, 0.3, 0.9, 1.5, 10.0]),
-               dtype=st.sampled_from([torch.float64, torch.float32]))
-    def _(shapes: list[tuple[int, ...]], seed: int, none_at: int, ratio: float, dtype: torch.dtype) -> None:
-        values, grads, norm = clip_case(shapes, seed, none_at, dtype)
-        max_norm = ratio * float(norm)
-        ctx.example(shapes={f"grad{i}": None if g is None else list(g.shape) for i, g in enumerate(grads)},
-                    config={"max_norm": max_norm, "global_norm": float(norm), "dtype": str(dtype)})
-        (got,) = ctx.fetch(clip_call(ctx, values, grads, max_norm))
-        factor = max_norm / float(norm) if norm > max_norm else 1.0
-        expected = [None if g is None else (g.double() * factor).to(dtype) for g in grads]
-        expect_clipped(ctx, got, grads, norm, expected, max_norm, CLIP_TOL,
-                       f"clip_grad_norm(parameters, max_norm={max_norm:.4g})")
+@given(shapes=st.lists(sg.shapes(max_dims=2, max_side=4), min_size=1, max_size=4), seed=sg.seeds(),
+       none_at=st.integers(-1, 3), ratio=st.sampled_from([0.0, 0.3, 0.9, 1.5, 10.0]),
+       dtype=st.sampled_from([torch.float64, torch.float32]))
+def clip_scales_to_max_norm(ctx: Context, shapes: list[tuple[int, ...]], seed: int, none_at: int, ratio: float, dtype:
+                            torch.dtype) -> None:
+    values, grads, norm = clip_case(shapes, seed, none_at, dtype)
+    max_norm = ratio * float(norm)
+    ctx.example(shapes={f"grad{i}": None if g is None else list(g.shape) for i, g in enumerate(grads)},
+                config={"max_norm": max_norm, "global_norm": float(norm), "dtype": str(dtype)})
+    (got,) = ctx.fetch(clip_call(ctx, values, grads, max_norm))
+    factor = max_norm / float(norm) if norm > max_norm else 1.0
+    expected = [None if g is None else (g.double() * factor).to(dtype) for g in grads]
+    expect_clipped(ctx, got, grads, norm, expected, max_norm, CLIP_TOL,
+                   f"clip_grad_norm(parameters, max_norm={max_norm:.4g})")
 
 
 @check(points=1, visibility="public", kind="property", targets=("clip_grad_norm",),
@@ -284,32 +283,31 @@ def batch_loss(model: ToyGPT, batches: list[tuple[torch.Tensor, torch.Tensor]]) 
 @check(points=2, visibility="public", kind="property", targets=("evaluate_model",), max_examples=6,
        description="evaluate_model: the model runs in eval mode without gradients on the first eval_iter batches of "
                    "each loader, the losses are their mean cross-entropy, and the model is in training mode after")
-def evaluate_mode_and_grad(ctx: Context) -> None:
-    @ctx.given(n=st.integers(2, 4), data=st.data(), seed=sg.seeds())
-    def _(n: int, data: st.DataObject, seed: int) -> None:
-        eval_iter = data.draw(st.integers(1, n - 1), label="eval_iter")
-        model, train, val = toy_setup(seed, n_train=n, n_val=n)
-        ctx.example(config={"model": "ToyGPT in training mode", "batches per loader": n, "eval_iter": eval_iter})
-        m = toy_in_worker(ctx, model)
-        out = ctx.call("evaluate_model", m, train, val, "cpu", eval_iter, grad=True)  # as in training: grad on
-        got = ctx.fetch(out=out, modes=ctx.p.get(m, "modes"), grad=ctx.p.get(m, "grad_enabled"),
-                        training=ctx.p.get(m, "training"))
-        if len(got["modes"]) != 2 * eval_iter:
-            raise CheckFailure(f"evaluate_model called the model on {len(got['modes'])} batches, expected eval_iter="
-                               f"{eval_iter} from each of the two loaders ({2 * eval_iter})")
-        if any(got["modes"]):
-            raise CheckFailure("evaluate_model ran the model in training mode: switch to eval mode, model.eval(), "
-                               "before computing the losses (dropout off)")
-        if any(got["grad"]):
-            raise CheckFailure("evaluate_model ran the model with gradients on: compute the losses inside "
-                               "torch.no_grad()")
-        if got["training"] is not True:
-            raise CheckFailure("after evaluate_model the model is still in eval mode: switch it back to training "
-                               "mode, model.train(), before returning")
-        model.eval()
-        want = torch.tensor([batch_loss(model, train[:eval_iter]), batch_loss(model, val[:eval_iter])], dtype=torch.float64)
-        ctx.expect_close(floats(got["out"], "evaluate_model's result"), want, tol=FLOAT64,
-                         name="(train_loss, val_loss) returned by evaluate_model")
+@given(n=st.integers(2, 4), data=st.data(), seed=sg.seeds())
+def evaluate_mode_and_grad(ctx: Context, n: int, data: st.DataObject, seed: int) -> None:
+    eval_iter = data.draw(st.integers(1, n - 1), label="eval_iter")
+    model, train, val = toy_setup(seed, n_train=n, n_val=n)
+    ctx.example(config={"model": "ToyGPT in training mode", "batches per loader": n, "eval_iter": eval_iter})
+    m = toy_in_worker(ctx, model)
+    out = ctx.call("evaluate_model", m, train, val, "cpu", eval_iter, grad=True)  # as in training: grad on
+    got = ctx.fetch(out=out, modes=ctx.p.get(m, "modes"), grad=ctx.p.get(m, "grad_enabled"),
+                    training=ctx.p.get(m, "training"))
+    if len(got["modes"]) != 2 * eval_iter:
+        raise CheckFailure(f"evaluate_model called the model on {len(got['modes'])} batches, expected eval_iter="
+                           f"{eval_iter} from each of the two loaders ({2 * eval_iter})")
+    if any(got["modes"]):
+        raise CheckFailure("evaluate_model ran the model in training mode: switch to eval mode, model.eval(), "
+                           "before computing the losses (dropout off)")
+    if any(got["grad"]):
+        raise CheckFailure("evaluate_model ran the model with gradients on: compute the losses inside "
+                           "torch.no_grad()")
+    if got["training"] is not True:
+        raise CheckFailure("after evaluate_model the model is still in eval mode: switch it back to training "
+                           "mode, model.train(), before returning")
+    model.eval()
+    want = torch.tensor([batch_loss(model, train[:eval_iter]), batch_loss(model, val[:eval_iter])], dtype=torch.float64)
+    ctx.expect_close(floats(got["out"], "evaluate_model's result"), want, tol=FLOAT64,
+                     name="(train_loss, val_loss) returned by evaluate_model")
 
 
 def trainer_call(ctx: Context, trainer: str, model: ToyGPT, train: list[Any], val: list[Any], *, lr: float,

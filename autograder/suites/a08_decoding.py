@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from autograder import strategies as sg
 from autograder.compare import describe
-from autograder.kit import FLOAT32, FLOAT64, CheckFailure, Context, Hints, Raised, Suite
+from autograder.kit import FLOAT32, FLOAT64, CheckFailure, Context, Hints, Raised, Suite, given
 from autograder.mistakes.a08_decoding import (EOS_NOT_KEPT, GREEDY_MISTAKES, NO_STOP, OUTSIDE_TOP_K,
                                               SAMPLING_MISTAKES, SOFTMAX_T_MISTAKES, TOP_K_MISTAKES, filtered, follow,
                                               gof_hint)
@@ -124,42 +124,41 @@ def chi_square_p(counts: torch.Tensor, probs: torch.Tensor) -> tuple[float, int,
 @check(points=3, visibility="public", kind="property", targets=(SOFTMAX_T,), max_examples=12,
        description="softmax_with_temperature: rows of probabilities (non-negative, sum to 1 over the last dim, "
                    "dtype kept) with log p_i - log p_j = (logit_i - logit_j) / temperature")
-def softmax_with_temperature_is_tempered(ctx: Context) -> None:
-    @ctx.given(lead=st.lists(st.integers(1, 4), max_size=2).map(tuple), V=st.integers(2, 8), seed=sg.seeds(),
-               temperature=st.sampled_from([0.25, 0.5, 2.0, 5.0, 1.0]),
-               dtype=st.sampled_from([torch.float64, torch.float32]))
-    def _(lead: tuple[int, ...], V: int, seed: int, temperature: float, dtype: torch.dtype) -> None:
-        x = sg.make_tensor((*lead, V), seed, scale=3.0, dtype=dtype)
-        ctx.example(shapes={"logits": list(x.shape)}, config={"temperature": temperature, "dtype": str(dtype)},
-                    values={"logits": x})
-        (out,) = ctx.fetch(ctx.call(SOFTMAX_T, x, temperature=temperature))  # the dtype is checked there
-        out = ctx.expect_tensor(out, x, "output of softmax_with_temperature")
-        if (out < 0).any():
-            raise CheckFailure("output of softmax_with_temperature: has negative entries")
-        hints = SOFTMAX_T_MISTAKES(logits=x, temperature=temperature).on(out)
-        ctx.expect_close(out.sum(-1), torch.ones_like(x.sum(-1)), name="sum of each row (over the last dim)",
-                         tol=FLOAT64 if dtype == torch.float64 else FLOAT32, hints=hints)
-        if dtype == torch.float64:
-            log_p, x_c = out.log(), x - x.mean(-1, keepdim=True)
-            ctx.expect_close(log_p - log_p.mean(-1, keepdim=True), x_c / temperature, tol=FLOAT64, hints=hints,
-                             name="log p - mean(log p) over each row (expected (logits - mean(logits)) / temperature)")
+@given(lead=st.lists(st.integers(1, 4), max_size=2).map(tuple), V=st.integers(2, 8), seed=sg.seeds(),
+       temperature=st.sampled_from([0.25, 0.5, 2.0, 5.0, 1.0]),
+       dtype=st.sampled_from([torch.float64, torch.float32]))
+def softmax_with_temperature_is_tempered(ctx: Context, lead: tuple[int, ...], V: int, seed: int, temperature: float,
+                                         dtype: torch.dtype) -> None:
+    x = sg.make_tensor((*lead, V), seed, scale=3.0, dtype=dtype)
+    ctx.example(shapes={"logits": list(x.shape)}, config={"temperature": temperature, "dtype": str(dtype)},
+                values={"logits": x})
+    (out,) = ctx.fetch(ctx.call(SOFTMAX_T, x, temperature=temperature))  # the dtype is checked there
+    out = ctx.expect_tensor(out, x, "output of softmax_with_temperature")
+    if (out < 0).any():
+        raise CheckFailure("output of softmax_with_temperature: has negative entries")
+    hints = SOFTMAX_T_MISTAKES(logits=x, temperature=temperature).on(out)
+    ctx.expect_close(out.sum(-1), torch.ones_like(x.sum(-1)), name="sum of each row (over the last dim)",
+                     tol=FLOAT64 if dtype == torch.float64 else FLOAT32, hints=hints)
+    if dtype == torch.float64:
+        log_p, x_c = out.log(), x - x.mean(-1, keepdim=True)
+        ctx.expect_close(log_p - log_p.mean(-1, keepdim=True), x_c / temperature, tol=FLOAT64, hints=hints,
+                         name="log p - mean(log p) over each row (expected (logits - mean(logits)) / temperature)")
 
 
 # -- top_k_filter ----------------------------------------------------------------------------
 @check(points=3, visibility="public", kind="property", targets=(TOP_K,), max_examples=12,
        description="top_k_filter: each row (over any leading dims) keeps exactly its top_k largest logits, "
                    "unchanged, and sets the rest to -inf; the input is not modified")
-def top_k_filter_keeps_k_largest(ctx: Context) -> None:
-    @ctx.given(lead=sg.shapes(min_dims=1, max_dims=3, max_side=4), V=st.integers(2, 9), data=st.data(),
-               seed=sg.seeds())
-    def _(lead: tuple[int, ...], V: int, data: st.DataObject, seed: int) -> None:
-        k = data.draw(st.integers(1, V), label="top_k")
-        x = sg.make_tensor((*lead, V), seed)  # continuous values: no ties, so the k largest are one set
-        ctx.example(shapes={"logits": list(x.shape)}, config={"top_k": k}, values={"logits": x})
-        (out,) = ctx.fetch(ctx.call(TOP_K, x, top_k=k))
-        ctx.expect_close(out, filtered(x, k), tol=FLOAT64, hints=TOP_K_MISTAKES(logits=x, top_k=k),
-                         name=f"output of top_k_filter(top_k={k}) (expected each row's {k} largest logits unchanged, "
-                              f"-inf elsewhere)")
+@given(lead=sg.shapes(min_dims=1, max_dims=3, max_side=4), V=st.integers(2, 9), data=st.data(),
+       seed=sg.seeds())
+def top_k_filter_keeps_k_largest(ctx: Context, lead: tuple[int, ...], V: int, data: st.DataObject, seed: int) -> None:
+    k = data.draw(st.integers(1, V), label="top_k")
+    x = sg.make_tensor((*lead, V), seed)  # continuous values: no ties, so the k largest are one set
+    ctx.example(shapes={"logits": list(x.shape)}, config={"top_k": k}, values={"logits": x})
+    (out,) = ctx.fetch(ctx.call(TOP_K, x, top_k=k))
+    ctx.expect_close(out, filtered(x, k), tol=FLOAT64, hints=TOP_K_MISTAKES(logits=x, top_k=k),
+                     name=f"output of top_k_filter(top_k={k}) (expected each row's {k} largest logits unchanged, "
+                          f"-inf elsewhere)")
 
 
 @check(points=2, visibility="public", kind="property", targets=(TOP_K,),
@@ -205,31 +204,29 @@ def rejects_bad_arguments(ctx: Context) -> None:
        description="generate (temperature 0, the default): appends the argmax token of the last position at "
                    "every step, for every row of a batch; returns a LongTensor (B, T + max_new_tokens) "
                    "starting with idx")
-def generate_greedy(ctx: Context) -> None:
-    # V >= 3: with two tokens every wrong choice is also the argmin, and no hint could tell mistakes apart
-    @ctx.given(B=st.integers(1, 4), T=st.integers(1, 4), V=st.integers(3, 9), n=st.integers(0, 6),
-               context_size=st.integers(1, 6), seed=sg.seeds())
-    def _(B: int, T: int, V: int, n: int, context_size: int, seed: int) -> None:
-        table, idx = sg.make_tensor((V, V), seed), prompts(B, T, V, seed + 1)
-        ctx.example(shapes={"idx": [B, T], "table": [V, V]},
-                    config={"max_new_tokens": n, "context_size": context_size}, values={"idx": idx})
-        out, _ = generate(ctx, table, idx, n, context_size)
-        expect_tokens(ctx, out, follow(table, idx, n, context_size), "output of generate (greedy)",
-                      GREEDY_MISTAKES(table=table, idx=idx, n=n, context_size=context_size, eos_id=None))
+# V >= 3: with two tokens every wrong choice is also the argmin, and no hint could tell mistakes apart
+@given(B=st.integers(1, 4), T=st.integers(1, 4), V=st.integers(3, 9), n=st.integers(0, 6),
+       context_size=st.integers(1, 6), seed=sg.seeds())
+def generate_greedy(ctx: Context, B: int, T: int, V: int, n: int, context_size: int, seed: int) -> None:
+    table, idx = sg.make_tensor((V, V), seed), prompts(B, T, V, seed + 1)
+    ctx.example(shapes={"idx": [B, T], "table": [V, V]},
+                config={"max_new_tokens": n, "context_size": context_size}, values={"idx": idx})
+    out, _ = generate(ctx, table, idx, n, context_size)
+    expect_tokens(ctx, out, follow(table, idx, n, context_size), "output of generate (greedy)",
+                  GREEDY_MISTAKES(table=table, idx=idx, n=n, context_size=context_size, eos_id=None))
 
 
 @check(points=2, visibility="public", kind="property", targets=GENERATE_TARGETS, max_examples=8,
        description="generate with top_k=1 is greedy for any temperature > 0 (only the largest logit survives)")
-def generate_top_k_1_is_greedy(ctx: Context) -> None:
-    @ctx.given(B=st.integers(1, 4), T=st.integers(1, 3), V=st.integers(2, 9), n=st.integers(1, 5),
-               temperature=st.sampled_from([0.3, 1.0, 2.5]), seed=sg.seeds())
-    def _(B: int, T: int, V: int, n: int, temperature: float, seed: int) -> None:
-        table, idx = sg.make_tensor((V, V), seed), prompts(B, T, V, seed + 1)
-        ctx.example(shapes={"idx": [B, T], "table": [V, V]},
-                    config={"max_new_tokens": n, "context_size": 4, "temperature": temperature, "top_k": 1})
-        out, _ = generate(ctx, table, idx, n, 4, temperature=temperature, top_k=1, generator=seeded(ctx, seed % 1000))
-        expect_tokens(ctx, out, follow(table, idx, n, 4),
-                      f"output of generate(temperature={temperature}, top_k=1) (expected the greedy tokens)")
+@given(B=st.integers(1, 4), T=st.integers(1, 3), V=st.integers(2, 9), n=st.integers(1, 5),
+       temperature=st.sampled_from([0.3, 1.0, 2.5]), seed=sg.seeds())
+def generate_top_k_1_is_greedy(ctx: Context, B: int, T: int, V: int, n: int, temperature: float, seed: int) -> None:
+    table, idx = sg.make_tensor((V, V), seed), prompts(B, T, V, seed + 1)
+    ctx.example(shapes={"idx": [B, T], "table": [V, V]},
+                config={"max_new_tokens": n, "context_size": 4, "temperature": temperature, "top_k": 1})
+    out, _ = generate(ctx, table, idx, n, 4, temperature=temperature, top_k=1, generator=seeded(ctx, seed % 1000))
+    expect_tokens(ctx, out, follow(table, idx, n, 4),
+                  f"output of generate(temperature={temperature}, top_k=1) (expected the greedy tokens)")
 
 
 # -- generate: sampling ----------------------------------------------------------------------
