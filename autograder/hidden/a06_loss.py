@@ -44,8 +44,8 @@ def _exact_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, **kwargs: 
                    "answer to within float32 rounding")
 @given(lead=leads(8, 5), C=st.integers(2, 7), seed=st.integers(0, 2**16), scale=st.sampled_from([1.0, LARGE]),
        which=st.sampled_from(["-100", "C-1"]))
-def cross_entropy_float32_matches_reference(ctx: Context, lead: tuple[int, ...], C: int, seed: int, scale: float, which:
-                                            str) -> None:
+def cross_entropy_float32_matches_reference(ctx: Context, lead: tuple[int, ...], C: int, seed: int, scale: float,
+                                            which: str) -> None:
     ii = ignore_index(which, C)
     x = sg.make_tensor((*lead, C), seed, scale=scale, dtype=torch.float32)
     ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)},

@@ -37,9 +37,9 @@ STEPS = 5
        dtype=st.sampled_from([torch.float64, torch.float32]), scale=st.sampled_from([1e-3, 1.0, 30.0]),
        nones=st.sets(st.tuples(st.integers(0, STEPS - 1), st.integers(0, 3)), max_size=4),
        lr_step=st.integers(1, STEPS - 1))
-def adamw_matches_reference(ctx: Context, shapes: list[tuple[int, ...]], seed: int, lr: float, eps: float, betas:
-                            tuple[float, float], wd: float, dtype: torch.dtype, scale: float, nones: set[tuple[int,
-                            int]], lr_step: int) -> None:
+def adamw_matches_reference(ctx: Context, shapes: list[tuple[int, ...]], seed: int, lr: float, eps: float,
+                            betas: tuple[float, float], wd: float, dtype: torch.dtype, scale: float,
+                            nones: set[tuple[int, int]], lr_step: int) -> None:
     n = len(shapes)
     values = [sg.make_tensor(s, seed + i, dtype=dtype) for i, s in enumerate(shapes)]
     sched = [[None if (k, i) in nones else sg.make_tensor(s, seed + 10 * (k + 1) + i, dtype=dtype, scale=scale)
@@ -84,8 +84,8 @@ def adamw_matches_reference(ctx: Context, shapes: list[tuple[int, ...]], seed: i
 @given(shapes=st.lists(sg.shapes(max_dims=3, max_side=4), min_size=1, max_size=5), seed=sg.seeds(),
        none_at=st.integers(-1, 4), max_norm=st.sampled_from([0.0, 0.5, 2.0, 5.0, 1e3]),
        dtype=st.sampled_from([torch.float64, torch.float32]))
-def clip_matches_reference(ctx: Context, shapes: list[tuple[int, ...]], seed: int, none_at: int, max_norm: float, dtype:
-                           torch.dtype) -> None:
+def clip_matches_reference(ctx: Context, shapes: list[tuple[int, ...]], seed: int, none_at: int, max_norm: float,
+                           dtype: torch.dtype) -> None:
     values, grads, norm = clip_case(shapes, seed, none_at, dtype)
     ctx.example(shapes={f"grad{i}": None if g is None else list(g.shape) for i, g in enumerate(grads)},
                 config={"max_norm": max_norm, "dtype": str(dtype)})
@@ -99,8 +99,8 @@ def clip_matches_reference(ctx: Context, shapes: list[tuple[int, ...]], seed: in
        description="lr_at_step: every step of random schedules matches the reference")
 @given(total=st.integers(1, 30), data=st.data(), peak=st.sampled_from([1e-3, 0.5]),
        initial=st.sampled_from([0.0, 3e-5]), low=st.sampled_from([0.0, 1e-6, 1e-4]))
-def lr_schedule_matches_reference(ctx: Context, total: int, data: st.DataObject, peak: float, initial: float, low:
-                                  float) -> None:
+def lr_schedule_matches_reference(ctx: Context, total: int, data: st.DataObject, peak: float, initial: float,
+                                  low: float) -> None:
     sched = (total, data.draw(st.integers(0, total), label="warmup_steps"), peak, initial, low)
     ctx.example(config=dict(zip(("total_steps", "warmup_steps", "peak_lr", "initial_lr", "min_lr"), sched)))
     (got,) = ctx.fetch(schedule_table(ctx, [sched]))

@@ -24,8 +24,8 @@ check = SUITE.check
 @given(lead=st.lists(st.integers(1, 4), max_size=2).map(tuple), V=st.integers(1, 8), seed=st.integers(0, 2**16),
        temperature=st.sampled_from([0.3, 0.7, 1.6, 4.0, 1.0]), scale=st.sampled_from([1.0, 10.0, 200.0]),
        with_inf=st.booleans())
-def softmax_with_temperature_matches_reference(ctx: Context, lead: tuple[int, ...], V: int, seed: int, temperature:
-                                               float, scale: float, with_inf: bool) -> None:
+def softmax_with_temperature_matches_reference(ctx: Context, lead: tuple[int, ...], V: int, seed: int,
+                                               temperature: float, scale: float, with_inf: bool) -> None:
     x = sg.make_tensor((*lead, V), seed, scale=scale)
     if with_inf and V > 1:  # what top_k_filter hands over: some -inf, never a whole row
         drop = (sg.make_tensor(x.shape, seed + 1) > 0.5) & (x < x.amax(-1, keepdim=True))

@@ -323,8 +323,8 @@ def loader_batches(loader: list | tuple) -> list[tuple[torch.Tensor, torch.Tenso
     return [(inputs[i:i + bs], targets[i:i + bs]) for i in range(0, inputs.shape[0], bs)]
 
 
-def loader_check(ctx: Context, table: torch.Tensor, loader: list | tuple, num_batches: int | None,
-                 want: float, losses: list[float], name: str) -> None:
+def loader_check(ctx: Context, table: torch.Tensor, loader: list | tuple, num_batches: int | None, want: float,
+                 losses: list[float], name: str) -> None:
     """calc_loss_loader on TableLM(table) (train mode) is `want`, scores k batches once each, leaves the mode alone.
 
     Also runs the learner's own calc_loss_batch on every batch (on a second model, so the first one's forward

@@ -80,8 +80,8 @@ def group_options(lr: float) -> list[dict[str, Any]]:
        lr=st.sampled_from([1e-3, 0.05, 0.3]), eps=st.sampled_from([1e-8, 1e-3]),
        betas=st.sampled_from([(0.9, 0.999), (0.5, 0.8)]), wd=st.sampled_from([0.0, 0.01, 0.5]),
        scale=st.sampled_from([1e-3, 1.0]))
-def adamw_constant_gradient(ctx: Context, shapes: list[tuple[int, ...]], seed: int, lr: float, eps: float, betas:
-                            tuple[float, float], wd: float, scale: float) -> None:
+def adamw_constant_gradient(ctx: Context, shapes: list[tuple[int, ...]], seed: int, lr: float, eps: float,
+                            betas: tuple[float, float], wd: float, scale: float) -> None:
     n = len(shapes)
     values = [sg.make_tensor(s, seed + i) for i, s in enumerate(shapes)]
     grads = [sg.make_tensor(s, seed + 100 + i, scale=scale) for i, s in enumerate(shapes)]
@@ -173,8 +173,8 @@ def expect_clipped(ctx: Context, got: Any, grads: list[torch.Tensor | None], nor
 @given(shapes=st.lists(sg.shapes(max_dims=2, max_side=4), min_size=1, max_size=4), seed=sg.seeds(),
        none_at=st.integers(-1, 3), ratio=st.sampled_from([0.0, 0.3, 0.9, 1.5, 10.0]),
        dtype=st.sampled_from([torch.float64, torch.float32]))
-def clip_scales_to_max_norm(ctx: Context, shapes: list[tuple[int, ...]], seed: int, none_at: int, ratio: float, dtype:
-                            torch.dtype) -> None:
+def clip_scales_to_max_norm(ctx: Context, shapes: list[tuple[int, ...]], seed: int, none_at: int, ratio: float,
+                            dtype: torch.dtype) -> None:
     values, grads, norm = clip_case(shapes, seed, none_at, dtype)
     max_norm = ratio * float(norm)
     ctx.example(shapes={f"grad{i}": None if g is None else list(g.shape) for i, g in enumerate(grads)},
