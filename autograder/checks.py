@@ -294,14 +294,15 @@ class Context:
             self._pending = _Pending(self.program())
         return self._pending.program
 
-    def runtime(self, fn: str, *args: Any, catch: bool = False, **kwargs: Any) -> Ref:
-        """Call a helper of the worker's runtime (not learner code), `"module.name"` for
-        `autograder/runtime/module.py`'s `name`: `ctx.runtime("toys.TableLM", table)`."""
+    def runtime(self, fn: str, *args: Any, catch: bool = False, learner: bool = False, **kwargs: Any) -> Ref:
+        """Call a helper of the worker's runtime, `"module.name"` for `autograder/runtime/module.py`'s `name`:
+        `ctx.runtime("toys.TableLM", table)`. `learner=True` for a helper that runs learner code it is given
+        (a loop over the learner's function): the run-time bans then hold inside it."""
         module, name = fn.rsplit(".", 1)
         p, runtimes = self.p, self._pending.runtimes
         if module not in runtimes:
             runtimes[module] = p.runtime(module)
-        return p.call(runtimes[module], *args, method=name, catch=catch, learner=False, **kwargs)
+        return p.call(runtimes[module], *args, method=name, catch=catch, learner=learner, **kwargs)
 
     def module(self, cls: str, init: dict[str, Any] | list[Any] | tuple[Any, ...] | None = None, *,
                dtype: torch.dtype | None = torch.float64, weights: dict[str, torch.Tensor] | None = None,
@@ -386,6 +387,11 @@ class Context:
                 raise CheckFailure(f"output of {c.what}: dtype {str(value.dtype).removeprefix('torch.')}, expected "
                                    f"{str(c.dtype).removeprefix('torch.')} (keep the input's dtype)")
         return [res[k] for k in keys] if refs else {k: res[k] for k in named}
+
+    def expect(self, condition: Any, message: str, *, hint: str | None = None) -> None:
+        """Fail the check with `message` (and `hint`) unless `condition` holds: a property's own test."""
+        if not condition:
+            raise CheckFailure(message, hint=hint)
 
     def expect_close(self, actual: Any, expected: Any, *, name: str, tol: Tolerance | None = None,
                      hints: Hints | None = None) -> None:

@@ -71,6 +71,17 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__} ({str(value)[:80]})"
 
 
+def numbers(value: Any, name: str) -> torch.Tensor:
+    """A list of numbers (floats, ints or one-element tensors: losses, rates) as a float64 tensor to compare;
+    else the failure saying what it is."""
+    ok = isinstance(value, (list, tuple)) and all(
+        (isinstance(v, (int, float)) and not isinstance(v, bool)) or (isinstance(v, torch.Tensor) and v.numel() == 1)
+        for v in value)
+    if not ok:
+        raise CheckFailure(f"{name}: expected a list of numbers, got {describe(value)}")
+    return torch.tensor([float(v) for v in value], dtype=torch.float64)
+
+
 def _fmt(x: float) -> str:
     return f"{x:.6g}"
 

@@ -246,7 +246,20 @@ def check_raised(ctx: Context, got: Any, when: str, kinds: tuple[str, ...], must
                            f"({', '.join(must_mention)}); got {got.message!r}")
 
 
-# -- goodness of fit for initialisations -------------------------------------------------------------
+# -- goodness of fit: sampling (a08's generate) and initialisations ------------------------------------
+def chi_square_p(counts: torch.Tensor, probs: torch.Tensor) -> tuple[float, int, float]:
+    """Pearson's statistic, its degrees of freedom and p-value (0 when a count lies where probs is 0)."""
+    support = probs > 0
+    if counts[~support].sum() > 0:
+        return math.inf, int(support.sum()) - 1, 0.0
+    expected = probs[support] * counts.sum().to(torch.float64)
+    stat, df = float(((counts[support] - expected) ** 2 / expected).sum()), int(support.sum()) - 1
+    if df == 0:
+        return stat, df, 1.0
+    return stat, df, float(torch.special.gammaincc(torch.tensor(df / 2, dtype=torch.float64),
+                                                   torch.tensor(stat / 2, dtype=torch.float64)))
+
+
 KS_CRITICAL_1E3 = 1.9495  # P(sqrt(n) D_n > 1.9495) -> 1e-3 under H0 (Kolmogorov's limit law)
 
 

@@ -12,13 +12,14 @@ from hypothesis import strategies as st
 
 import reference.a07_training as ref
 from autograder import strategies as sg
-from autograder.kit import FLOAT64, CheckFailure, Context, Tolerance, given
+from autograder.kit import FLOAT64, Context, Tolerance, given
 from autograder.mistakes.a07_training import ADAMW_MISTAKES
 from autograder.runtime import a07_helpers as helpers
+from autograder.runtime import optim
 from autograder.runtime.toys import ByteTokenizer
-from autograder.suites.a07_training import (CLIP_TOL, SUITE, START, adamw_in_worker, clip_call, clip_case,
-                                            expect_clipped, expect_schedule, floats, rt, schedule_table, steps_of,
-                                            toy_in_worker, toy_setup, trainer_call, trainer_result)
+from autograder.suites.a07_training import (CLIP_TOL, SUITE, START, clip_call, clip_case, expect_clipped,
+                                            expect_schedule, floats, run_adamw, schedule_table, toy_in_worker,
+                                            toy_setup, trainer_call, trainer_result)
 
 check = SUITE.check
 # float32 AdamW: the solution and the bank's alternatives stay within 1e-6 of torch.optim.AdamW over 5 steps
@@ -51,17 +52,15 @@ def adamw_matches_reference(ctx: Context, shapes: list[tuple[int, ...]], seed: i
                 config={**hyper, "dtype": str(dtype), "gradient_scale": scale, "groups": groups,
                         "grad None at (step, param)": sorted(nones), "lrs changed at step": lr_step})
     # the reference one step at a time, keeping its state before each step for the hints
-    params = helpers.parameters(values)
-    opt = ref.AdamW(helpers.param_groups(params, groups), **hyper)
+    params = optim.parameters(values)
+    opt = ref.AdamW(optim.param_groups(params, groups), **hyper)
     want, before, lrs = [], [], []
     for k in range(STEPS):
         before.append([{key: v.clone() if isinstance(v, torch.Tensor) else v for key, v in opt.state[p].items()}
                        for p in params])
-        want += helpers.optimizer_steps(opt, params, [sched[k]], [group_lrs[k]])
+        want += optim.optimizer_steps(opt, params, [sched[k]], [group_lrs[k]])
         lrs.append([g["lr"] for g in opt.param_groups])
-    learner_opt, learner_params = adamw_in_worker(ctx, values, groups, **hyper)
-    (got,) = ctx.fetch(ctx.p.call(rt(ctx), learner_opt, learner_params, sched, group_lrs, method="optimizer_steps"))
-    rows = steps_of(got, STEPS, n)
+    rows = run_adamw(ctx, values, groups, sched, group_lrs, **hyper)
     tol = FLOAT64 if dtype == torch.float64 else ADAMW_FLOAT32
     for k in range(STEPS):
         for i in range(n):
@@ -143,10 +142,8 @@ def compare_trainer(ctx: Context, trainer: str, seed: int, *, n_batches: int, n_
     at = 0
     for epoch, line in enumerate(printed.getvalue().splitlines()):
         at = said.find("".join(line.split()), at)
-        if at < 0:
-            raise CheckFailure(f"{trainer}: the greedy sample after epoch {epoch + 1} is missing from what it printed "
-                               f"(call generate_and_print_sample(model, tokenizer, device, start_context) after each "
-                               f"epoch)")
+        ctx.expect(at >= 0, f"{trainer}: the greedy sample after epoch {epoch + 1} is missing from what it printed "
+                            f"(call generate_and_print_sample(model, tokenizer, device, start_context) after each epoch)")
 
 
 @check(points=3, visibility="hidden", kind="differential", targets=("train_model_simple", "evaluate_model"),

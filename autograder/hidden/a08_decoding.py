@@ -12,8 +12,7 @@ from autograder import strategies as sg
 from autograder.kit import Context, compare_module, given
 from autograder.mistakes.a08_decoding import GREEDY_MISTAKES, SOFTMAX_T_MISTAKES, TOP_K_MISTAKES
 from autograder.runtime.toys import TableLM
-from autograder.suites.a08_decoding import GENERATE, GENERATE_TARGETS, SOFTMAX_T, SUITE, TOP_K, expect_tokens, prompts, \
-    table_lm
+from autograder.suites.a08_decoding import GENERATE, GENERATE_TARGETS, SOFTMAX_T, SUITE, TOP_K, expect_tokens
 
 check = SUITE.check
 
@@ -63,12 +62,12 @@ def _generate_cases(draw: st.DrawFn) -> dict[str, Any]:
 @given(case=_generate_cases(), seed=st.integers(0, 2**16))
 def generate_matches_reference(ctx: Context, case: dict[str, Any], seed: int) -> None:
     V, n, c, eos, k = case["V"], case["n"], case["context_size"], case["eos_id"], case["top_k"]
-    table, idx = sg.make_tensor((V, V), seed), prompts(case["B"], case["T"], V, seed + 1)
+    table, idx = sg.make_tensor((V, V), seed), sg.token_ids((case["B"], case["T"]), V, seed + 1)
     ctx.example(shapes={"idx": list(idx.shape), "table": [V, V]},
                 config={"max_new_tokens": n, "context_size": c, "eos_id": eos, "top_k": k})
     model = TableLM(table, max_len=c)
     want = ref.generate(model, idx, n, c, top_k=k, eos_id=eos)
-    learner_model = table_lm(ctx, table, max_len=c)
+    learner_model = ctx.runtime("toys.TableLM", table, max_len=c)
     out, seen = ctx.fetch(ctx.call(GENERATE, learner_model, idx, n, c, top_k=k, eos_id=eos),
                           ctx.p.get(learner_model, "seen_lengths"))
     # with top_k, a broken top_k_filter can mimic a greedy mistake: no greedy hint then

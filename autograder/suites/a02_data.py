@@ -30,7 +30,6 @@ from autograder.runtime.toys import ByteTokenizer
 from autograder.snapshots import json_path_for, load_json
 
 DS, DL = "GPTDatasetV1", "create_dataloader_v1"
-HELPERS = "a02_helpers"
 BYTE_TOKENIZER = "ByteTokenizer (ids = UTF-8 bytes, <|endoftext|> = 256 when allowed)"
 PRINTABLE = st.sampled_from([chr(c) for c in range(32, 127)])  # one byte, one ByteTokenizer id each
 SUITE = Suite("a02_data")
@@ -63,15 +62,10 @@ def text_of_bytes(n: int) -> str:
 
 
 # -- running the learner's dataset and loader, and judging what they gave ---------------------------
-def byte_tokenizer(ctx: Context) -> Any:
-    return ctx.p.call(ctx.p.runtime("toys"), method="ByteTokenizer", learner=False)
-
-
 def dataset_items(ctx: Context, text: str, max_length: int, stride: int) -> dict[str, Any]:
     """The learner's dataset of `text` (a fresh ByteTokenizer): {"length": len(ds), "items": [ds[0], ...]}."""
-    ds = ctx.module(DS, [text, byte_tokenizer(ctx), max_length, stride], dtype=None, train=None)
-    (res,) = ctx.fetch(ctx.p.call(ctx.p.runtime(HELPERS), ds, method="items", learner=False))
-    return res
+    ds = ctx.module(DS, [text, ctx.runtime("toys.ByteTokenizer"), max_length, stride], dtype=None, train=None)
+    return ctx.fetch(ctx.runtime("loops.items", ds))[0]
 
 
 def expect_windows(ctx: Context, res: dict[str, Any], want: Windows, hints: Hints, what: str) -> None:
@@ -91,13 +85,11 @@ def loader_epochs(ctx: Context, text: str, n_epochs: int = 1, *, seed: int = 0, 
     """The learner's loader (ByteTokenizer unless kwargs say otherwise; None: the default): its batches, its kind."""
     ctx.p.seed(seed)
     if "tokenizer" not in kwargs:
-        kwargs["tokenizer"] = byte_tokenizer(ctx)
+        kwargs["tokenizer"] = ctx.runtime("toys.ByteTokenizer")
     elif kwargs["tokenizer"] is None:
         del kwargs["tokenizer"]
     dl = ctx.call(DL, text, **kwargs)
-    helpers = ctx.p.runtime(HELPERS)
-    return ctx.fetch(epochs=ctx.p.call(helpers, dl, n_epochs, method="epochs", learner=False),
-                     info=ctx.p.call(helpers, dl, method="describe", learner=False))
+    return ctx.fetch(epochs=ctx.runtime("loops.epochs", dl, n_epochs), info=ctx.runtime("loops.describe", dl))
 
 
 def batch_rows(ctx: Context, batches: list[Any], hints: Hints, max_length: int, what: str) -> Windows:
@@ -265,7 +257,7 @@ def rejects_bad_arguments(ctx: Context) -> None:
         (long_text, 0, 1, ("max_length", "0")), (long_text, -3, 1, ("max_length", "-3")),
         (long_text, 4, 0, ("stride", "0")), (long_text, 4, -2, ("stride", "-2")),
     ]
-    tok = byte_tokenizer(ctx)
+    tok = ctx.runtime("toys.ByteTokenizer")
     made = [ctx.module(DS, [t, tok, L, s], catch=True) for t, L, s, _ in cases]
     *made, loader = ctx.fetch(*made, ctx.call(DL, "abc", max_length=8, stride=2, tokenizer=tok, catch=True))
     for (t, L, s, names), got in zip(cases, made):
@@ -339,8 +331,8 @@ def dataloader_defaults_and_workers(ctx: Context) -> None:
                            f"torch.utils.data.DataLoader")
     if not Counter(batch_rows(ctx, res["epochs"][0], loader_hints(want, 4, True), 256, what)) <= Counter(want):
         raise CheckFailure(f"{what}: a batch row is not a window of the text")
-    dl = ctx.call(DL, text, batch_size=2, max_length=16, stride=16, num_workers=2, tokenizer=byte_tokenizer(ctx))
-    (info,) = ctx.fetch(ctx.p.call(ctx.p.runtime(HELPERS), dl, method="describe", learner=False))
+    dl = ctx.call(DL, text, batch_size=2, max_length=16, stride=16, num_workers=2, tokenizer=ctx.runtime("toys.ByteTokenizer"))
+    (info,) = ctx.fetch(ctx.runtime("loops.describe", dl))
     ctx.expect_close(info["num_workers"], 2, name="num_workers of create_dataloader_v1(..., num_workers=2) "
                                                   "(pass num_workers to the DataLoader)")
 
