@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import torch
-from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
+from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
+from hypothesis import given as hypothesis_given
 from hypothesis import errors as hyp_errors
 from hypothesis.configuration import set_hypothesis_home_dir
 
@@ -435,7 +436,7 @@ class Context:
                 max_examples=self.check.max_examples, derandomize=True, database=None, deadline=None,
                 print_blob=False, report_multiple_bugs=False, verbosity=Verbosity.quiet,
                 suppress_health_check=list(HealthCheck),
-                phases=(Phase.explicit, Phase.generate, Phase.shrink))(given(**strategies)(body)))
+                phases=(Phase.explicit, Phase.generate, Phase.shrink))(hypothesis_given(**strategies)(body)))
             wrapped()
             if self.aborted is not None:
                 raise self.aborted

@@ -239,6 +239,24 @@ class Misconceptions:
         return len(self.items)
 
 
+class Replay:
+    """A mistake's output by name, worked out elsewhere: for a catalogue entry whose mistake is a whole program
+    (a trainer with one rule changed) that must not ship with the public checks. `values` holds outputs already
+    known (stored with a snapshot), `lazy` computes one when asked; any other name raises ValueError, so the
+    catalogue skips that mistake."""
+
+    def __init__(self, values: dict[str, Any] | None = None, **lazy: Callable[[], Any]) -> None:
+        self.values = dict(values or {})
+        self.lazy = lazy
+
+    def __call__(self, name: str) -> Any:
+        if name in self.values:
+            return self.values[name]
+        if name in self.lazy:
+            return self.lazy[name]()
+        raise ValueError(f"{name} gives the right answer here, or is not replayed here")
+
+
 @dataclass
 class Hints:
     """A catalogue bound to one example's inputs; `on(full)` matches `full` instead of the compared value."""

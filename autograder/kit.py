@@ -71,13 +71,14 @@ from __future__ import annotations
 
 from .assignments import DEPENDENCIES, Uses
 from .checks import CheckAbort, CheckSkipped, Context, Suite, given
-from .compare import FLOAT32, FLOAT64, GELU_FLOAT64, CheckFailure, Hints, Misconception, Misconceptions, Tolerance, assert_close
+from .compare import (FLOAT32, FLOAT64, GELU_FLOAT64, CheckFailure, Hints, Misconception, Misconceptions, Replay, Tolerance,
+                      assert_close)
 from .differential import compare_module, random_weights
 from .properties import causal_outputs, check_rate, deterministic_in_eval, dropout_probe, expect_trainable
 from .results import CheckResult
 from .runtime.values import Raised
 
 __all__ = ["DEPENDENCIES", "FLOAT32", "FLOAT64", "GELU_FLOAT64", "CheckAbort", "CheckFailure", "CheckResult", "CheckSkipped",
-           "Context", "Hints", "Misconception", "Misconceptions", "Raised", "Suite", "Tolerance", "Uses", "assert_close",
+           "Context", "Hints", "Misconception", "Misconceptions", "Raised", "Replay", "Suite", "Tolerance", "Uses", "assert_close",
            "causal_outputs", "check_rate", "compare_module", "deterministic_in_eval", "dropout_probe",
            "expect_trainable", "given", "random_weights"]

@@ -4,6 +4,7 @@ training-time budget."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reference.a01_tokenizer as ref
+from autograder import gpt2_vocab
 from autograder.checks import run_check
 from autograder.hidden import a01_tokenizer as hidden
 from autograder.runtime import a01_helpers
@@ -104,10 +106,14 @@ def test_snapshot_texts_exercise_what_they_should() -> None:
 
 
 def _gpt2_or_skip() -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
-    files = hidden.gpt2_files()
-    if isinstance(files, str):
-        pytest.skip(f"GPT-2's vocabulary files are not available here: {files}")
-    return files
+    """GPT-2's vocab (encoder.json, tokens mapped back to bytes) and merges, read here independently of the worker."""
+    reason = gpt2_vocab.available()
+    if reason is not None:
+        pytest.skip(f"GPT-2's vocabulary files are not available here: {reason}")
+    paths = gpt2_vocab.ensure()
+    to_byte = {ch: b for b, ch in gpt2_vocab.gpt2_byte_alphabet().items()}
+    encoder = json.loads(paths["encoder.json"].read_text(encoding="utf-8"))
+    return {i: bytes(to_byte[ch] for ch in tok) for tok, i in encoder.items()}, hidden.gpt2_merges()
 
 
 def test_worker_helper_reads_the_same_gpt2_files() -> None:

@@ -7,12 +7,10 @@ slow trainer below replays the curriculum's algorithm with one rule changed at a
 from __future__ import annotations
 
 import functools
-import json
 import random
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from hypothesis import strategies as st
 
 import reference.a01_tokenizer as ref
 from autograder import gpt2_vocab
-from autograder.kit import CheckSkipped, Context, given
+from autograder.kit import CheckSkipped, Context, Replay, given
 from autograder.mistakes.a01_tokenizer import DECODE, ENCODE, TRAIN, TRAIN_RULES
 from autograder.suites.a01_tokenizer import (EOT, PAD, PRETOKENIZER, SUITE, TOK, TRAIN_PIECES, TRICKY, expect_ids,
                                              expect_merges, new_tokenizer, trained)
@@ -69,17 +67,21 @@ def variant_merges(text: str, vocab_size: int, specials: list[str], *, tie: str 
             best = {"greatest": max, "smallest": min, "first": lambda t: t[0]}[tie](tied)
         merges.append(best)
         ids[best[0] + best[1]] = 256 + len(merges) - 1
-        for k, w in enumerate(words):
-            out, i = [], 0
-            while i < len(w):
-                if i + 1 < len(w) and (w[i], w[i + 1]) == best:
-                    out.append(w[i] + w[i + 1])
-                    i += 2
-                else:
-                    out.append(w[i])
-                    i += 1
-            words[k] = out
+        words = [merged(w, best) for w in words]
     return merges
+
+
+def merged(parts: list[bytes], pair: tuple[bytes, bytes]) -> list[bytes]:
+    """`parts` with every occurrence of `pair` merged, left to right."""
+    out, i = [], 0
+    while i < len(parts):
+        if i + 1 < len(parts) and (parts[i], parts[i + 1]) == pair:
+            out.append(parts[i] + parts[i + 1])
+            i += 2
+        else:
+            out.append(parts[i])
+            i += 1
+    return out
 
 
 def train_replay(text: str, vocab_size: int, specials: list[str]) -> Callable[[str], Merges]:
@@ -156,11 +158,8 @@ def train_on_corpus_matches_reference(ctx: Context) -> None:
         raise CheckSkipped(f"the corpus {CORPUS} is not installed")
     vocab_size = 256 + CORPUS_MERGES + 1
     ctx.example(config={"vocab_size": vocab_size, "special_tokens": [EOT], "text": f"corpus[:{len(text)}]"})
-    def replay(name: str) -> Merges:  # replaying every mistake on the corpus is slow: only this one, by the reference
-        if name != "vocab_size_ignores_specials":
-            raise ValueError(f"{name} is not replayed on the corpus")
-        return reference_merges(text, vocab_size + 1, [EOT])
-
+    # replaying every mistake on the corpus is slow: only this one, by the reference
+    replay = Replay(vocab_size_ignores_specials=lambda: reference_merges(text, vocab_size + 1, [EOT]))
     compare_training(ctx, text, vocab_size, [EOT], replay)
 
 
@@ -190,36 +189,18 @@ def frequency_order_encode(merges: Merges, specials: list[str], text: str) -> li
                 if not counts:
                     break
                 best = max(counts, key=lambda p: (counts[p], -ranks[p]))
-                parts = _merge(parts, best)
+                parts = merged(parts, best)
             out.extend(ids[p] for p in parts)
     return out
 
 
-def _merge(parts: list[bytes], pair: tuple[bytes, bytes]) -> list[bytes]:
-    out, i = [], 0
-    while i < len(parts):
-        if i + 1 < len(parts) and (parts[i], parts[i + 1]) == pair:
-            out.append(parts[i] + parts[i + 1])
-            i += 2
-        else:
-            out.append(parts[i])
-            i += 1
-    return out
-
-
-def encode_replay(merges: Merges, specials: list[str], text: str) -> Callable[[str], list[int]]:
+def encode_replay(merges: Merges, specials: list[str], text: str) -> Replay:
     """ENCODE's `replay`: the ids of each encoding mistake for this text."""
-    as_text = ref.BPETokenizer(merges=merges, special_tokens=specials)
-    return lambda name: {
-        "specials_as_text": lambda: as_text.encode_ordinary(text),
-        "no_pretokenization": lambda: pattern_encoding(merges, specials, r"[\s\S]+").encode(text, allowed_special="all"),
-        "split_on_whitespace": lambda: pattern_encoding(merges, specials, r"\S+").encode(text, allowed_special="all"),
-        "most_frequent_pair_first": lambda: frequency_order_encode(merges, specials, text),
-    }.get(name, lambda: _unknown(name))()
-
-
-def _unknown(name: str) -> Any:
-    raise ValueError(f"{name} is not replayed here")
+    return Replay(
+        specials_as_text=lambda: ref.BPETokenizer(merges=merges, special_tokens=specials).encode_ordinary(text),
+        no_pretokenization=lambda: pattern_encoding(merges, specials, r"[\s\S]+").encode(text, allowed_special="all"),
+        split_on_whitespace=lambda: pattern_encoding(merges, specials, r"\S+").encode(text, allowed_special="all"),
+        most_frequent_pair_first=lambda: frequency_order_encode(merges, specials, text))
 
 
 def expect_encodes(ctx: Context, got: list[Any], texts: list[str], encode: Callable[[str], list[int]], what: str,
@@ -261,16 +242,9 @@ def encode_matches_tiktoken(ctx: Context, seed: int, n: int, kind: str, n_specia
 
 # -- GPT-2 -----------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
-def gpt2_files() -> tuple[dict[int, bytes], Merges] | str:
-    """GPT-2's vocab (encoder.json, tokens mapped back to bytes) and merges, or why they are unavailable."""
-    reason = gpt2_vocab.available()
-    if reason is not None:
-        return reason
-    paths = gpt2_vocab.ensure()
-    to_byte = {ch: b for b, ch in gpt2_vocab.gpt2_byte_alphabet().items()}
-    encoder = json.loads(paths["encoder.json"].read_text(encoding="utf-8"))
-    vocab = {i: bytes(to_byte[ch] for ch in tok) for tok, i in encoder.items()}
-    return vocab, gpt2_vocab.load_merges(paths["vocab.bpe"])
+def gpt2_merges() -> Merges:
+    """GPT-2's merges (vocab.bpe), grader-side, for a hint (VocabUnavailable, and no hint, without the files)."""
+    return gpt2_vocab.load_merges(gpt2_vocab.ensure()["vocab.bpe"])
 
 
 def gpt2_texts(n: int = 40, seed: int = 0) -> list[str]:
@@ -305,21 +279,16 @@ def encode_matches_gpt2(ctx: Context) -> None:
     texts = gpt2_texts()
     ctx.example(config={"vocab": "GPT-2's encoder.json", "merges": "GPT-2's vocab.bpe", "special_tokens": [EOT],
                         "texts": len(texts)})
-    files = ctx.p.runtime("a01_helpers")  # the worker reads the verified files itself: 5 MB is slow to send
-    vocab, merges = (ctx.p.call(files, method=m, learner=False) for m in ("gpt2_vocab", "gpt2_merges"))
+    # the worker reads the verified files itself: 5 MB is slow to send
+    vocab, merges = ctx.runtime("a01_helpers.gpt2_vocab"), ctx.runtime("a01_helpers.gpt2_merges")
     tok = ctx.module(TOK, {"vocab": vocab, "merges": merges, "special_tokens": [EOT]}, dtype=None, train=None)
     expected = [gpt2.encode(t, allowed_special="all") for t in texts]
     encoded, decoded = ctx.fetch([ctx.call(tok, t, method="encode") for t in texts],
                                  [ctx.call(tok, ids, method="decode") for ids in expected])
-
-    def replay(text: str) -> Callable[[str], list[int]]:
-        files_here = gpt2_files()
-        return lambda name: (gpt2.encode_ordinary(text) if name == "specials_as_text" else ref.BPETokenizer(
-            merges=files_here[1], special_tokens=[EOT]).encode(text) if name == "vocab_ignored" and not isinstance(
-            files_here, str) else _unknown(name))
-
     expect_encodes(ctx, encoded, texts, lambda t: gpt2.encode(t, allowed_special="all"),
-                   "encode({text}) with GPT-2's vocab and merges", replay)
+                   "encode({text}) with GPT-2's vocab and merges", lambda text: Replay(
+                       specials_as_text=lambda: gpt2.encode_ordinary(text),
+                       vocab_ignored=lambda: ref.BPETokenizer(merges=gpt2_merges(), special_tokens=[EOT]).encode(text)))
     for text, ids, back in zip(texts, expected, decoded):
         ctx.expect_close(back, text, name=f"decode(tiktoken's GPT-2 ids for {text!r})",
                          hints=DECODE(tokens=[gpt2.decode_single_token_bytes(i) for i in ids]))

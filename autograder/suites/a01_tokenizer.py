@@ -11,7 +11,6 @@ each known mistake (autograder/mistakes/a01_tokenizer.py) gives there, for the h
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import regex
@@ -20,7 +19,7 @@ from hypothesis import strategies as st
 
 from autograder import snapshots
 from autograder.compare import describe
-from autograder.kit import CheckFailure, Context, Hints, Suite, assert_close, given
+from autograder.kit import CheckFailure, Context, Hints, Replay, Suite, assert_close, given
 from autograder.mistakes.a01_tokenizer import DECODE, ENCODE, ENCODE_HINTS, TRAIN, TRAIN_RULES
 from autograder.program import Ref
 from autograder.scan import Ban
@@ -153,15 +152,6 @@ def expect_ids(got: Any, expected: list[int], what: str, hints: Hints | None = N
     assert_close(got, expected, name=what + (f" ({problem})" if problem else ""), hints=hints)
 
 
-def stored(case: dict[str, Any], convert: Callable[[Any], Any] = lambda v: v) -> Callable[[str], Any]:
-    """TRAIN's or ENCODE's `replay` on a snapshot case: what each mistake gave there, as stored."""
-    def replay(name: str) -> Any:
-        if name not in case["mistakes"]:
-            raise ValueError(f"{name}: gives the right answer on this case, or was not stored")
-        return convert(case["mistakes"][name])
-    return replay
-
-
 def snapshot_data() -> dict[str, Any]:
     return snapshots.load_json("a01_tokenizer")
 
@@ -216,7 +206,7 @@ def train_snapshot(ctx: Context) -> None:
         ctx.example(config={"vocab_size": vocab_size, "special_tokens": specials}, values={"text": case["text"]})
         expect_merges(trained(ctx, case["text"], vocab_size, specials)["merges"], unhexed(case["merges"]),
                       f"train(text, vocab_size={vocab_size}, special_tokens={specials}) on the stored text",
-                      TRAIN(replay=stored(case, unhexed), specials=specials))
+                      TRAIN(replay=Replay({k: unhexed(m) for k, m in case["mistakes"].items()}), specials=specials))
 
 
 @check(points=2, visibility="public", kind="snapshot", targets=(TOK,),
@@ -230,7 +220,7 @@ def encode_snapshot(ctx: Context) -> None:
         ctx.example(config={"merges": f"{len(merges)} stored merges", "special_tokens": specials},
                     values={"text": case["text"]})
         expect_ids(ids, case["ids"], f"encode({case['text']!r}) with {len(merges)} stored merges",
-                   ENCODE(replay=stored(case)))
+                   ENCODE(replay=Replay(case["mistakes"])))
 
 
 # -- before training -------------------------------------------------------------------------
@@ -264,25 +254,20 @@ def train_vocab_layout(ctx: Context, text: str, n_special: int, extra: int) -> N
     res = trained(ctx, text, vocab_size, specials, **{f"s{j}": s for j, s in enumerate(specials)})
     where = f"after train(text, vocab_size={vocab_size}, special_tokens={specials})"
     merges, vocab = as_merges(res["merges"], where), as_vocab(res["vocab"], where)
-    if len(merges) > extra:
-        raise CheckFailure(f"{where}: {len(merges)} merges learned, at most vocab_size - 256 - "
-                           f"len(special_tokens) = {extra} allowed (vocab_size counts the special tokens too)")
+    ctx.expect(len(merges) <= extra, f"{where}: {len(merges)} merges learned, at most vocab_size - 256 - "
+               f"len(special_tokens) = {extra} allowed (vocab_size counts the special tokens too)")
     want_size = 256 + len(merges) + n_special
-    if len(vocab) != want_size or sorted(vocab) != list(range(want_size)):
-        raise CheckFailure(f"{where}: vocab has {len(vocab)} ids ({min(vocab, default=None)}.."
-                           f"{max(vocab, default=None)}), expected ids 0..{want_size - 1}: 256 bytes, "
-                           f"{len(merges)} merges, {n_special} special tokens")
+    ctx.expect(sorted(vocab) == list(range(want_size)), f"{where}: vocab has {len(vocab)} ids ({min(vocab, default=None)}"
+               f"..{max(vocab, default=None)}), expected ids 0..{want_size - 1}: 256 bytes, {len(merges)} merges, "
+               f"{n_special} special tokens")
     known = {bytes([b]) for b in range(256)}
-    for b in range(256):
-        if vocab[b] != bytes([b]):
-            raise CheckFailure(f"{where}: vocab[{b}] is {vocab[b]!r}, expected {bytes([b])!r}")
+    bad = next((b for b in range(256) if vocab[b] != bytes([b])), None)
+    ctx.expect(bad is None, f"{where}: vocab[{bad}] is {vocab.get(bad)!r}, expected {bytes([bad or 0])!r}")
     for i, (left, right) in enumerate(merges):
-        if left not in known or right not in known:
-            raise CheckFailure(f"{where}: merge #{i} {(left, right)!r} joins a token that is neither a byte "
-                               f"nor made by an earlier merge")
-        if vocab[256 + i] != left + right:
-            raise CheckFailure(f"{where}: vocab[{256 + i}] is {vocab[256 + i]!r}, expected merge #{i}'s "
-                               f"left + right = {left + right!r} (merge i gets id 256 + i)")
+        ctx.expect(left in known and right in known, f"{where}: merge #{i} {(left, right)!r} joins a token that is "
+                                                     f"neither a byte nor made by an earlier merge")
+        ctx.expect(vocab[256 + i] == left + right, f"{where}: vocab[{256 + i}] is {vocab[256 + i]!r}, expected merge "
+                                                    f"#{i}'s left + right = {left + right!r} (merge i gets id 256 + i)")
         known.add(left + right)
     for j, s in enumerate(specials):
         sid = 256 + len(merges) + j
@@ -303,15 +288,13 @@ def train_stops_when_no_pair_is_left(ctx: Context, text: str) -> None:
     where = f"train(text, vocab_size={vocab_size}, special_tokens=[{EOT!r}])"
     merges = as_merges(res["merges"], where)
     at_most = sum(len(w.encode("utf-8")) - 1 for w in words)  # each merge shrinks some pre-token by one
-    if len(merges) > at_most:
-        raise CheckFailure(f"{where}: learned {plural(len(merges), 'merge')}, but the text's distinct pre-tokens "
-                           f"{words[:8]} allow at most {at_most}: once every pre-token is one token, no pair is "
-                           f"left and training must stop")
+    ctx.expect(len(merges) <= at_most, f"{where}: learned {plural(len(merges), 'merge')}, but the text's distinct "
+               f"pre-tokens {words[:8]} allow at most {at_most}: once every pre-token is one token, no pair is left "
+               f"and training must stop")
     for i, w in enumerate(words):
-        if not isinstance(res[f"w{i}"], list) or len(res[f"w{i}"]) != 1:
-            raise CheckFailure(f"after {where}: the pre-token {w!r} of the training text still encodes to "
-                               f"{res[f'w{i}']}: training must go on while any pair is left (it ended after "
-                               f"{plural(len(merges), 'merge')}; {vocab_size - 257} were allowed)")
+        ctx.expect(isinstance(res[f"w{i}"], list) and len(res[f"w{i}"]) == 1, f"after {where}: the pre-token {w!r} of "
+                   f"the training text still encodes to {res[f'w{i}']}: training must go on while any pair is left "
+                   f"(it ended after {plural(len(merges), 'merge')}; {vocab_size - 257} were allowed)")
     ctx.expect_close(len(res["vocab"]), 256 + len(merges) + 1, name=f"{where}: len(vocab) after "
                      f"{plural(len(merges), 'merge')}")
 
@@ -326,10 +309,9 @@ def merges_stay_inside_pretokens(ctx: Context, text: str, extra: int) -> None:
     where = f"train(text, vocab_size={vocab_size}, special_tokens=[{EOT!r}])"
     words = [w.encode("utf-8") for w in set(pretokens(text, [EOT]))]
     for i, (left, right) in enumerate(as_merges(trained(ctx, text, vocab_size, [EOT])["merges"], where)):
-        if not any(left + right in w for w in words):
-            raise CheckFailure(f"{where}: merge #{i} makes {left + right!r}, which is inside no pre-token of the "
-                               f"text (pre-tokens: {sorted(set(pretokens(text, [EOT])))[:12]}...); count pairs "
-                               f"only inside each match of GPT2_SPLIT_PATTERN, after splitting off special tokens")
+        ctx.expect(any(left + right in w for w in words), f"{where}: merge #{i} makes {left + right!r}, which is inside "
+                   f"no pre-token of the text (pre-tokens: {sorted(set(pretokens(text, [EOT])))[:12]}...); count pairs "
+                   f"only inside each match of GPT2_SPLIT_PATTERN, after splitting off special tokens")
 
 
 # (text, vocab_size, special_tokens, expected merges, the rule it shows)
@@ -482,12 +464,8 @@ def encode_uses_the_given_vocab(ctx: Context) -> None:
         std = as_ids(std, f"encode({text!r}) without vocab")
         expect_ids(got, [new_id.get(i, -1) for i in std], f"encode({text!r}) with the given vocab, which should give "
                    f"the same tokens as without it, under the vocab's ids ({EOT!r} is 1, {PAD!r} gets max id + 1 = "
-                   f"{pad_id})", ENCODE(replay=lambda name: std if name == "vocab_ignored" else _not_stored(name)))
+                   f"{pad_id})", ENCODE(replay=Replay(vocab_ignored=lambda: std)))
         ctx.expect_close(back, text, name=f"decode(encode({text!r})) with the given vocab")
-
-
-def _not_stored(name: str) -> Any:
-    raise ValueError(f"{name} cannot be replayed here")
 
 
 @check(points=1, visibility="public", kind="property", targets=(TOK,), max_examples=15,

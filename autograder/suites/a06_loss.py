@@ -230,9 +230,8 @@ def token_round_trip(ctx: Context, tok: Ref, mine: Any, texts: dict[str, list[in
                    "token_ids_to_text decodes them back (a byte-level tokenizer)")
 def token_ids_byte_tokenizer(ctx: Context) -> None:
     ctx.example(config={"tokenizer": "ByteTokenizer", "texts": list(TEXTS)})
-    tok = ctx.p.call(ctx.p.runtime("toys"), method="ByteTokenizer", learner=False)
-    token_round_trip(ctx, tok, ByteTokenizer(), {s: ByteTokenizer().encode(s, allowed_special={EOT}) for s in TEXTS},
-                     "ByteTokenizer")
+    texts = {s: ByteTokenizer().encode(s, allowed_special={EOT}) for s in TEXTS}
+    token_round_trip(ctx, ctx.runtime("toys.ByteTokenizer"), ByteTokenizer(), texts, "ByteTokenizer")
 
 
 @check(points=1, visibility="public", kind="property", targets=(T2I, I2T), needs=("gpt2",),
@@ -240,15 +239,10 @@ def token_ids_byte_tokenizer(ctx: Context) -> None:
                    "(needs GPT-2's files)")
 def token_ids_gpt2(ctx: Context) -> None:
     ctx.example(config={"tokenizer": "tiktoken gpt2", "texts": list(GPT2_IDS)})
-    tok = ctx.p.call(ctx.p.runtime("a06_helpers"), method="gpt2_encoding", learner=False)
-    token_round_trip(ctx, tok, StoredIds(GPT2_IDS), GPT2_IDS, "tiktoken gpt2")
+    token_round_trip(ctx, ctx.runtime("a06_helpers.gpt2_encoding"), StoredIds(GPT2_IDS), GPT2_IDS, "tiktoken gpt2")
 
 
 # -- calc_loss_batch / calc_loss_loader with a table model ---------------------------------------
-def table_model(ctx: Context, table: torch.Tensor, *, trainable: bool = False) -> Ref:
-    return ctx.p.call(ctx.p.runtime("toys"), table, method="TableLM", learner=False, trainable=trainable)
-
-
 def lm_batch(V: int, B: int, T: int, seed: int, *, p_ignore: float = 0.25) -> tuple[torch.Tensor, torch.Tensor]:
     inputs = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(seed))
     return inputs, make_targets((B, T), V, seed + 1, ignore_index=-100, p_ignore=p_ignore)
@@ -261,7 +255,7 @@ def batch_run(ctx: Context, table: torch.Tensor, inputs: torch.Tensor, targets: 
     Also returns the learner's own cross_entropy of the batch's logits (for the hint), the model's modes and
     gradient modes per call, and the table's gradient.
     """
-    m = table_model(ctx, table, trainable=True)
+    m = ctx.runtime("toys.TableLM", table, trainable=True)
     ctx.p.train(m, True)
     loss = ctx.call(BATCH, inputs, targets, m, "cpu", grad=True)
     back = ctx.p.backward(loss, upstream, catch=True)
@@ -276,13 +270,11 @@ def expect_batch(ctx: Context, res: dict[str, Any], want: torch.Tensor, want_gra
                  inputs: torch.Tensor, targets: torch.Tensor, name: str) -> None:
     ctx.expect_close(res["loss"], want, tol=FLOAT64, name=name, hints=BATCH_MISTAKES(
         table=table, inputs=inputs, targets=targets, own=res["own"], want=want))
-    if res["modes"] != [True, False]:
-        raise CheckFailure(f"{name}: the model ran in modes {res['modes']} (True = train) for two calls made in train "
-                           f"mode and then eval mode; calc_loss_batch must not call model.train() or model.eval(): "
-                           f"the caller decides")
-    if res["grad_enabled"][0] is not True:
-        raise CheckFailure(f"{name}: the model ran with gradients off (torch.no_grad?): training calls loss.backward() "
-                           f"on this loss")
+    ctx.expect(res["modes"] == [True, False], f"{name}: the model ran in modes {res['modes']} (True = train) for two "
+               f"calls made in train mode and then eval mode; calc_loss_batch must not call model.train() or "
+               f"model.eval(): the caller decides")
+    ctx.expect(res["grad_enabled"][0] is True, f"{name}: the model ran with gradients off (torch.no_grad?): training "
+                                               f"calls loss.backward() on this loss")
     ctx.expect_close(res["back"], None, name=f"{name}: loss.backward()")
     ctx.expect_close(res["grads"]["params"].get("table"), want_grad, tol=FLOAT64,
                      name="gradient of the loss w.r.t. the model's table (loss.backward())")
@@ -330,10 +322,9 @@ def loader_check(ctx: Context, table: torch.Tensor, loader: list | tuple, num_ba
     Also runs the learner's own calc_loss_batch on every batch (on a second model, so the first one's forward
     count is calc_loss_loader's alone), for the hint.
     """
-    model, spare = table_model(ctx, table), table_model(ctx, table)
+    model, spare = ctx.runtime("toys.TableLM", table), ctx.runtime("toys.TableLM", table)
     ctx.p.train(model, True)
-    data = loader if isinstance(loader, list) else ctx.p.call(ctx.p.runtime("a06_helpers"), *loader,
-                                                              method="data_loader", learner=False)
+    data = loader if isinstance(loader, list) else ctx.runtime("loops.data_loader", *loader)
     batches = loader_batches(loader)
     res = ctx.fetch(out=ctx.call(LOADER, data, model, "cpu", **({} if num_batches is None else {"num_batches": num_batches})),
                     seen=ctx.p.get(model, "seen_lengths"), training=ctx.p.get(model, "training"),
@@ -342,12 +333,11 @@ def loader_check(ctx: Context, table: torch.Tensor, loader: list | tuple, num_ba
     ctx.expect_close(got, want, tol=FLOAT64, name=name, hints=LOADER_MISTAKES(
         losses=losses, sizes=[int((y != -100).sum()) for _, y in batches], num_batches=num_batches, own=res["own"]))
     k = len(batches) if num_batches is None else min(num_batches, len(batches))
-    if len(res["seen"]) != k:
-        raise CheckFailure(f"{name}: ran the model on {len(res['seen'])} batches, expected {k}: score only the first "
-                           f"min(num_batches, len(data_loader)) batches, once each")
-    if res["training"] is not True:
-        raise CheckFailure(f"{name}: left the model in eval mode although it came in train mode; calc_loss_loader "
-                           f"must not switch modes (evaluate_model, in a07, does that and switches back)")
+    ctx.expect(len(res["seen"]) == k, f"{name}: ran the model on {len(res['seen'])} batches, expected {k}: score only "
+                                      f"the first min(num_batches, len(data_loader)) batches, once each")
+    ctx.expect(res["training"] is True, f"{name}: left the model in eval mode although it came in train mode; "
+                                        f"calc_loss_loader must not switch modes (evaluate_model, in a07, does that "
+                                        f"and switches back)")
 
 
 @check(points=3, visibility="public", kind="property", targets=(LOADER,), max_examples=8,
@@ -373,9 +363,9 @@ def calc_loss_loader_mean_of_batches(ctx: Context, V: int, n: int, seed: int, da
        description="calc_loss_loader: nan (not 0.0, not an error) for an empty loader, list or DataLoader")
 def calc_loss_loader_empty_is_nan(ctx: Context) -> None:
     ctx.example(config={"loaders": "[], [] with num_batches=2, an empty DataLoader"})
-    model = table_model(ctx, sg.make_tensor((4, 4), 3))
+    model = ctx.runtime("toys.TableLM", sg.make_tensor((4, 4), 3))
     empty = torch.zeros(0, 3, dtype=torch.int64)
-    dl = ctx.p.call(ctx.p.runtime("a06_helpers"), empty, empty, 2, method="data_loader", learner=False)
+    dl = ctx.runtime("loops.data_loader", empty, empty, 2)
     cases = {"[]": ([], {}), "[] with num_batches=2": ([], {"num_batches": 2}), "an empty DataLoader": (dl, {})}
     outs = ctx.fetch(*(ctx.call(LOADER, data, model, "cpu", catch=True, **kw) for data, kw in cases.values()))
     for what, got in zip(cases, outs):
@@ -416,7 +406,7 @@ def loss_helpers_snapshot(ctx: Context) -> None:
     batches = [(torch.tensor(x), torch.tensor(y)) for x, y in ld["batches"]]
     ctx.example(shapes={"input_batch": list(inputs.shape), "loader": [list(x.shape) for x, _ in batches]},
                 config={"num_batches": ld["num_batches"]})
-    loss, own = ctx.fetch(ctx.call(BATCH, inputs, targets, table_model(ctx, table), "cpu"),
+    loss, own = ctx.fetch(ctx.call(BATCH, inputs, targets, ctx.runtime("toys.TableLM", table), "cpu"),
                           ctx.call(CE, table[inputs].flatten(0, 1), targets.flatten(), catch=True))
     want = torch.tensor(b["loss"], dtype=torch.float64)
     ctx.expect_close(loss, want, tol=FLOAT64, name="calc_loss_batch on the stored batch",
