@@ -236,9 +236,13 @@ class Context:
         return Program(self.suite.assignment, banned=self.suite.banned_for(self.check.targets))
 
     def example(self, *, shapes: dict[str, Any] | None = None, config: dict[str, Any] | None = None,
-                values: dict[str, Any] | None = None) -> None:
-        """Record the example about to run; a failure reports the last one recorded (the shrunk one)."""
-        info: dict[str, Any] = {"shapes": shapes or {}, "config": config or {}}
+                values: dict[str, Any] | None = None, **tensors: torch.Tensor) -> None:
+        """Record the example about to run; a failure reports the last one recorded (the shrunk one).
+
+        `name=tensor`: the tensor's shape under `shapes` and the tensor under `values` (shown by public checks)."""
+        shapes = {**(shapes or {}), **{k: list(t.shape) for k, t in tensors.items()}}
+        values = {**(values or {}), **tensors}
+        info: dict[str, Any] = {"shapes": shapes, "config": config or {}}
         if values and self.public:  # hidden checks never show input values
             info["values"] = _small_values(values)
         self.example_info = info

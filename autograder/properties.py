@@ -21,7 +21,7 @@ import torch
 from hypothesis import strategies as st
 
 from .checks import Context, stub_abort
-from .compare import FLOAT64, CheckFailure, assert_close, tensor_like
+from .compare import FLOAT64, CheckFailure, Hints, assert_close, tensor_like
 from .runtime.values import Raised
 from .strategies import make_tensor
 
@@ -130,6 +130,20 @@ def keeps_dtype(ctx: Context, cls: str, init: dict[str, Any] | list[Any], shape:
         ctx.example(shapes={"x": list(shape)}, config={**(config or {}), "dtype": str(dtype)})
         (out,) = ctx.fetch(ctx.call(ctx.module(cls, init, dtype=dtype), x))
         ctx.expect_tensor(out, x, f"output of {label} on a {str(dtype).removeprefix('torch.')} input")
+
+
+def expect_parameters(got: Any, want: dict[str, list[int]], what: str, *, hints: Hints | None = None,
+                      note: str = "") -> None:
+    """`got` (`ctx.p.params(m)`: name -> shape) has exactly `want`'s parameters, of its shapes; else the failure that
+    lists what is missing, unexpected or of another shape, then `note`, with the hint of a mistake in `hints` whose
+    parameters these are."""
+    if got == want:
+        return
+    missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+    reshaped = [f"{k} has shape {got[k]}, expected {want[k]}" for k in sorted(set(want) & set(got)) if got[k] != want[k]]
+    parts = [f"missing {missing[:6]}" if missing else "", f"unexpected {extra[:6]}" if extra else "", *reshaped[:4]]
+    raise CheckFailure(f"parameters of {what}: " + "; ".join(x for x in parts if x) + note,
+                       hint=hints.match(got, None) if hints is not None else None)
 
 
 def expect_trainable(got: Any, label: str, *, trainable: tuple[str, ...] = (), frozen: tuple[str, ...] = ()) -> None:

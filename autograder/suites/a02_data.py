@@ -23,7 +23,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import gpt2_vocab
-from autograder.kit import FLOAT64, CheckFailure, Context, Hints, Raised, Suite, given
+from autograder.kit import FLOAT64, Context, Hints, Raised, Suite, given
 from autograder.mistakes.a02_data import (ALLOW_HINT, EOT, Windows, as_windows, batch_sizes, byte_ids, dataset_hints,
                                           loader_hints, windows)
 from autograder.runtime.toys import ByteTokenizer
@@ -262,10 +262,9 @@ def rejects_bad_arguments(ctx: Context) -> None:
     *made, loader = ctx.fetch(*made, ctx.call(DL, "abc", max_length=8, stride=2, tokenizer=tok, catch=True))
     for (t, L, s, names), got in zip(cases, made):
         ctx.example(config={"txt": t, "max_length": L, "stride": s, "tokenizer": BYTE_TOKENIZER})
-        if EOT in t and not isinstance(got, Raised):  # 17 tokens if <|endoftext|> is spelled out
-            raise CheckFailure(f"GPTDatasetV1({t!r}, tokenizer, {L}, {s}): expected a ValueError, but no error was "
-                               f"raised", hint=f"{t!r} is {len(byte_ids(t))} tokens only with <|endoftext|> as one "
-                                               f"token; {ALLOW_HINT}")
+        ctx.expect(EOT not in t or isinstance(got, Raised),  # 17 tokens if <|endoftext|> is spelled out
+                   f"GPTDatasetV1({t!r}, tokenizer, {L}, {s}): expected a ValueError, but no error was raised",
+                   hint=f"{t!r} is {len(byte_ids(t))} tokens only with <|endoftext|> as one token; {ALLOW_HINT}")
         ctx.expect_raises(got, f"GPTDatasetV1({t!r}, tokenizer, max_length={L}, stride={s})", mention=names)
     ctx.example(config={"function": DL, "txt": "abc", "max_length": 8, "stride": 2, "tokenizer": BYTE_TOKENIZER})
     ctx.expect_raises(loader, "create_dataloader_v1('abc', max_length=8, stride=2, tokenizer=tokenizer)",
@@ -290,10 +289,9 @@ def expect_permutation(ctx: Context, epoch: list[Any], want: Windows, batch_size
     """shuffle=True: the batch sizes, and each window of the dataset at most once (exactly once unless drop_last)."""
     flat = batch_rows(ctx, epoch, loader_hints(want, batch_size, drop_last, n), max_length, what)
     got, expected = Counter(flat), Counter(want)
-    if got - expected or (not drop_last and got != expected):
-        raise CheckFailure(f"{what}: one epoch gave {len(flat)} windows, {sum((got - expected).values())} of them not "
-                           f"windows of the dataset (or repeated); expected each of the {len(want)} windows "
-                           f"{'at most' if drop_last else 'exactly'} once")
+    ctx.expect(not (got - expected or (not drop_last and got != expected)), f"{what}: one epoch gave {len(flat)} "
+               f"windows, {sum((got - expected).values())} of them not windows of the dataset (or repeated); expected "
+               f"each of the {len(want)} windows {'at most' if drop_last else 'exactly'} once")
     return flat
 
 
@@ -310,9 +308,8 @@ def dataloader_shuffles_windows(ctx: Context) -> None:
         for epoch in loader_epochs(ctx, text, 2, seed=1234, **args)["epochs"]:
             flat = expect_permutation(ctx, epoch, want, 4, drop_last, 4, loader_call(text, **args))
             in_order.append(flat == want[:len(flat)])
-    if all(in_order):
-        raise CheckFailure("create_dataloader_v1(..., shuffle=True): the windows came in dataset order in every "
-                           "epoch (4 epochs of 15 windows)", hint="pass shuffle to the DataLoader")
+    ctx.expect(not all(in_order), "create_dataloader_v1(..., shuffle=True): the windows came in dataset order in every "
+                                  "epoch (4 epochs of 15 windows)", hint="pass shuffle to the DataLoader")
 
 
 @check(points=1, visibility="public", kind="integrity", targets=(DL, DS),
@@ -326,11 +323,10 @@ def dataloader_defaults_and_workers(ctx: Context) -> None:
     ctx.example(config={"call": "create_dataloader_v1(txt, tokenizer=tokenizer), then num_workers=2",
                         "tokenizer": BYTE_TOKENIZER, "txt_tokens": len(byte_ids(text))})
     res = loader_epochs(ctx, text, seed=7)
-    if not res["info"]["is_dataloader"]:
-        raise CheckFailure(f"create_dataloader_v1 returned a {res['info']['type']}, expected a "
-                           f"torch.utils.data.DataLoader")
-    if not Counter(batch_rows(ctx, res["epochs"][0], loader_hints(want, 4, True), 256, what)) <= Counter(want):
-        raise CheckFailure(f"{what}: a batch row is not a window of the text")
+    ctx.expect(res["info"]["is_dataloader"], f"create_dataloader_v1 returned a {res['info']['type']}, expected a "
+                                             f"torch.utils.data.DataLoader")
+    ctx.expect(Counter(batch_rows(ctx, res["epochs"][0], loader_hints(want, 4, True), 256, what)) <= Counter(want),
+               f"{what}: a batch row is not a window of the text")
     dl = ctx.call(DL, text, batch_size=2, max_length=16, stride=16, num_workers=2, tokenizer=ctx.runtime("toys.ByteTokenizer"))
     (info,) = ctx.fetch(ctx.runtime("loops.describe", dl))
     ctx.expect_close(info["num_workers"], 2, name="num_workers of create_dataloader_v1(..., num_workers=2) "

@@ -6,7 +6,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import strategies as sg
-from autograder.kit import FLOAT64, CheckFailure, Context, Hints, Suite, given
+from autograder.kit import FLOAT64, Context, Hints, Suite, given
 from autograder.mistakes.a03_attention import attention_hints
 from autograder.properties import dropout_probe, is_causal
 from autograder.scan import Ban
@@ -60,8 +60,7 @@ def softmax_rows_sum_to_one(ctx: Context, data: st.DataObject, shape: tuple[int,
     dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
     x = data.draw(sg.tensors(shape=shape, scale=3.0), label="x")
     out = _softmax_on(ctx, x, dim)
-    if (out < 0).any():
-        raise CheckFailure("output of softmax: has negative entries")
+    ctx.expect(not (out < 0).any(), "output of softmax: has negative entries")
     ctx.expect_close(out.sum(dim), torch.ones_like(x.sum(dim)), name=f"sum of softmax output along dim={dim}",
                      tol=FLOAT64)
 
@@ -71,9 +70,8 @@ def softmax_rows_sum_to_one(ctx: Context, data: st.DataObject, shape: tuple[int,
 @given(x=sg.tensors(shape=sg.shapes(max_dims=2, max_side=6), scale=1e4), shift=st.sampled_from([1e3, -1e3, 5e3]))
 def softmax_large_inputs(ctx: Context, x: torch.Tensor, shift: float) -> None:
     out = _softmax_on(ctx, x, -1)
-    if not torch.isfinite(out).all():
-        raise CheckFailure("output of softmax: inf or nan for inputs of magnitude 1e4 (exp overflowed: "
-                           "subtract the maximum along `dim` before exponentiating)")
+    ctx.expect(torch.isfinite(out).all(), "output of softmax: inf or nan for inputs of magnitude 1e4 (exp overflowed: "
+                                          "subtract the maximum along `dim` before exponentiating)")
     shifted = _softmax_on(ctx, x + shift, -1)
     ctx.expect_close(shifted, out, name=f"softmax(x + {shift:g}) compared with softmax(x)", tol=FLOAT64)
 

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from autograder import strategies as sg
 from autograder.kit import FLOAT64, GELU_FLOAT64, CheckFailure, Context, Hints, Raised, Suite, check_rate, given
+from autograder.properties import expect_parameters
 from autograder.mistakes.a05_gpt_model import (CONTEXT_MISTAKES, DROP_MISTAKES, EVAL_DROP_MISTAKES, EVAL_DROPOUT,
                                                GENERATE_MISTAKES, PARAM_MISTAKES, all_masks, count, expected_shapes,
                                                gpt_hints, greedy, per_token_masks)
@@ -53,14 +54,7 @@ register_snapshots(SUITE, SNAPSHOTS, tol=GELU_FLOAT64,
 
 # -- structure -------------------------------------------------------------------------------
 def expect_shapes(got: Any, cfg: dict[str, Any], what: str) -> None:
-    want = expected_shapes(cfg)
-    if got == want:
-        return
-    missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
-    reshaped = [f"{k} has shape {got[k]}, expected {want[k]}" for k in sorted(set(want) & set(got)) if got[k] != want[k]]
-    parts = [f"missing {missing[:6]}" if missing else "", f"unexpected {extra[:6]}" if extra else "", *reshaped[:4]]
-    raise CheckFailure(f"parameters of {what}: " + "; ".join(x for x in parts if x),
-                       hint=PARAM_MISTAKES(cfg=cfg).match(got, None))
+    expect_parameters(got, expected_shapes(cfg), what, hints=PARAM_MISTAKES(cfg=cfg))
 
 
 @check(points=2, visibility="public", kind="property", targets=(MODEL,),
@@ -78,13 +72,10 @@ def model_parameters(ctx: Context) -> None:
                    f"device: no memory is allocated)")
 def gpt2_124m_parameter_count(ctx: Context) -> None:
     ctx.example(config=GPT2_124M)
-    p = ctx.p
-    (got,) = ctx.fetch(p.call(p.runtime("a05_helpers"), p.attr(MODEL), GPT2_124M, method="meta_parameters",
-                              catch=True, learner=False))
-    if not isinstance(got, dict):
-        raise CheckFailure(f"building GPTModel(GPT-2 124M config) on the meta device (torch.device('meta'): "
-                           f"shapes only, no memory) failed: your code raised {got}" if isinstance(got, Raised) else
-                           f"building GPTModel(GPT-2 124M config) on the meta device gave {got!r}")
+    (got,) = ctx.fetch(ctx.runtime("a05_helpers.meta_parameters", ctx.p.attr(MODEL), GPT2_124M, catch=True))
+    ctx.expect(isinstance(got, dict), f"building GPTModel(GPT-2 124M config) on the meta device (torch.device('meta'): "
+               f"shapes only, no memory) failed: your code raised {got}" if isinstance(got, Raised) else
+               f"building GPTModel(GPT-2 124M config) on the meta device gave {got!r}")
     ctx.expect_close(count(got), GPT2_124M_PARAMS, name="number of parameters of GPTModel(GPT-2 124M config)",
                      hints=Hints(PARAM_MISTAKES, {"cfg": GPT2_124M}, view=count))
     expect_shapes(got, GPT2_124M, "GPTModel(GPT-2 124M config)")
@@ -109,8 +100,8 @@ def forward_composes_the_pieces(ctx: Context, cfg: dict[str, Any], seed: int) ->
     m = ctx.module(MODEL, [c], weights=w)
     full, pieces = ctx.fetch(ctx.call(m, idx, catch=True),
                              chain(ctx, m, w["tok_emb.weight"][idx] + w["pos_emb.weight"][:T], c["n_layers"]))
-    if isinstance(full, Raised) and full.type == "IndexError":
-        raise CheckFailure(f"GPTModel on in_idx of shape ({B}, {T}): your code raised {full}", hint=HINT_INDEX)
+    ctx.expect(not (isinstance(full, Raised) and full.type == "IndexError"),
+               f"GPTModel on in_idx of shape ({B}, {T}): your code raised {full}", hint=HINT_INDEX)
     pieces = ctx.expect_tensor(pieces, torch.empty(B, T, c["vocab_size"]), "out_head(final_norm(trf_blocks(x)))")
     # FLOAT64: both sides run the learner's own GELU (tolerance_probe: the closest mistake is 88x FLOAT64 away)
     ctx.expect_close(full, pieces, tol=FLOAT64, hints=gpt_hints(idx, w, c),
@@ -192,15 +183,13 @@ def eval_is_deterministic(ctx: Context, cfg: dict[str, Any], seed: int) -> None:
     ctx.p.train(plain, True)
     a, b, want, plain_train = (ctx.expect_tensor(t, torch.empty(B, T, c["vocab_size"]), "logits of GPTModel")
                                for t in ctx.fetch(*calls, ctx.call(plain, idx)))
-    if not torch.allclose(a, b, rtol=0, atol=0, equal_nan=True):
-        raise CheckFailure("GPTModel (drop_rate=0.5) in eval mode: two calls gave different logits; dropout "
-                           "must be off after .eval()", hint=EVAL_DROPOUT)
-    if not torch.allclose(a, want, rtol=FLOAT64.rtol, atol=FLOAT64.atol, equal_nan=True):
-        raise CheckFailure("logits of GPTModel (drop_rate=0.5) in eval mode differ from the same weights with "
-                           "drop_rate=0", hint=EVAL_DROPOUT)
-    if not torch.allclose(plain_train, want, rtol=FLOAT64.rtol, atol=FLOAT64.atol, equal_nan=True):
-        raise CheckFailure("logits of GPTModel (drop_rate=0) in train mode differ from eval mode", hint="with "
-                           "drop_rate=0 nothing may be dropped: give nn.Dropout the rate cfg['drop_rate']")
+    ctx.expect(torch.allclose(a, b, rtol=0, atol=0, equal_nan=True), "GPTModel (drop_rate=0.5) in eval mode: two "
+               "calls gave different logits; dropout must be off after .eval()", hint=EVAL_DROPOUT)
+    ctx.expect(torch.allclose(a, want, rtol=FLOAT64.rtol, atol=FLOAT64.atol, equal_nan=True), "logits of GPTModel "
+               "(drop_rate=0.5) in eval mode differ from the same weights with drop_rate=0", hint=EVAL_DROPOUT)
+    ctx.expect(torch.allclose(plain_train, want, rtol=FLOAT64.rtol, atol=FLOAT64.atol, equal_nan=True), "logits of "
+               "GPTModel (drop_rate=0) in train mode differ from eval mode", hint="with drop_rate=0 nothing may be "
+               "dropped: give nn.Dropout the rate cfg['drop_rate']")
 
 
 @check(points=1, visibility="public", kind="property", targets=(MODEL,),
@@ -277,10 +266,9 @@ def generate_without_gradients(ctx: Context) -> None:
                                                 "model": "TableLM with a trainable table"})
     res = run_generate(ctx, table_for(6, 4), idx, 3, 2, trainable=True)
     ctx.expect_tensor(res["out"], torch.empty(2, 6), "output of generate_text_simple(max_new_tokens=3)")
-    if any(res["grad"]):
-        raise CheckFailure(f"generate_text_simple called the model with gradients enabled (grad mode per call: "
-                           f"{res['grad']}): every call builds an autograd graph nobody uses",
-                           hint="wrap the loop in `with torch.no_grad():`")
+    ctx.expect(not any(res["grad"]), f"generate_text_simple called the model with gradients enabled (grad mode per "
+               f"call: {res['grad']}): every call builds an autograd graph nobody uses",
+               hint="wrap the loop in `with torch.no_grad():`")
     expect_ids(ctx, run_generate(ctx, table_for(6, 4), idx, 0, 2)["out"], idx, "generate_text_simple(max_new_tokens=0)")
 
 

@@ -23,7 +23,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import strategies as sg
-from autograder.kit import FLOAT64, CheckFailure, Context, Suite, Tolerance, compare_module, given
+from autograder.kit import FLOAT64, Context, Suite, Tolerance, compare_module, given
 from autograder.mistakes.a06_loss import (BATCH_MISTAKES, CE_MISTAKES, EOT, I2T_MISTAKES, LOADER_MISTAKES, PPL_MISTAKES,
                                           T2I_MISTAKES, StoredIds, loss_by_hand)
 from autograder.program import Ref
@@ -416,41 +416,25 @@ def loss_helpers_snapshot(ctx: Context) -> None:
 
 
 # -- the JSON snapshot data (instructors: `scratchgrad snapshots a06` writes it from reference/) ----
-def json_snapshot_inputs() -> dict[str, Any]:
-    """The fixed inputs of snapshots/a06_loss.json."""
-    ce = [{"name": name, "logits": sg.make_tensor((*lead, C), seed, scale=scale).tolist(),
-           "targets": make_targets(lead, C, seed + 1, ignore_index=ii, p_ignore=0.34).tolist(), "ignore_index": ii}
-          for name, lead, C, seed, scale, ii in (("lm_batch", (2, 3), 5, 1, 2.0, -100),
-                                                 ("rows_custom_ignore", (4,), 3, 2, 1.0, 1),
-                                                 ("large_logits", (4,), 4, 3, LARGE, -100))]
-    inputs, targets = lm_batch(5, 2, 4, 7)
-    return {"cross_entropy": ce,
-            "calc_loss_batch": {"table": sg.make_tensor((5, 5), 9, scale=2.0).tolist(), "inputs": inputs.tolist(),
-                                "targets": targets.tolist()},
-            "calc_loss_loader": {"table": sg.make_tensor((4, 4), 10, scale=2.0).tolist(), "num_batches": 2,
-                                 "batches": [[x.tolist(), y.tolist()] for x, y in random_batches(4, 3, 8)]}}
-
-
-def json_snapshots(ref: ModuleType) -> dict[str, Any]:
-    """The snapshot data: the fixed inputs, and the outputs of `ref` (reference/a06_loss.py) on them."""
+def JSON_SNAPSHOTS(ref: ModuleType) -> dict[str, Any]:
+    """The snapshot data: fixed inputs, and the outputs of `ref` (reference/a06_loss.py) on them."""
     from autograder.runtime.toys import TableLM
 
-    data = json_snapshot_inputs()
-    for case in data["cross_entropy"]:
-        x = torch.tensor(case["logits"], dtype=torch.float64, requires_grad=True)
-        loss = ref.cross_entropy(x, torch.tensor(case["targets"]), ignore_index=case["ignore_index"])
+    ce = []
+    for name, lead, C, seed, scale, ii in (("lm_batch", (2, 3), 5, 1, 2.0, -100), ("rows_custom_ignore", (4,), 3, 2, 1.0, 1),
+                                           ("large_logits", (4,), 4, 3, LARGE, -100)):
+        x = sg.make_tensor((*lead, C), seed, scale=scale).requires_grad_(True)
+        t = make_targets(lead, C, seed + 1, ignore_index=ii, p_ignore=0.34)
+        loss = ref.cross_entropy(x, t, ignore_index=ii)
         loss.backward()
-        case.update(loss=loss.item(), grad=x.grad.tolist())
-    b, ld = data["calc_loss_batch"], data["calc_loss_loader"]
+        ce.append({"name": name, "logits": x.detach(), "targets": t, "ignore_index": ii, "loss": loss.item(), "grad": x.grad})
+    (inputs, targets), table = lm_batch(5, 2, 4, 7), sg.make_tensor((5, 5), 9, scale=2.0)
+    model, batches = TableLM(sg.make_tensor((4, 4), 10, scale=2.0)), random_batches(4, 3, 8)
     with torch.no_grad():
-        b["loss"] = ref.calc_loss_batch(torch.tensor(b["inputs"]), torch.tensor(b["targets"]),
-                                        TableLM(torch.tensor(b["table"], dtype=torch.float64)), "cpu").item()
-        model = TableLM(torch.tensor(ld["table"], dtype=torch.float64))
-        batches = [(torch.tensor(x), torch.tensor(y)) for x, y in ld["batches"]]
-        ld["loss"] = ref.calc_loss_loader(batches, model, "cpu", num_batches=ld["num_batches"])
-        ld["batch_losses"] = [ref.calc_loss_batch(x, y, model, "cpu").item() for x, y in batches]
-    ld["sizes"] = [int((y != -100).sum()) for _, y in batches]
-    return data
-
-
-JSON_SNAPSHOTS = json_snapshots
+        return {"cross_entropy": ce, "calc_loss_batch": {
+            "table": table, "inputs": inputs, "targets": targets,
+            "loss": ref.calc_loss_batch(inputs, targets, TableLM(table), "cpu").item()}, "calc_loss_loader": {
+            "table": model.table, "num_batches": 2, "batches": batches,
+            "loss": ref.calc_loss_loader(batches, model, "cpu", num_batches=2),
+            "batch_losses": [ref.calc_loss_batch(x, y, model, "cpu").item() for x, y in batches],
+            "sizes": [int((y != -100).sum()) for _, y in batches]}}
