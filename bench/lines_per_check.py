@@ -7,7 +7,8 @@ non-blank lines of Python that are neither comments nor docstrings (module, clas
 docstrings; `description=` strings are code and count), of:
 
     suite   autograder/suites/aNN_*.py + autograder/hidden/aNN_*.py + autograder/runtime/aNN_helpers.py
-    +cat    the same plus the mistake catalogue autograder/mistakes/aNN_*.py
+    +cat    the same plus the mistake catalogue: autograder/mistakes/aNN_*.py, and its hidden half
+            autograder/hidden/mistakes/aNN_*.py where a mistake's computation must not ship (a01's replays)
 
 Engine code (kit, properties, differential, snapshots, shared runtime helpers) is not counted: it is
 written once for every assignment.
@@ -58,7 +59,7 @@ def measure(aid: str) -> tuple[int, int, int]:
     number = aid.split("_", 1)[0]
     suite = sum(code_lines(p) for p in (PKG / "suites" / f"{aid}.py", PKG / "hidden" / f"{aid}.py",
                                         PKG / "runtime" / f"{number}_helpers.py"))
-    return n_checks, suite, code_lines(PKG / "mistakes" / f"{aid}.py")
+    return n_checks, suite, code_lines(PKG / "mistakes" / f"{aid}.py") + code_lines(PKG / "hidden" / "mistakes" / f"{aid}.py")
 
 
 def main() -> int:

@@ -338,7 +338,7 @@ def _loader(n: int, batch_size: int, drop_last: bool) -> list[tuple[Any, Any]]:
 
 def _train(text: str, vocab_size: int, specials: list[str]) -> tuple[Any, Any]:
     import reference.a01_tokenizer as ref01
-    from autograder.hidden.a01_tokenizer import train_replay
+    from autograder.hidden.mistakes.a01_tokenizer import train_replay
     from autograder.mistakes.a01_tokenizer import TRAIN
     tok = ref01.BPETokenizer()
     tok.train(text, vocab_size, specials)
@@ -347,7 +347,7 @@ def _train(text: str, vocab_size: int, specials: list[str]) -> tuple[Any, Any]:
 
 def _encode(text: str) -> list[tuple[Any, Any]]:
     import reference.a01_tokenizer as ref01
-    from autograder.hidden.a01_tokenizer import encode_replay
+    from autograder.hidden.mistakes.a01_tokenizer import encode_replay
     from autograder.mistakes.a01_tokenizer import ENCODE
     # "  " before " a": no pre-tokens merges across them; "ba" before the more frequent "ab": frequency misleads
     merges = [(b" ", b" "), (b"b", b"a"), (b"a", b"b"), (b"t", b"h"), (b" ", b"a")]

@@ -1,7 +1,8 @@
 """Hidden checks for a01_tokenizer: training against the reference trainer, encoding against tiktoken.
 
-A failed training check names the misconception whose merges the learner's equal: a small,
-slow trainer below replays the curriculum's algorithm with one rule changed at a time.
+A failed training or encoding check names the misconception whose output the learner's equals: the
+hidden half of the catalogue (hidden/mistakes/a01_tokenizer.py) replays the curriculum's algorithm with
+one rule changed at a time.
 """
 
 from __future__ import annotations
@@ -9,84 +10,27 @@ from __future__ import annotations
 import functools
 import random
 import unicodedata
-from collections import Counter
 from collections.abc import Callable
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import regex
 import tiktoken
 from hypothesis import strategies as st
 
 import reference.a01_tokenizer as ref
 from autograder import gpt2_vocab
 from autograder.kit import CheckSkipped, Context, Replay, given
-from autograder.mistakes.a01_tokenizer import DECODE, ENCODE, TRAIN, TRAIN_RULES
-from autograder.suites.a01_tokenizer import (EOT, PAD, PRETOKENIZER, SUITE, TOK, TRAIN_PIECES, TRICKY, expect_ids,
-                                             expect_merges, new_tokenizer, trained)
+from autograder.hidden.mistakes.a01_tokenizer import Merges, encode_replay, train_replay
+from autograder.mistakes.a01_tokenizer import DECODE, ENCODE, TRAIN
+from autograder.suites.a01_tokenizer import (EOT, PAD, SUITE, TOK, TRAIN_PIECES, TRICKY, expect_ids, expect_merges,
+                                             new_tokenizer, trained)
 
 check = SUITE.check
-Merges = list[tuple[bytes, bytes]]
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus.txt"
 # a sixth of the corpus and 250 merges: ~0.2 s for the solution; ~4 s for a trainer that keeps every occurrence
 # of every word and recounts all pairs after each merge (slow but correct: the 30 s limit lets it pass)
 CORPUS_SLICE_CHARS = 16_000
 CORPUS_MERGES = 250
-
-
-# -- misconceptions, for hints -----------------------------------------------------------------
-def variant_merges(text: str, vocab_size: int, specials: list[str], *, tie: str = "greatest", weighted: bool = True,
-                   split: str = "pattern", split_specials: bool = True, count_specials: bool = True,
-                   stop_at_one: bool = False) -> Merges:
-    """The curriculum's training with one rule changed; recounts every pair at every step (small texts only)."""
-    n_merges = vocab_size - 256 - (len(specials) if count_specials else 0)
-    pieces = [text]
-    if split_specials and specials:
-        pieces = regex.split("|".join(regex.escape(s) for s in sorted(specials, key=len, reverse=True)), text)
-    freq: Counter = Counter()
-    for piece in pieces:
-        words = {"pattern": PRETOKENIZER.findall, "none": lambda t: [t] if t else [], "whitespace": str.split}[split]
-        freq.update(words(piece))
-    words = [[bytes([b]) for b in w.encode("utf-8")] for w in freq]
-    weights = [f if weighted else 1 for f in freq.values()]
-    ids = {bytes([b]): b for b in range(256)}
-    merges: Merges = []
-    while len(merges) < n_merges:
-        counts: Counter = Counter()
-        for w, f in zip(words, weights):
-            for pair in pairwise(w):
-                counts[pair] += f
-        if not counts or (stop_at_one and max(counts.values()) < 2):
-            break
-        top = max(counts.values())
-        tied = [pair for pair, c in counts.items() if c == top]
-        if tie == "ids":
-            best = max(tied, key=lambda pair: (ids[pair[0]], ids[pair[1]]))
-        else:
-            best = {"greatest": max, "smallest": min, "first": lambda t: t[0]}[tie](tied)
-        merges.append(best)
-        ids[best[0] + best[1]] = 256 + len(merges) - 1
-        words = [merged(w, best) for w in words]
-    return merges
-
-
-def merged(parts: list[bytes], pair: tuple[bytes, bytes]) -> list[bytes]:
-    """`parts` with every occurrence of `pair` merged, left to right."""
-    out, i = [], 0
-    while i < len(parts):
-        if i + 1 < len(parts) and (parts[i], parts[i + 1]) == pair:
-            out.append(parts[i] + parts[i + 1])
-            i += 2
-        else:
-            out.append(parts[i])
-            i += 1
-    return out
-
-
-def train_replay(text: str, vocab_size: int, specials: list[str]) -> Callable[[str], Merges]:
-    """TRAIN's `replay`: the merges of each training mistake on this text."""
-    return lambda name: variant_merges(text, vocab_size, specials, **TRAIN_RULES[name][1])
 
 
 def reference_merges(text: str, vocab_size: int, specials: list[str]) -> Merges:
@@ -164,45 +108,6 @@ def train_on_corpus_matches_reference(ctx: Context) -> None:
 
 
 # -- encoding --------------------------------------------------------------------------------
-def pattern_encoding(merges: Merges, specials: list[str], pat_str: str) -> tiktoken.Encoding:
-    ranks = {bytes([b]): b for b in range(256)}
-    ranks.update({a + b: 256 + i for i, (a, b) in enumerate(merges)})
-    return tiktoken.Encoding("a01-variant", pat_str=pat_str, mergeable_ranks=ranks,
-                             special_tokens={s: len(ranks) + k for k, s in enumerate(specials)})
-
-
-def frequency_order_encode(merges: Merges, specials: list[str], text: str) -> list[int]:
-    """Encode merging, in each pre-token, the learned pair that occurs most often there (a misconception)."""
-    ranks = {m: i for i, m in enumerate(merges)}
-    sid = {s: 256 + len(merges) + k for k, s in enumerate(specials)}
-    ids = {bytes([b]): b for b in range(256)} | {a + b: 256 + i for i, (a, b) in enumerate(merges)}
-    pieces = regex.split("(" + "|".join(regex.escape(s) for s in specials) + ")", text) if specials else [text]
-    out: list[int] = []
-    for piece in pieces:
-        if piece in sid:
-            out.append(sid[piece])
-            continue
-        for word in PRETOKENIZER.findall(piece):
-            parts = [bytes([b]) for b in word.encode("utf-8")]
-            while True:
-                counts = Counter(p for p in pairwise(parts) if p in ranks)
-                if not counts:
-                    break
-                best = max(counts, key=lambda p: (counts[p], -ranks[p]))
-                parts = merged(parts, best)
-            out.extend(ids[p] for p in parts)
-    return out
-
-
-def encode_replay(merges: Merges, specials: list[str], text: str) -> Replay:
-    """ENCODE's `replay`: the ids of each encoding mistake for this text."""
-    return Replay(
-        specials_as_text=lambda: ref.BPETokenizer(merges=merges, special_tokens=specials).encode_ordinary(text),
-        no_pretokenization=lambda: pattern_encoding(merges, specials, r"[\s\S]+").encode(text, allowed_special="all"),
-        split_on_whitespace=lambda: pattern_encoding(merges, specials, r"\S+").encode(text, allowed_special="all"),
-        most_frequent_pair_first=lambda: frequency_order_encode(merges, specials, text))
-
-
 def expect_encodes(ctx: Context, got: list[Any], texts: list[str], encode: Callable[[str], list[int]], what: str,
                    replay: Callable[[str, str], Callable[[str], list[int]]]) -> None:
     """The shortest text whose ids differ from `encode`'s, with the ENCODE mistake it matches."""
@@ -280,7 +185,7 @@ def encode_matches_gpt2(ctx: Context) -> None:
     ctx.example(config={"vocab": "GPT-2's encoder.json", "merges": "GPT-2's vocab.bpe", "special_tokens": [EOT],
                         "texts": len(texts)})
     # the worker reads the verified files itself: 5 MB is slow to send
-    vocab, merges = ctx.runtime("a01_helpers.gpt2_vocab"), ctx.runtime("a01_helpers.gpt2_merges")
+    vocab, merges = ctx.runtime("gpt2.vocab"), ctx.runtime("gpt2.merges")
     tok = ctx.module(TOK, {"vocab": vocab, "merges": merges, "special_tokens": [EOT]}, dtype=None, train=None)
     expected = [gpt2.encode(t, allowed_special="all") for t in texts]
     encoded, decoded = ctx.fetch([ctx.call(tok, t, method="encode") for t in texts],

@@ -15,6 +15,8 @@ from autograder.gpt_forms import DEFAULT_EPS, Sub, block_parts, feedforward, pre
 
 
 LN_MISTAKES = Misconceptions("LayerNorm")
+EPS_ARGUMENT = ("this assignment's LayerNorm takes eps as an argument, LayerNorm(emb_dim, eps=1e-5) (the book's sets "
+                "self.eps = 1e-5 inside): keep the default and store the argument")
 
 
 def _norm(x: torch.Tensor, eps: float, *, dim: int = -1, unbiased: bool = False, eps_in: bool = True,

@@ -86,6 +86,10 @@ def count(shapes: dict[str, list[int]]) -> int:
 
 # -- forward --------------------------------------------------------------------------------------
 GPT_MISTAKES = Misconceptions("GPTModel")
+HINT_INDEX = ("an embedding lookup went past its table: tok_emb has a row per token id (0..vocab_size-1), pos_emb "
+              "a row per position (0..context_length-1); look positions up with torch.arange(T)")
+CHECK_T_FIRST = ("compare T = in_idx.shape[1] with context_length first thing in forward, and raise "
+                 "ValueError(f\"... T={T} ... context_length={...}\") before any lookup")
 
 
 def _logits(x: torch.Tensor, blocks: Fn, norm: Fn, head: Fn) -> torch.Tensor:
@@ -212,6 +216,7 @@ def _(got, tok, pos, c, p_drop):
 
 
 EVAL_DROP_MISTAKES = Misconceptions("GPTModel drop_emb in eval mode")
+DROP_RATE_IGNORED = "with drop_rate=0 nothing may be dropped: give nn.Dropout the rate cfg['drop_rate']"
 EVAL_DROPOUT = ("dropout is still on in eval mode: use the nn.Dropout module (self.drop_emb), which follows "
                 "train()/eval(); F.dropout(x, p) is always on unless you pass training=self.training")
 
@@ -223,6 +228,7 @@ def _(got, tok, pos, c, p_drop):
 
 # -- generate_text_simple --------------------------------------------------------------------------
 GENERATE_MISTAKES = Misconceptions("generate_text_simple")
+GENERATE_NO_GRAD = "wrap the loop in `with torch.no_grad():`"
 
 
 def greedy(logits: Fn, idx: torch.Tensor, n: int, context_size: int, *, window: str = "last",

@@ -20,16 +20,13 @@ from hypothesis import strategies as st
 from autograder import snapshots
 from autograder.compare import describe
 from autograder.kit import CheckFailure, Context, Hints, Replay, Suite, assert_close, given
-from autograder.mistakes.a01_tokenizer import DECODE, ENCODE, ENCODE_HINTS, TRAIN, TRAIN_RULES
+from autograder.mistakes.a01_tokenizer import DECODE, ENCODE, ENCODE_HINTS, PRETOKENIZER, TRAIN, TRAIN_RULES
 from autograder.program import Ref
 from autograder.scan import Ban
 
 TOK = "BPETokenizer"
 EOT = "<|endoftext|>"
 PAD = "<|pad|>"
-# The curriculum's pre-tokenizer (the learner's module holds the same string; tests keep them equal).
-GPT2_SPLIT_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-PRETOKENIZER = regex.compile(GPT2_SPLIT_PATTERN)
 
 # Libraries that would tokenize (and train) for the learner.
 SUITE = Suite("a01_tokenizer", bans=[Ban("tiktoken", module=True), Ban("tokenizers", module=True),
@@ -179,7 +176,7 @@ SNAPSHOT_ENCODE_TEXTS = [
 
 def JSON_SNAPSHOTS(ref: Any) -> dict[str, Any]:
     """The reference's merges and ids for the stored texts, and each mistake's where it differs (instructor side)."""
-    from autograder.hidden.a01_tokenizer import encode_replay, train_replay  # replaying mistakes: never shipped
+    from autograder.hidden.mistakes.a01_tokenizer import encode_replay, train_replay  # never shipped
     train = []
     for text, vocab_size, specials in SNAPSHOT_TRAIN_CASES:
         tok = ref.BPETokenizer()

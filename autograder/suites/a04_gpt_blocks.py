@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from autograder import strategies as sg
 from autograder.kit import FLOAT64, GELU_FLOAT64, CheckFailure, Context, Hints, Raised, Suite, given
-from autograder.mistakes.a04_gpt_blocks import (DEFAULT_EPS, DROPOUT_MISTAKES, FF_MISTAKES, GELU_MISTAKES, RESIDUAL_MISTAKES, block_hints,
-                                                layernorm_hints)
+from autograder.mistakes.a04_gpt_blocks import (DEFAULT_EPS, DROPOUT_MISTAKES, EPS_ARGUMENT, FF_MISTAKES, GELU_MISTAKES,
+                                                RESIDUAL_MISTAKES, block_hints, layernorm_hints)
 from autograder.properties import causal_probe, check_rate, deterministic_in_eval, expect_parameters, keeps_dtype
 from autograder.scan import Ban
 from autograder.snapshots import SnapshotCase
@@ -91,9 +91,7 @@ def _row_var(t: torch.Tensor) -> torch.Tensor:
 def layernorm_normalises_rows(ctx: Context) -> None:
     (made,) = ctx.fetch(ctx.module(LN, {"emb_dim": 2, "eps": 0.1}, catch=True))
     ctx.expect(not (isinstance(made, Raised) and made.type == "TypeError" and "eps" in made.message),
-               f"LayerNorm(2, eps=0.1): your code raised {made}", hint="this assignment's LayerNorm takes eps as an "
-               "argument, LayerNorm(emb_dim, eps=1e-5) (the book's sets self.eps = 1e-5 inside): keep the default and "
-               "store the argument")
+               f"LayerNorm(2, eps=0.1): your code raised {made}", hint=EPS_ARGUMENT)
 
     @ctx.given(lead=sg.shapes(min_dims=1, max_dims=2, max_side=4), E=st.integers(2, 8), seed=sg.seeds(),
                eps=st.sampled_from([1e-3, 0.1]))

@@ -22,9 +22,10 @@ from hypothesis import strategies as st
 from autograder import strategies as sg
 from autograder.kit import FLOAT64, GELU_FLOAT64, CheckFailure, Context, Hints, Raised, Suite, check_rate, given
 from autograder.properties import expect_parameters
-from autograder.mistakes.a05_gpt_model import (CONTEXT_MISTAKES, DROP_MISTAKES, EVAL_DROP_MISTAKES, EVAL_DROPOUT,
-                                               GENERATE_MISTAKES, PARAM_MISTAKES, all_masks, count, expected_shapes,
-                                               gpt_hints, greedy, per_token_masks)
+from autograder.mistakes.a05_gpt_model import (CHECK_T_FIRST, CONTEXT_MISTAKES, DROP_MISTAKES, DROP_RATE_IGNORED,
+                                               EVAL_DROP_MISTAKES, EVAL_DROPOUT, GENERATE_MISTAKES, GENERATE_NO_GRAD,
+                                               HINT_INDEX, PARAM_MISTAKES, all_masks, count, expected_shapes, gpt_hints,
+                                               greedy, per_token_masks)
 from autograder.snapshots import SnapshotCase
 from autograder.snapshots import register as register_snapshots
 from autograder.strategies import gpt_config, gpt_weights, token_ids
@@ -36,8 +37,6 @@ check = SUITE.check
 GPT2_124M: dict[str, Any] = {"vocab_size": 50257, "context_length": 1024, "emb_dim": 768, "n_heads": 12,
                              "n_layers": 12, "drop_rate": 0.1, "qkv_bias": False}
 GPT2_124M_PARAMS = 163_009_536  # with out_head separate from tok_emb (124,412,160 when tied)
-HINT_INDEX = ("an embedding lookup went past its table: tok_emb has a row per token id (0..vocab_size-1), pos_emb "
-              "a row per position (0..context_length-1); look positions up with torch.arange(T)")
 
 
 SNAPSHOTS = [
@@ -188,8 +187,7 @@ def eval_is_deterministic(ctx: Context, cfg: dict[str, Any], seed: int) -> None:
     ctx.expect(torch.allclose(a, want, rtol=FLOAT64.rtol, atol=FLOAT64.atol, equal_nan=True), "logits of GPTModel "
                "(drop_rate=0.5) in eval mode differ from the same weights with drop_rate=0", hint=EVAL_DROPOUT)
     ctx.expect(torch.allclose(plain_train, want, rtol=FLOAT64.rtol, atol=FLOAT64.atol, equal_nan=True), "logits of "
-               "GPTModel (drop_rate=0) in train mode differ from eval mode", hint="with drop_rate=0 nothing may be "
-               "dropped: give nn.Dropout the rate cfg['drop_rate']")
+               "GPTModel (drop_rate=0) in train mode differ from eval mode", hint=DROP_RATE_IGNORED)
 
 
 @check(points=1, visibility="public", kind="property", targets=(MODEL,),
@@ -202,8 +200,7 @@ def rejects_too_long_input(ctx: Context) -> None:
     full, long = ctx.fetch(ctx.call(m, token_ids((1, 5), 11, 0)), ctx.call(m, token_ids((1, 8), 11, 1), catch=True))
     ctx.expect_tensor(full, torch.empty(1, 5, 11), "logits of GPTModel for T = context_length = 5")
     ctx.expect_raises(long, "GPTModel(context_length=5) called on in_idx of shape (1, 8)", mention=("8", "5"),
-                      hint="compare T = in_idx.shape[1] with context_length first thing in forward, and raise "
-                           "ValueError(f\"... T={T} ... context_length={...}\") before any lookup")
+                      hint=CHECK_T_FIRST)
 
 
 # -- generate_text_simple ----------------------------------------------------------------------
@@ -268,7 +265,7 @@ def generate_without_gradients(ctx: Context) -> None:
     ctx.expect_tensor(res["out"], torch.empty(2, 6), "output of generate_text_simple(max_new_tokens=3)")
     ctx.expect(not any(res["grad"]), f"generate_text_simple called the model with gradients enabled (grad mode per "
                f"call: {res['grad']}): every call builds an autograd graph nobody uses",
-               hint="wrap the loop in `with torch.no_grad():`")
+               hint=GENERATE_NO_GRAD)
     expect_ids(ctx, run_generate(ctx, table_for(6, 4), idx, 0, 2)["out"], idx, "generate_text_simple(max_new_tokens=0)")
 
 

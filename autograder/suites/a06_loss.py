@@ -239,7 +239,7 @@ def token_ids_byte_tokenizer(ctx: Context) -> None:
                    "(needs GPT-2's files)")
 def token_ids_gpt2(ctx: Context) -> None:
     ctx.example(config={"tokenizer": "tiktoken gpt2", "texts": list(GPT2_IDS)})
-    token_round_trip(ctx, ctx.runtime("a06_helpers.gpt2_encoding"), StoredIds(GPT2_IDS), GPT2_IDS, "tiktoken gpt2")
+    token_round_trip(ctx, ctx.runtime("gpt2.encoding"), StoredIds(GPT2_IDS), GPT2_IDS, "tiktoken gpt2")
 
 
 # -- calc_loss_batch / calc_loss_loader with a table model ---------------------------------------

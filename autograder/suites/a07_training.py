@@ -20,7 +20,8 @@ from autograder.compare import describe
 from autograder.compare import numbers as floats
 from autograder.differential import RuntimeModel
 from autograder.kit import FLOAT64, CheckFailure, Context, Raised, Suite, Tolerance, given
-from autograder.mistakes.a07_training import ADAMW_MISTAKES, LOOP_CALLS, LOOP_NORMS, SCHEDULE_MISTAKES, clip_hints
+from autograder.mistakes.a07_training import (ADAMW_MISTAKES, LOOP_CALLS, LOOP_NORMS, SCHEDULE_MISTAKES, SCHEDULE_STEPS,
+                                              clip_hints)
 from autograder.program import Ref
 from autograder.runtime.toy_gpt import ToyGPT
 from autograder.scan import Ban
@@ -302,9 +303,8 @@ def trainer_result(got: dict[str, Any], trainer: str, n: int) -> list[Any]:
     """The trainer's n returned lists, or the failure that says what it returned instead."""
     out = got["out"]
     if isinstance(out, Raised):
-        hint = ("lr_at_step raised inside train_model: total_steps is len(train_loader) * n_epochs, the steps of all "
-                "epochs together" if "lr_at_step" in out.where else None)
-        raise CheckFailure(f"{trainer}: your code raised {out}", hint=hint, raised=out)
+        raise CheckFailure(f"{trainer}: your code raised {out}", hint=SCHEDULE_STEPS if "lr_at_step" in out.where else None,
+                           raised=out)
     if not (isinstance(out, (list, tuple)) and len(out) == n):
         raise CheckFailure(f"{trainer} returned {describe(out)}, expected a tuple of {n} lists")
     return list(out)

@@ -26,9 +26,9 @@ from autograder import strategies as sg
 from autograder.compare import describe
 from autograder.kit import FLOAT32, FLOAT64, CheckFailure, Context, Hints, Raised, Suite, given
 from autograder.properties import chi_square_p
-from autograder.mistakes.a08_decoding import (EOS_NOT_KEPT, GREEDY_MISTAKES, NO_STOP, OUTSIDE_TOP_K,
-                                              SAMPLING_MISTAKES, SOFTMAX_T_MISTAKES, TOP_K_MISTAKES, filtered, follow,
-                                              gof_hint)
+from autograder.mistakes.a08_decoding import (EOS_NOT_KEPT, GLOBAL_RNG, GREEDY_MISTAKES, NO_STOP, OUTSIDE_TOP_K,
+                                              SAMPLING_MISTAKES, SOFTMAX_T_MISTAKES, TOP_K_ABOVE_V, TOP_K_MISTAKES,
+                                              filtered, follow, gof_hint)
 from autograder.program import Ref
 from autograder.snapshots import SnapshotCase
 from autograder.snapshots import register as register_snapshots
@@ -49,8 +49,6 @@ register_snapshots(SUITE, SNAPSHOTS, hints=lambda case, inputs, _: (
 GOF_ROWS = 6000  # rows sampled in one generate call per case
 GOF_ALPHA = 1e-8  # a correct sampler fails one case with probability below this
 _PERM = [3, 0, 6, 1, 7, 4, 2, 5]
-GLOBAL_RNG = ("pass generator=generator to torch.multinomial (and to any other random call): otherwise the draws come "
-              "from torch's global random state")
 
 
 def _spread(width: float) -> torch.Tensor:
@@ -147,7 +145,7 @@ def top_k_filter_ties_and_large_k(ctx: Context) -> None:
                      name="output of top_k_filter(logits with ties, top_k=3)")
     for k, got in zip((V, V + 4), large):
         ctx.expect(not isinstance(got, Raised), f"top_k_filter(logits with V={V}, top_k={k}) raised {got}",
-                   hint="a top_k of V or more keeps every entry: use min(top_k, V)")
+                   hint=TOP_K_ABOVE_V)
         ctx.expect_close(got, x, tol=FLOAT64, name=f"output of top_k_filter(logits with V={V}, top_k={k}) "
                                                    f"(expected every entry kept)")
 
