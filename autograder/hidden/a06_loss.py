@@ -29,8 +29,8 @@ def cross_entropy_matches_reference(ctx: Context, lead: tuple[int, ...], C: int,
                                     p_ignore: float) -> None:
     ii = ignore_index(which, C)
     x, t = sg.make_tensor((*lead, C), seed, scale=scale), make_targets(lead, C, seed + 1, ignore_index=ii, p_ignore=p_ignore)
-    ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)},
-                config={"ignore_index": ii, "logit_scale": scale, "ignored_positions": int((t == ii).sum())})
+    ctx.example(config={"ignore_index": ii, "logit_scale": scale, "ignored_positions": int((t == ii).sum())}, logits=x,
+                targets=t)
     ce_check(ctx, ref.cross_entropy, x, t, ii, seed=seed + 2, catch=True)
 
 

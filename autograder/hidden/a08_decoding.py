@@ -28,8 +28,7 @@ def softmax_with_temperature_matches_reference(ctx: Context, lead: tuple[int, ..
     if with_inf and V > 1:  # what top_k_filter hands over: some -inf, never a whole row
         drop = (sg.make_tensor(x.shape, seed + 1) > 0.5) & (x < x.amax(-1, keepdim=True))
         x = x.masked_fill(drop, float("-inf"))
-    ctx.example(shapes={"logits": list(x.shape)},
-                config={"temperature": temperature, "scale": scale, "-inf entries": with_inf})
+    ctx.example(config={"temperature": temperature, "scale": scale, "-inf entries": with_inf}, logits=x)
     compare_module(ctx, ref.softmax_with_temperature, SOFTMAX_T, {"logits": x}, kwargs={"temperature": temperature},
                    hints=SOFTMAX_T_MISTAKES(logits=x, temperature=temperature))
 

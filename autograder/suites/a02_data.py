@@ -327,7 +327,8 @@ def dataloader_defaults_and_workers(ctx: Context) -> None:
                                              f"torch.utils.data.DataLoader")
     ctx.expect(Counter(batch_rows(ctx, res["epochs"][0], loader_hints(want, 4, True), 256, what)) <= Counter(want),
                f"{what}: a batch row is not a window of the text")
-    dl = ctx.call(DL, text, batch_size=2, max_length=16, stride=16, num_workers=2, tokenizer=ctx.runtime("toys.ByteTokenizer"))
+    dl = ctx.call(DL, text, batch_size=2, max_length=16, stride=16, num_workers=2,
+                  tokenizer=ctx.runtime("toys.ByteTokenizer"))
     (info,) = ctx.fetch(ctx.runtime("loops.describe", dl))
     ctx.expect_close(info["num_workers"], 2, name="num_workers of create_dataloader_v1(..., num_workers=2) "
                                                   "(pass num_workers to the DataLoader)")

@@ -121,8 +121,7 @@ def layernorm_normalises_rows(ctx: Context) -> None:
 def layernorm_shift_and_scale_invariant(ctx: Context, lead: tuple[int, ...], E: int, seed: int, factor: float) -> None:
     x = sg.make_tensor((*lead, E), seed)
     c = sg.make_tensor((*lead, 1), seed + 1, scale=10.0)
-    ctx.example(shapes={"x": [*lead, E], "c": [*lead, 1]}, config={"emb_dim": E, "factor": factor},
-                values={"x": x, "c": c})
+    ctx.example(config={"emb_dim": E, "factor": factor}, x=x, c=c)
     m = ctx.module(LN, [E], weights=_ones_zeros(E))  # the default eps = 1e-5: the book's LayerNorm has no eps argument
     base, shifted, scaled = ctx.fetch(ctx.call(m, x), ctx.call(m, x + c), ctx.call(m, x * factor))
     base = ctx.expect_tensor(base, x, f"output of LayerNorm({E})")

@@ -118,8 +118,7 @@ def forward_is_causal(ctx: Context, cfg: dict[str, Any], data: st.DataObject) ->
     idx = token_ids((B, T), c["vocab_size"], seed)
     idx2 = idx.clone()
     idx2[:, k:] = (idx[:, k:] + 1 + token_ids((B, T - k), c["vocab_size"] - 1, seed + 1)) % c["vocab_size"]
-    ctx.example(shapes={"in_idx": [B, T]}, config={**c, "changed_from_position": k},
-                values={"in_idx": idx, "changed": idx2})
+    ctx.example(config={**c, "changed_from_position": k}, in_idx=idx, changed=idx2)
     m = ctx.module(MODEL, [c], weights=gpt_weights(c, seed + 2))
     a, b = ctx.fetch(ctx.call(m, idx), ctx.call(m, idx2))
     a = ctx.expect_tensor(a, torch.empty(B, T, c["vocab_size"]), "logits of GPTModel")

@@ -104,8 +104,7 @@ def _stored(loss: float, grad: list) -> Any:
 def cross_entropy_snapshot(ctx: Context) -> None:
     for case in load_json(SUITE.assignment)["cross_entropy"]:
         x, t = torch.tensor(case["logits"], dtype=torch.float64), torch.tensor(case["targets"])
-        ctx.example(shapes={"logits": list(x.shape), "targets": list(t.shape)},
-                    config={"case": case["name"], "ignore_index": case["ignore_index"]}, values={"logits": x, "targets": t})
+        ctx.example(config={"case": case["name"], "ignore_index": case["ignore_index"]}, logits=x, targets=t)
         ce_check(ctx, _stored(case["loss"], case["grad"]), x, t, case["ignore_index"])
 
 
@@ -146,8 +145,7 @@ def cross_entropy_gradient(ctx: Context, lead: tuple[int, ...], C: int, seed: in
 def cross_entropy_ignore_index(ctx: Context, lead: tuple[int, ...], C: int, seed: int, which: str) -> None:
     ii = ignore_index(which, C)
     t, x = make_targets(lead, C, seed, ignore_index=ii, p_ignore=0.4), sg.make_tensor((*lead, C), seed + 1, scale=2.0)
-    ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)},
-                config={"ignore_index": ii, "kept_positions": int((t != ii).sum())}, values={"logits": x, "targets": t})
+    ctx.example(config={"ignore_index": ii, "kept_positions": int((t != ii).sum())}, logits=x, targets=t)
     ce_check(ctx, lambda logits, targets, **_: by_hand(logits, targets, ii), x, t, ii, seed=seed, catch=True)
     none = torch.full(lead, ii)
     (got,) = ctx.fetch(ctx.call(CE, x, none, ignore_index=ii, catch=True))
@@ -292,9 +290,8 @@ def calc_loss_batch_table_model(ctx: Context, V: int, B: int, T: int, seed: int)
     leaf = table.clone().requires_grad_(True)
     want = loss_by_hand(leaf[inputs], targets)
     want.backward()
-    ctx.example(shapes={"table": [V, V], "input_batch": [B, T], "target_batch": [B, T]},
-                config={"model": "TableLM: logits = table[input_batch]", "device": "cpu"},
-                values={"input_batch": inputs, "target_batch": targets})
+    ctx.example(shapes={"table": [V, V]}, config={"model": "TableLM: logits = table[input_batch]", "device": "cpu"},
+                input_batch=inputs, target_batch=targets)
     res = batch_run(ctx, table, inputs, targets, torch.ones((), dtype=torch.float64))
     expect_batch(ctx, res, want.detach(), leaf.grad, table, inputs, targets,
                  "calc_loss_batch(input_batch, target_batch, TableLM(table), 'cpu')")
@@ -421,13 +418,15 @@ def JSON_SNAPSHOTS(ref: ModuleType) -> dict[str, Any]:
     from autograder.runtime.toys import TableLM
 
     ce = []
-    for name, lead, C, seed, scale, ii in (("lm_batch", (2, 3), 5, 1, 2.0, -100), ("rows_custom_ignore", (4,), 3, 2, 1.0, 1),
+    for name, lead, C, seed, scale, ii in (("lm_batch", (2, 3), 5, 1, 2.0, -100),
+                                           ("rows_custom_ignore", (4,), 3, 2, 1.0, 1),
                                            ("large_logits", (4,), 4, 3, LARGE, -100)):
         x = sg.make_tensor((*lead, C), seed, scale=scale).requires_grad_(True)
         t = make_targets(lead, C, seed + 1, ignore_index=ii, p_ignore=0.34)
         loss = ref.cross_entropy(x, t, ignore_index=ii)
         loss.backward()
-        ce.append({"name": name, "logits": x.detach(), "targets": t, "ignore_index": ii, "loss": loss.item(), "grad": x.grad})
+        ce.append({"name": name, "logits": x.detach(), "targets": t, "ignore_index": ii, "loss": loss.item(),
+                   "grad": x.grad})
     (inputs, targets), table = lm_batch(5, 2, 4, 7), sg.make_tensor((5, 5), 9, scale=2.0)
     model, batches = TableLM(sg.make_tensor((4, 4), 10, scale=2.0)), random_batches(4, 3, 8)
     with torch.no_grad():

@@ -124,7 +124,8 @@ def adamw_closure_and_errors(ctx: Context) -> None:
 # -- clip_grad_norm ------------------------------------------------------------------------------------
 def clip_call(ctx: Context, values: list[torch.Tensor], grads: list[torch.Tensor | None], max_norm: float, *,
               catch: bool = False) -> Ref:
-    return ctx.runtime("a07_helpers.clip", ctx.p.attr("clip_grad_norm"), values, grads, max_norm, catch=catch, learner=True)
+    return ctx.runtime("a07_helpers.clip", ctx.p.attr("clip_grad_norm"), values, grads, max_norm, catch=catch,
+                       learner=True)
 
 
 def clip_case(shapes: list[tuple[int, ...]], seed: int, none_at: int, dtype: torch.dtype
@@ -303,8 +304,8 @@ def trainer_result(got: dict[str, Any], trainer: str, n: int) -> list[Any]:
     """The trainer's n returned lists, or the failure that says what it returned instead."""
     out = got["out"]
     if isinstance(out, Raised):
-        raise CheckFailure(f"{trainer}: your code raised {out}", hint=SCHEDULE_STEPS if "lr_at_step" in out.where else None,
-                           raised=out)
+        raise CheckFailure(f"{trainer}: your code raised {out}", raised=out,
+                           hint=SCHEDULE_STEPS if "lr_at_step" in out.where else None)
     if not (isinstance(out, (list, tuple)) and len(out) == n):
         raise CheckFailure(f"{trainer} returned {describe(out)}, expected a tuple of {n} lists")
     return list(out)

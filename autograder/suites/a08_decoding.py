@@ -71,7 +71,8 @@ def seeded(ctx: Context, seed: int) -> Ref:
 def generate(ctx: Context, table: torch.Tensor, idx: torch.Tensor, n: int, context_size: int, **kwargs: Any) -> Any:
     """generate on a fresh TableLM(table): [its output, the context lengths the model saw]."""
     model = ctx.runtime("toys.TableLM", table)
-    return ctx.fetch(ctx.call(GENERATE, model, idx, n, context_size, **kwargs, grad=True), ctx.p.get(model, "seen_lengths"))
+    return ctx.fetch(ctx.call(GENERATE, model, idx, n, context_size, **kwargs, grad=True),
+                     ctx.p.get(model, "seen_lengths"))
 
 
 # -- comparing token ids ---------------------------------------------------------------------
@@ -103,8 +104,7 @@ def expect_tokens(ctx: Context, got: Any, want: torch.Tensor, name: str, hints: 
 def softmax_with_temperature_is_tempered(ctx: Context, lead: tuple[int, ...], V: int, seed: int, temperature: float,
                                          dtype: torch.dtype) -> None:
     x = sg.make_tensor((*lead, V), seed, scale=3.0, dtype=dtype)
-    ctx.example(shapes={"logits": list(x.shape)}, config={"temperature": temperature, "dtype": str(dtype)},
-                values={"logits": x})
+    ctx.example(config={"temperature": temperature, "dtype": str(dtype)}, logits=x)
     (out,) = ctx.fetch(ctx.call(SOFTMAX_T, x, temperature=temperature))  # the dtype is checked there
     out = ctx.expect_tensor(out, x, "output of softmax_with_temperature")
     ctx.expect(not (out < 0).any(), "output of softmax_with_temperature: has negative entries")
@@ -180,8 +180,7 @@ def rejects_bad_arguments(ctx: Context) -> None:
        context_size=st.integers(1, 6), seed=sg.seeds())
 def generate_greedy(ctx: Context, B: int, T: int, V: int, n: int, context_size: int, seed: int) -> None:
     table, idx = sg.make_tensor((V, V), seed), sg.token_ids((B, T), V, seed + 1)
-    ctx.example(shapes={"idx": [B, T], "table": [V, V]},
-                config={"max_new_tokens": n, "context_size": context_size}, values={"idx": idx})
+    ctx.example(shapes={"table": [V, V]}, config={"max_new_tokens": n, "context_size": context_size}, idx=idx)
     out, _ = generate(ctx, table, idx, n, context_size)
     expect_tokens(ctx, out, follow(table, idx, n, context_size), "output of generate (greedy)",
                   GREEDY_MISTAKES(table=table, idx=idx, n=n, context_size=context_size, eos_id=None))
@@ -302,8 +301,8 @@ def eos_table() -> torch.Tensor:
                    "does not count")
 def generate_stops_at_eos(ctx: Context) -> None:
     table = eos_table()
-    ctx.example(shapes={"idx": list(EOS_PROMPTS.shape), "table": [6, 6]},
-                config={"eos_id": EOS, "max_new_tokens": [8, 3], "context_size": 8}, values={"idx": EOS_PROMPTS})
+    ctx.example(shapes={"table": [6, 6]}, config={"eos_id": EOS, "max_new_tokens": [8, 3], "context_size": 8},
+                idx=EOS_PROMPTS)
     for n in (8, 3):
         want = follow(table, EOS_PROMPTS, n, 8, eos_id=EOS)
         out, seen = generate(ctx, table, EOS_PROMPTS, n, 8, eos_id=EOS)
