@@ -11,6 +11,7 @@ each known mistake (autograder/mistakes/a01_tokenizer.py) gives there, for the h
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import regex
@@ -149,6 +150,7 @@ def expect_ids(got: Any, expected: list[int], what: str, hints: Hints | None = N
     assert_close(got, expected, name=what + (f" ({problem})" if problem else ""), hints=hints)
 
 
+@functools.lru_cache(maxsize=1)
 def snapshot_data() -> dict[str, Any]:
     return snapshots.load_json("a01_tokenizer")
 
@@ -390,45 +392,39 @@ def encode_follows_merge_order(ctx: Context) -> None:
 @check(points=2, visibility="public", kind="property", targets=(TOK,), max_examples=15,
        description="decode(encode(s)) == s for any Unicode text, special tokens included (stored merges, and a "
                    "tokenizer you trained)")
-def roundtrip(ctx: Context) -> None:
+@given(text=any_texts())
+def roundtrip(ctx: Context, text: str) -> None:
     merges, specials = stored_merges()
     tokens = [bytes([b]) for b in range(256)] + [a + b for a, b in merges] + [s.encode("utf-8") for s in specials]
     table = dict(enumerate(tokens))  # the stored merges' vocabulary, to explain a wrong decode
-
-    @ctx.given(text=any_texts())
-    def _(text: str) -> None:
-        ctx.example(config={"merges": f"{len(merges)} stored merges", "special_tokens": specials},
-                    values={"text": text})
-        stored_tok, trained_tok = new_tokenizer(ctx, merges=merges, special_tokens=specials), new_tokenizer(ctx)
-        ctx.call(trained_tok, SNAPSHOT_TEXT, vocab_size=256 + 30 + 2, special_tokens=[EOT, PAD], method="train")
-        ids = [ctx.call(tok, text, method="encode") for tok in (stored_tok, trained_tok)]
-        res = ctx.fetch(*ids, *(ctx.call(tok, i, method="decode") for tok, i in zip((stored_tok, trained_tok), ids)))
-        for k, what in enumerate((f"{len(merges)} stored merges", "a tokenizer you trained")):
-            ids_k = res[k]
-            known = k == 0 and isinstance(ids_k, list) and all(isinstance(i, int) and i in table for i in ids_k)
-            ctx.expect_close(res[2 + k], text, name=f"decode(encode(text)) with {what} (ids {ids_k!r})",
-                             hints=DECODE(tokens=[table[i] for i in ids_k]) if known else None)
+    ctx.example(config={"merges": f"{len(merges)} stored merges", "special_tokens": specials}, values={"text": text})
+    stored_tok, trained_tok = new_tokenizer(ctx, merges=merges, special_tokens=specials), new_tokenizer(ctx)
+    ctx.call(trained_tok, SNAPSHOT_TEXT, vocab_size=256 + 30 + 2, special_tokens=[EOT, PAD], method="train")
+    ids = [ctx.call(tok, text, method="encode") for tok in (stored_tok, trained_tok)]
+    res = ctx.fetch(*ids, *(ctx.call(tok, i, method="decode") for tok, i in zip((stored_tok, trained_tok), ids)))
+    for k, what in enumerate((f"{len(merges)} stored merges", "a tokenizer you trained")):
+        ids_k = res[k]
+        known = k == 0 and isinstance(ids_k, list) and all(isinstance(i, int) and i in table for i in ids_k)
+        ctx.expect_close(res[2 + k], text, name=f"decode(encode(text)) with {what} (ids {ids_k!r})",
+                         hints=DECODE(tokens=[table[i] for i in ids_k]) if known else None)
 
 
 @check(points=2, visibility="public", kind="property", targets=(TOK,), max_examples=12,
        description="special tokens are atomic: encode(a + special + b) == encode(a) + [its id] + encode(b)")
-def special_tokens_are_atomic(ctx: Context) -> None:
-    merges, _ = stored_merges()
-    specials = [EOT, PAD]
-
-    @ctx.given(a=any_texts(max_parts=4), b=any_texts(max_parts=4), special=st.sampled_from(specials))
-    def _(a: str, b: str, special: str) -> None:
-        # the property needs the special token to be found exactly where it was put
-        assume(not any(s in a + special[:-1] or s in special[1:] + b for s in specials))
-        ctx.example(config={"merges": f"{len(merges)} stored merges", "special_tokens": specials},
-                    values={"a": a, "special": special, "b": b})
-        tok = new_tokenizer(ctx, merges=merges, special_tokens=specials)
-        whole, ids_a, ids_b, ids_s = ctx.fetch(*(ctx.call(tok, t, method="encode") for t in (a + special + b, a, b, special)))
-        sid = 256 + len(merges) + specials.index(special)
-        expect_ids(ids_s, [sid], f"encode({special!r}): the special token is one id, after the {len(merges)} merges")
-        expected = as_ids(ids_a, f"encode({a!r})") + [sid] + as_ids(ids_b, f"encode({b!r})")
-        expect_ids(whole, expected, f"encode(a + {special!r} + b) compared with encode(a) + [{sid}] + encode(b) "
-                                    f"(split the text on special tokens before pre-tokenizing)")
+@given(a=any_texts(max_parts=4), b=any_texts(max_parts=4), special=st.sampled_from([EOT, PAD]))
+def special_tokens_are_atomic(ctx: Context, a: str, b: str, special: str) -> None:
+    merges, specials = stored_merges()[0], [EOT, PAD]
+    # the property needs the special token to be found exactly where it was put
+    assume(not any(s in a + special[:-1] or s in special[1:] + b for s in specials))
+    ctx.example(config={"merges": f"{len(merges)} stored merges", "special_tokens": specials},
+                values={"a": a, "special": special, "b": b})
+    tok = new_tokenizer(ctx, merges=merges, special_tokens=specials)
+    whole, ids_a, ids_b, ids_s = ctx.fetch(*(ctx.call(tok, t, method="encode") for t in (a + special + b, a, b, special)))
+    sid = 256 + len(merges) + specials.index(special)
+    expect_ids(ids_s, [sid], f"encode({special!r}): the special token is one id, after the {len(merges)} merges")
+    expected = as_ids(ids_a, f"encode({a!r})") + [sid] + as_ids(ids_b, f"encode({b!r})")
+    expect_ids(whole, expected, f"encode(a + {special!r} + b) compared with encode(a) + [{sid}] + encode(b) "
+                                f"(split the text on special tokens before pre-tokenizing)")
 
 
 def _permuted_vocab(merges: list[tuple[bytes, bytes]]) -> tuple[dict[int, bytes], dict[int, int]]:
@@ -444,25 +440,23 @@ def _permuted_vocab(merges: list[tuple[bytes, bytes]]) -> tuple[dict[int, bytes]
 @check(points=2, visibility="public", kind="property", targets=(TOK,), max_examples=10,
        description="with a given vocab (ids in another order, <|endoftext|> already in it), encode and decode use "
                    "the vocab's ids; a special token missing from vocab gets max id + 1")
-def encode_uses_the_given_vocab(ctx: Context) -> None:
+@given(text=any_texts())
+def encode_uses_the_given_vocab(ctx: Context, text: str) -> None:
     merges, _ = stored_merges()
     vocab, new_id = _permuted_vocab(merges)
     pad_id = max(vocab) + 1
     new_id.update({256 + len(merges): 1, 256 + len(merges) + 1: pad_id})
-
-    @ctx.given(text=any_texts())
-    def _(text: str) -> None:
-        ctx.example(config={"merges": f"{len(merges)} stored merges", "vocab": "stored tokens under other ids",
-                            "special_tokens": [EOT, PAD]}, values={"text": text})
-        plain = new_tokenizer(ctx, merges=merges, special_tokens=[EOT, PAD])
-        given = new_tokenizer(ctx, merges=merges, vocab=vocab, special_tokens=[EOT, PAD])
-        ids = ctx.call(given, text, method="encode")
-        std, got, back = ctx.fetch(ctx.call(plain, text, method="encode"), ids, ctx.call(given, ids, method="decode"))
-        std = as_ids(std, f"encode({text!r}) without vocab")
-        expect_ids(got, [new_id.get(i, -1) for i in std], f"encode({text!r}) with the given vocab, which should give "
-                   f"the same tokens as without it, under the vocab's ids ({EOT!r} is 1, {PAD!r} gets max id + 1 = "
-                   f"{pad_id})", ENCODE(replay=Replay(vocab_ignored=lambda: std)))
-        ctx.expect_close(back, text, name=f"decode(encode({text!r})) with the given vocab")
+    ctx.example(config={"merges": f"{len(merges)} stored merges", "vocab": "stored tokens under other ids",
+                        "special_tokens": [EOT, PAD]}, values={"text": text})
+    plain = new_tokenizer(ctx, merges=merges, special_tokens=[EOT, PAD])
+    given_vocab = new_tokenizer(ctx, merges=merges, vocab=vocab, special_tokens=[EOT, PAD])
+    ids = ctx.call(given_vocab, text, method="encode")
+    std, got, back = ctx.fetch(ctx.call(plain, text, method="encode"), ids, ctx.call(given_vocab, ids, method="decode"))
+    std = as_ids(std, f"encode({text!r}) without vocab")
+    expect_ids(got, [new_id.get(i, -1) for i in std], f"encode({text!r}) with the given vocab, which should give "
+               f"the same tokens as without it, under the vocab's ids ({EOT!r} is 1, {PAD!r} gets max id + 1 = "
+               f"{pad_id})", ENCODE(replay=Replay(vocab_ignored=lambda: std)))
+    ctx.expect_close(back, text, name=f"decode(encode({text!r})) with the given vocab")
 
 
 @check(points=1, visibility="public", kind="property", targets=(TOK,), max_examples=15,

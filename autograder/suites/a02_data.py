@@ -203,14 +203,19 @@ def windows_snapshot(ctx: Context) -> None:
        description="create_dataloader_v1 (shuffle=False): the stored reference batches of fixed texts, with "
                    "drop_last True and False")
 def dataloader_snapshot(ctx: Context) -> None:
-    for case in load_json(SUITE.assignment)["loaders"]:
+    stored_batches(ctx, load_json(SUITE.assignment)["loaders"], BYTE_TOKENIZER)
+
+
+def stored_batches(ctx: Context, cases: list[dict[str, Any]], label: str, suffix: str = "", **kwargs: Any) -> None:
+    """The learner's loader (shuffle=False) on each stored case (`label`: its tokenizer): the stored reference batches."""
+    for case in cases:
         args = {k: case[k] for k in ("batch_size", "max_length", "stride", "drop_last")}
-        ctx.example(config={"case": case["name"], **args, "shuffle": False, "tokenizer": BYTE_TOKENIZER},
+        ctx.example(config={"case": case["name"], **args, "shuffle": False, "tokenizer": label},
                     values={"txt": case["txt"]})
         want = [(tuple(x), tuple(y)) for xs, ys in case["batches"] for x, y in zip(xs, ys)]
-        expect_batches(ctx, loader_epochs(ctx, case["txt"], shuffle=False, **args)["epochs"][0], want,
+        expect_batches(ctx, loader_epochs(ctx, case["txt"], **kwargs, shuffle=False, **args)["epochs"][0], want,
                        loader_hints(want, args["batch_size"], args["drop_last"], case["n_windows"]),
-                       args["max_length"], loader_call(case["txt"], shuffle=False, **args))
+                       args["max_length"], loader_call(case["txt"], shuffle=False, **args) + suffix)
 
 
 @st.composite
@@ -338,12 +343,5 @@ def dataloader_defaults_and_workers(ctx: Context) -> None:
        description="create_dataloader_v1 without a tokenizer uses tiktoken's GPT-2 encoding with <|endoftext|> "
                    "allowed (50256): the stored reference batches of fixed texts")
 def default_tokenizer_is_gpt2(ctx: Context) -> None:
-    for case in load_json(SUITE.assignment)["gpt2"]:
-        args = {k: case[k] for k in ("batch_size", "max_length", "stride", "drop_last")}
-        ctx.example(config={"case": case["name"], **args, "shuffle": False, "tokenizer": "default (None)"},
-                    values={"txt": case["txt"]})
-        want = [(tuple(x), tuple(y)) for xs, ys in case["batches"] for x, y in zip(xs, ys)]
-        expect_batches(ctx, loader_epochs(ctx, case["txt"], tokenizer=None, shuffle=False, **args)["epochs"][0], want,
-                       loader_hints(want, args["batch_size"], args["drop_last"], case["n_windows"]), args["max_length"],
-                       loader_call(case["txt"], shuffle=False, **args) + " with the default tokenizer "
-                       "(tiktoken.get_encoding('gpt2'), allowed_special={'<|endoftext|>'})")
+    stored_batches(ctx, load_json(SUITE.assignment)["gpt2"], "default (None)", " with the default tokenizer "
+                   "(tiktoken.get_encoding('gpt2'), allowed_special={'<|endoftext|>'})", tokenizer=None)
