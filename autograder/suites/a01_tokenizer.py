@@ -100,12 +100,6 @@ def as_merges(value: Any, where: str) -> Merges:
     return [(a, b) for a, b in value]
 
 
-def as_vocab(value: Any, where: str) -> dict[int, bytes]:
-    if not (isinstance(value, dict) and all(isinstance(k, int) and isinstance(v, bytes) for k, v in value.items())):
-        raise CheckFailure(f"{where}: `vocab` should be a dict of int id -> bytes, got {describe(value)}")
-    return value
-
-
 def as_ids(value: Any, what: str) -> list[int]:
     if not (isinstance(value, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in value)):
         raise CheckFailure(f"{what}: expected a list of int ids, got {describe(value)}")
@@ -252,7 +246,9 @@ def train_vocab_layout(ctx: Context, text: str, n_special: int, extra: int) -> N
     ctx.example(config={"vocab_size": vocab_size, "special_tokens": specials}, values={"text": text})
     res = trained(ctx, text, vocab_size, specials, **{f"s{j}": s for j, s in enumerate(specials)})
     where = f"after train(text, vocab_size={vocab_size}, special_tokens={specials})"
-    merges, vocab = as_merges(res["merges"], where), as_vocab(res["vocab"], where)
+    merges, vocab = as_merges(res["merges"], where), res["vocab"]
+    ctx.expect(isinstance(vocab, dict) and all(isinstance(k, int) and isinstance(v, bytes) for k, v in vocab.items()),
+               f"{where}: `vocab` should be a dict of int id -> bytes, got {describe(vocab)}")
     ctx.expect(len(merges) <= extra, f"{where}: {len(merges)} merges learned, at most vocab_size - 256 - "
                f"len(special_tokens) = {extra} allowed (vocab_size counts the special tokens too)")
     want_size = 256 + len(merges) + n_special

@@ -6,7 +6,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import strategies as sg
-from autograder.kit import FLOAT64, Context, Hints, Suite, given
+from autograder.kit import FLOAT64, Context, Suite, given
 from autograder.mistakes.a03_attention import attention_hints
 from autograder.properties import dropout_probe, is_causal
 from autograder.scan import Ban
@@ -41,12 +41,6 @@ SNAPSHOTS = [
 ]
 
 
-def _snapshot_hints(case: SnapshotCase, inputs: dict[str, torch.Tensor], weights: dict[str, torch.Tensor]) -> Hints | None:
-    if case.init is None:
-        return None
-    return attention_hints(case.target, inputs["x"], weights, case.init.get("num_heads", 1))
-
-
 def _softmax_on(ctx: Context, x: torch.Tensor, dim: int) -> torch.Tensor:
     ctx.example(shapes={"x": list(x.shape)}, config={"dim": dim}, values={"x": x})
     (out,) = ctx.fetch(ctx.call("softmax", x, dim=dim))
@@ -76,7 +70,8 @@ def softmax_large_inputs(ctx: Context, x: torch.Tensor, shift: float) -> None:
     ctx.expect_close(shifted, out, name=f"softmax(x + {shift:g}) compared with softmax(x)", tol=FLOAT64)
 
 
-register_snapshots(SUITE, SNAPSHOTS, hints=_snapshot_hints,
+register_snapshots(SUITE, SNAPSHOTS, hints=lambda case, inputs, w: None if case.init is None else attention_hints(
+                       case.target, inputs["x"], w, case.init.get("num_heads", 1)),
                    describe=lambda case: f"{case.target}: matches stored reference outputs for fixed weights and inputs")
 
 

@@ -311,11 +311,6 @@ def trainer_result(got: dict[str, Any], trainer: str, n: int) -> list[Any]:
     return list(out)
 
 
-def expected_tokens(n_batches: int, n_epochs: int, eval_freq: int, B: int, T: int) -> torch.Tensor:
-    return torch.tensor([float((k + 1) * B * T) for k in range(n_batches * n_epochs) if k % eval_freq == 0],
-                        dtype=torch.float64)
-
-
 @check(points=2, visibility="public", kind="property", targets=("train_model_simple", "train_model", "evaluate_model",
                                                               "lr_at_step"),
        description="trainers: tokens_seen counts tokens (B * T per batch) at every eval_freq-th step from step 0, one "
@@ -324,7 +319,8 @@ def expected_tokens(n_batches: int, n_epochs: int, eval_freq: int, B: int, T: in
 def trainers_track_tokens_and_lrs(ctx: Context) -> None:
     model, train, val = toy_setup(7, n_train=4, n_val=2)
     setup = {"lr": 0.05, "n_epochs": 2, "eval_freq": 3, "eval_iter": 1}
-    tokens = expected_tokens(len(train), 2, 3, *train[0][0].shape)
+    tokens = torch.tensor([float((k + 1) * train[0][0].numel()) for k in range(len(train) * 2) if k % 3 == 0],
+                          dtype=torch.float64)  # B * T tokens per batch, counted at every eval_freq-th step
     for trainer in TRAINERS:
         extra = {"warmup_steps": 3, "initial_lr": 0.01, "min_lr": 0.001} if trainer == "train_model" else {}
         ctx.example(config={"trainer": trainer, "model": "ToyGPT, SGD with two param groups", "batches": len(train),
