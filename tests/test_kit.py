@@ -737,6 +737,34 @@ def test_declared_dependencies_match_the_solutions_imports() -> None:
     assert runs("a04_gpt_blocks", ("LayerNorm",)) == {}
 
 
+def test_an_assignment_imports_only_its_own_suite_and_catalogue() -> None:
+    """What two assignments share lives in the engine: a suite (public or hidden) imports its own assignment's
+    suite and catalogue only, a catalogue no suite and no other catalogue, a runtime helper none of them."""
+    pkg = ROOT / "autograder"
+    kinds = {"suites": "autograder.suites.", "hidden": "autograder.hidden.", "mistakes": "autograder.mistakes.",
+             "hidden mistakes": "autograder.hidden.mistakes."}
+    allowed = {"suites": ("mistakes", "hidden mistakes"), "hidden": ("suites", "mistakes", "hidden mistakes"),
+               "mistakes": (), "hidden mistakes": ("mistakes",), "runtime": ()}
+    files = [("suites", p) for p in (pkg / "suites").glob("a*.py")] + [("hidden", p) for p in (pkg / "hidden").glob("a*.py")]
+    files += [("mistakes", p) for p in (pkg / "mistakes").glob("a*.py")]
+    files += [("hidden mistakes", p) for p in (pkg / "hidden" / "mistakes").glob("a*.py")]
+    files += [("runtime", p) for p in (pkg / "runtime").glob("a*_helpers.py")]
+    assert len(files) > 40
+    for kind, path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                # the longest prefix names what is imported: hidden.mistakes before hidden
+                found = max((k for k, prefix in kinds.items() if name.startswith(prefix)), key=len, default=None)
+                if found is None:
+                    continue
+                assert found in allowed[kind] or (found == kind and kind != "mistakes"), \
+                    f"{path.relative_to(ROOT)} imports {name}: a {kind} module may not import a {found} module"
+                assert name.rsplit(".", 1)[-1] == path.stem or not name.rsplit(".", 1)[-1].startswith("a"), \
+                    f"{path.relative_to(ROOT)} imports {name}, another assignment's: move what they share into the engine"
+
+
 def _two(tmp_path: Path, a03: str | None, a04: str | None) -> Any:
     from tests.banks import a03_attention as b03
     from tests.banks import a04_gpt_blocks as b04
