@@ -125,6 +125,8 @@ def assert_close(actual: Any, expected: Any, *, name: str, tol: Tolerance = None
             return
         if isinstance(actual, str) and isinstance(expected, str):
             raise _failure(f"{name}: {_text_difference(actual, expected)}", name, hints, actual, tol)
+        if isinstance(actual, list) and isinstance(expected, list) and len(repr(expected)) > 60:
+            raise _failure(f"{name}: {_list_difference(actual, expected)}", name, hints, actual, tol)
         raise _failure(f"{name}: got {_short(actual)}, expected {_short(expected)}", name, hints, actual, tol)
     if tol is None:
         raise TypeError(f"assert_close({name!r}): comparing tensors needs a tolerance, got tol=None")
@@ -163,6 +165,14 @@ def _text_difference(actual: str, expected: str, context: int = 30) -> str:
     cut = "..." if start else ""
     return (f"the texts differ at character {i} (got {len(actual)} characters, expected {len(expected)}): got "
             f"{cut}{actual[start:i + context]!r}, expected {cut}{expected[start:i + context]!r}")
+
+
+def _list_difference(actual: list[Any], expected: list[Any], context: int = 6) -> str:
+    """Where two long lists (ids, merges) part, with the items from there on."""
+    i = next((k for k, (a, e) in enumerate(zip(actual, expected)) if not _same(a, e, None)),
+             min(len(actual), len(expected)))
+    return (f"the first {i} items agree, then got {_short(actual[i:i + context])}, expected "
+            f"{_short(expected[i:i + context])} ({len(actual)} items, expected {len(expected)})")
 
 
 def _short(value: Any) -> str:

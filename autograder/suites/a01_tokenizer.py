@@ -110,38 +110,14 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def merge_difference(got: Merges, expected: Merges) -> str | None:
-    """None when equal; else where the two merge lists part."""
-    if got == expected:
-        return None
-    k = next((i for i, (g, e) in enumerate(zip(got, expected)) if g != e), min(len(got), len(expected)))
-    counts = f"{plural(len(got), 'merge')} learned, {len(expected)} expected"
-    if k < len(got) and k < len(expected):
-        before = ("the very first merge" if k == 0 else "the merge before it agrees" if k == 1 else
-                  f"the {k} merges before it agree")
-        return f"merge #{k} is {got[k]!r}, expected {expected[k]!r} ({before}; {counts})"
-    if k < len(expected):
-        return f"{counts}: the first {k} agree, then {expected[k]!r} was expected"
-    return f"{counts}: the first {k} agree, then you learned {got[k]!r}"
-
-
-def id_difference(got: Any, expected: list[int]) -> str | None:
-    if got == expected or not isinstance(got, list):
-        return None
-    k = next((i for i, (g, e) in enumerate(zip(got, expected)) if g != e), min(len(got), len(expected)))
-    return (f"got {len(got)} ids, expected {len(expected)}; first difference at position {k}: "
-            f"got {got[k:k + 6]}, expected {expected[k:k + 6]}")
-
-
 def expect_merges(got: Any, expected: Merges, where: str, hints: Hints | None = None) -> None:
-    got = as_merges(got, where)
-    assert_close(got, expected, name=f"merges of {where} ({merge_difference(got, expected)})", hints=hints)
+    """A list of (bytes, bytes) merges equal to `expected` (the message says where they part)."""
+    assert_close(as_merges(got, where), expected, name=f"merges of {where}", hints=hints)
 
 
 def expect_ids(got: Any, expected: list[int], what: str, hints: Hints | None = None) -> None:
     """A list of int ids equal to `expected` (the message says where they part)."""
-    problem = id_difference(got, expected)
-    assert_close(got, expected, name=what + (f" ({problem})" if problem else ""), hints=hints)
+    assert_close(got, expected, name=what, hints=hints)
 
 
 @functools.lru_cache(maxsize=1)
