@@ -39,20 +39,27 @@ def random_weights(module: ModuleT, seed: int, *, scale: float = 0.5) -> ModuleT
     return module
 
 
-def float64_inside(module: ModuleT) -> ModuleT:
-    """Make a float32 reference `module` compute in float64 (its float32 parameters, cast up) and round the result
-    once: the exact answer for float32 inputs and weights.
+def float64_inside(module: Any) -> Any:
+    """Make a float32 reference `module` (or function) compute in float64 (its float32 parameters and inputs, cast
+    up) and round the result once: the exact answer for float32 inputs and weights.
 
     A float32 check compares the learner with this, so only the learner's own rounding counts: the float32
     reference misses it by as much as a correct float32 implementation does, and the two errors would add up.
     """
+    def up(args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
+
+    if not isinstance(module, nn.Module):  # a function: rounded to its first floating input's dtype
+        def exact(*args: Any, **kwargs: Any) -> torch.Tensor:
+            dtype = next(a.dtype for a in args if isinstance(a, torch.Tensor) and a.is_floating_point())
+            return module(*up(args), **kwargs).to(dtype)
+        return exact
     twin = copy.deepcopy(module).double()  # a frame for functional_call: every weight comes from `module`
     dtype = next(module.parameters()).dtype
 
     def forward(*args: torch.Tensor) -> torch.Tensor:
         params = {k: v.double() for k, v in module.named_parameters()}
-        args = tuple(a.double() if a.is_floating_point() else a for a in args)
-        return functional_call(twin, params, args).to(dtype)
+        return functional_call(twin, params, up(args)).to(dtype)
 
     module.forward = forward  # type: ignore[method-assign]
     return module

@@ -23,7 +23,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import strategies as sg
-from autograder.kit import FLOAT64, Context, Suite, Tolerance, compare_module, given
+from autograder.kit import FLOAT64, Context, Suite, Tolerance, compare_module, float64_inside, given
 from autograder.mistakes.a06_loss import (BATCH_MISTAKES, CE_MISTAKES, EOT, I2T_MISTAKES, LOADER_MISTAKES, PPL_MISTAKES,
                                           T2I_MISTAKES, StoredIds, loss_by_hand)
 from autograder.program import Ref
@@ -79,9 +79,8 @@ def make_targets(lead: tuple[int, ...], C: int, seed: int, *, ignore_index: int 
     return t
 
 
-def by_hand(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
-    """The contract's loss, computed in float64 and rounded once to the logits' dtype (a reference for compare_module)."""
-    return loss_by_hand(logits, targets, ignore_index).to(logits.dtype)
+# The contract's loss, computed in float64 and rounded once to the logits' dtype (a reference for compare_module).
+by_hand = float64_inside(loss_by_hand)
 
 
 def ce_check(ctx: Context, ref: Any, x: torch.Tensor, t: torch.Tensor, ii: int, *, seed: int = 0,
