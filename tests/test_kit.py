@@ -601,6 +601,77 @@ def _run_kit_check(tmp_path: Path, body: Callable[[Any], None]) -> Any:
         executor.close()
 
 
+def test_given_checks_draw_the_examples_ctx_given_draws(tmp_path: Path) -> None:
+    """`@given` over a check is `ctx.given` inside it: the same examples, in the same order (grades unchanged)."""
+    from hypothesis import strategies as st
+
+    from autograder.checks import given
+    drawn: dict[str, list[Any]] = {"decorator": [], "inline": []}
+
+    @given(n=st.integers(0, 10**6), text=st.text(max_size=5))
+    def decorated(ctx: Any, n: int, text: str) -> None:
+        drawn["decorator"].append((n, text))
+
+    def inline(ctx: Any) -> None:
+        @ctx.given(n=st.integers(0, 10**6), text=st.text(max_size=5))
+        def _(n: int, text: str) -> None:
+            drawn["inline"].append((n, text))
+
+    for fn in (decorated, inline):
+        suite = Suite("a03_attention")
+        suite.check(points=1, visibility="public", kind="property", description="d", name="probe")(fn)
+        executor = InProcess(tmp_path)
+        try:
+            assert suite.checks[0].name == "probe" and run_check(suite.checks[0], suite, executor).status == "passed"
+        finally:
+            executor.close()
+    assert drawn["decorator"] == drawn["inline"] and len(set(drawn["inline"])) > 5
+
+
+def test_expect_fails_with_the_message_and_hint(tmp_path: Path) -> None:
+    def body(ctx: Any) -> None:
+        ctx.expect(True, "never shown")
+        ctx.expect(False, "the model ran in train mode", hint="call model.eval() first")
+
+    result = _run_kit_check(tmp_path, body)
+    assert (result.status, result.message, result.hint) == ("failed", "the model ran in train mode",
+                                                            "call model.eval() first")
+
+
+def test_replay_gives_stored_or_computed_outputs_and_skips_the_rest() -> None:
+    from autograder.compare import Replay
+    calls: list[str] = []
+    replay = Replay({"stored": [1, 2]}, computed=lambda: calls.append("computed") or [3])
+    assert replay("stored") == [1, 2] and replay("computed") == [3] and calls == ["computed"]
+    with pytest.raises(ValueError):
+        replay("neither")
+    catalogue = Misconceptions("ids")
+    for name in ("stored", "computed", "neither"):
+        catalogue.add(name, f"hint {name}")(lambda replay, name=name: replay(name))
+    assert catalogue(replay=replay).match([3], None) == "hint computed"
+    assert [m.name for m, _ in catalogue(replay=replay).outputs()] == ["stored", "computed"]
+
+
+def test_a_long_list_that_differs_says_where_it_parts() -> None:
+    with pytest.raises(CheckFailure) as caught:
+        assert_close(list(range(30)), [*range(12), 99, *range(13, 30)], name="ids")
+    assert "ids: the first 12 items agree, then got [12, 13, 14, 15, 16, 17], expected [99, 13, 14" in \
+        caught.value.message and "(30 items, expected 30)" in caught.value.message
+    with pytest.raises(CheckFailure) as caught:  # a short list is shown whole
+        assert_close([1, 2], [1, 3], name="sizes")
+    assert caught.value.message == "sizes: got [1, 2], expected [1, 3]"
+
+
+def test_float64_inside_is_the_exact_answer_for_float32_inputs() -> None:
+    from autograder.differential import float64_inside
+    x = torch.randn(4, 7, generator=torch.Generator().manual_seed(0)).float() * 100
+    fn = float64_inside(lambda t, k: (t * t).sum() / k)
+    assert fn(x, 3).dtype == torch.float32 and fn(x, 3) == ((x.double() ** 2).sum() / 3).float()
+    layer = torch.nn.Linear(7, 2).float()
+    expected = (x.double() @ layer.weight.double().T + layer.bias.double()).float()
+    assert torch.equal(float64_inside(layer)(x), expected)
+
+
 def test_fetch_fails_a_call_that_modifies_its_input(tmp_path: Path) -> None:
     def modifies(ctx: Any) -> None:
         ctx.fetch(ctx.call("softmax", torch.ones(5, dtype=torch.float64)))
