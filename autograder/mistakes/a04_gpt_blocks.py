@@ -27,33 +27,20 @@ def _norm(x: torch.Tensor, eps: float, *, dim: int = -1, unbiased: bool = False,
     return (x - mean if centre else x) / den
 
 
-@LN_MISTAKES.add("unbiased_variance", "your output matches the unbiased variance (divided by E - 1): LayerNorm uses "
-                 "the biased variance, x.var(dim=-1, unbiased=False)")
-def _(x, scale, shift, eps):
-    return scale * _norm(x, eps, unbiased=True) + shift
-
-
-@LN_MISTAKES.add("eps_outside_sqrt", "your output matches (x - mean) / (sqrt(var) + eps): eps goes inside the square "
-                 "root, sqrt(var + eps)")
-def _(x, scale, shift, eps):
-    return scale * _norm(x, eps, eps_in=False) + shift
-
-
-@LN_MISTAKES.add("std_for_var", "your output matches dividing by sqrt(std + eps): put the variance under the square "
-                 "root, not the standard deviation")
-def _(x, scale, shift, eps):
-    return scale * _norm(x, eps, std=True) + shift
-
-
-@LN_MISTAKES.add("unbiased_std_for_var", "your output matches dividing by sqrt(std + eps) (unbiased std): put the "
-                 "variance under the square root, not the standard deviation")
-def _(x, scale, shift, eps):
-    return scale * _norm(x, eps, std=True, unbiased=True) + shift
-
-
-@LN_MISTAKES.add("no_centring", "your output matches x / sqrt(var + eps) without subtracting the mean first")
-def _(x, scale, shift, eps):
-    return scale * _norm(x, eps, centre=False) + shift
+# name -> (hint, how the normalisation goes wrong: keyword arguments of _norm); scale * that + shift
+LN_RULES = {
+    "unbiased_variance": ("your output matches the unbiased variance (divided by E - 1): LayerNorm uses the biased "
+                          "variance, x.var(dim=-1, unbiased=False)", {"unbiased": True}),
+    "eps_outside_sqrt": ("your output matches (x - mean) / (sqrt(var) + eps): eps goes inside the square root, "
+                         "sqrt(var + eps)", {"eps_in": False}),
+    "std_for_var": ("your output matches dividing by sqrt(std + eps): put the variance under the square root, not the "
+                    "standard deviation", {"std": True}),
+    "unbiased_std_for_var": ("your output matches dividing by sqrt(std + eps) (unbiased std): put the variance under the "
+                             "square root, not the standard deviation", {"std": True, "unbiased": True}),
+    "no_centring": ("your output matches x / sqrt(var + eps) without subtracting the mean first", {"centre": False}),
+}
+for _name, (_hint, _how) in LN_RULES.items():
+    LN_MISTAKES.add(_name, _hint)(lambda x, scale, shift, eps, how=_how: scale * _norm(x, eps, **how) + shift)
 
 
 @LN_MISTAKES.add("scale_shift_swapped", "your output matches shift * normalised + scale: scale multiplies, shift is "
