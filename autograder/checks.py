@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import torch
-from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
+from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
+from hypothesis import given as hypothesis_given
 from hypothesis import errors as hyp_errors
 from hypothesis.configuration import set_hypothesis_home_dir
 
@@ -125,8 +126,9 @@ class Suite:
 
     def check(self, *, points: float, visibility: Visibility, kind: Kind, description: str,
               targets: tuple[str, ...] = (), uses: tuple[str, ...] = (), max_examples: int = 20,
-              timeout_s: float = CALL_TIMEOUT_S,
-              needs: tuple[str, ...] = ()) -> Callable[[Callable[["Context"], None]], Callable[["Context"], None]]:
+              timeout_s: float = CALL_TIMEOUT_S, needs: tuple[str, ...] = (),
+              name: str | None = None) -> Callable[[Callable[["Context"], None]], Callable[["Context"], None]]:
+        """Register the decorated function as a check, named after it (or `name`: checks made in a loop)."""
         if visibility not in VISIBILITIES:
             raise ValueError(f"visibility={visibility!r}: expected one of {VISIBILITIES}")
         if kind not in KINDS:
@@ -135,9 +137,10 @@ class Suite:
             raise ValueError(f"points={points!r}: expected >= 0")
 
         def register(fn: Callable[["Context"], None]) -> Callable[["Context"], None]:
-            if any(c.name == fn.__name__ for c in self.checks):
-                raise ValueError(f"{self.assignment}: two checks are named {fn.__name__!r}")
-            self.checks.append(Check(self.assignment, fn.__name__, float(points), visibility, kind,
+            check_name = name or fn.__name__
+            if any(c.name == check_name for c in self.checks):
+                raise ValueError(f"{self.assignment}: two checks are named {check_name!r}")
+            self.checks.append(Check(self.assignment, check_name, float(points), visibility, kind,
                                      description, fn, tuple(targets), tuple(uses), max_examples, timeout_s,
                                      tuple(needs)))
             return fn
@@ -146,6 +149,22 @@ class Suite:
 
     def banned_for(self, targets: tuple[str, ...]) -> list[str]:
         return sorted({b.api for b in self.bans if b.applies_to_targets(targets)})
+
+
+def given(**strategies: Any) -> Callable[[Callable[..., None]], Callable[["Context"], None]]:
+    """A check over Hypothesis examples, written like a Hypothesis test: `@check(...)`, then `@given(x=...)`,
+    then `def name(ctx, x)`; the same as calling `ctx.given(x=...)` on an inner function (same examples)."""
+    def wrap(fn: Callable[..., None]) -> Callable[["Context"], None]:
+        def body(ctx: "Context") -> None:
+            def example(**drawn: Any) -> None:
+                fn(ctx, **drawn)
+
+            example.__name__ = fn.__name__
+            ctx.given(**strategies)(example)
+
+        body.__name__, body.__qualname__, body.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+        return body
+    return wrap
 
 
 def _small_values(value: Any) -> Any:
@@ -176,6 +195,7 @@ class _Pending:
     program: Program
     calls: list[_Call] = field(default_factory=list)
     dtypes: dict[str, torch.dtype] = field(default_factory=dict)
+    runtimes: dict[str, Ref] = field(default_factory=dict)  # runtime modules imported by this program
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -216,9 +236,13 @@ class Context:
         return Program(self.suite.assignment, banned=self.suite.banned_for(self.check.targets))
 
     def example(self, *, shapes: dict[str, Any] | None = None, config: dict[str, Any] | None = None,
-                values: dict[str, Any] | None = None) -> None:
-        """Record the example about to run; a failure reports the last one recorded (the shrunk one)."""
-        info: dict[str, Any] = {"shapes": shapes or {}, "config": config or {}}
+                values: dict[str, Any] | None = None, **tensors: torch.Tensor) -> None:
+        """Record the example about to run; a failure reports the last one recorded (the shrunk one).
+
+        `name=tensor`: the tensor's shape under `shapes` and the tensor under `values` (shown by public checks)."""
+        shapes = {**(shapes or {}), **{k: list(t.shape) for k, t in tensors.items()}}
+        values = {**(values or {}), **tensors}
+        info: dict[str, Any] = {"shapes": shapes, "config": config or {}}
         if values and self.public:  # hidden checks never show input values
             info["values"] = _small_values(values)
         self.example_info = info
@@ -274,6 +298,16 @@ class Context:
         if self._pending is None:
             self._pending = _Pending(self.program())
         return self._pending.program
+
+    def runtime(self, fn: str, *args: Any, catch: bool = False, learner: bool = False, **kwargs: Any) -> Ref:
+        """Call a helper of the worker's runtime, `"module.name"` for `autograder/runtime/module.py`'s `name`:
+        `ctx.runtime("toys.TableLM", table)`. `learner=True` for a helper that runs learner code it is given
+        (a loop over the learner's function): the run-time bans then hold inside it."""
+        module, name = fn.rsplit(".", 1)
+        p, runtimes = self.p, self._pending.runtimes
+        if module not in runtimes:
+            runtimes[module] = p.runtime(module)
+        return p.call(runtimes[module], *args, method=name, catch=catch, learner=learner, **kwargs)
 
     def module(self, cls: str, init: dict[str, Any] | list[Any] | tuple[Any, ...] | None = None, *,
                dtype: torch.dtype | None = torch.float64, weights: dict[str, torch.Tensor] | None = None,
@@ -359,6 +393,11 @@ class Context:
                                    f"{str(c.dtype).removeprefix('torch.')} (keep the input's dtype)")
         return [res[k] for k in keys] if refs else {k: res[k] for k in named}
 
+    def expect(self, condition: Any, message: str, *, hint: str | None = None) -> None:
+        """Fail the check with `message` (and `hint`) unless `condition` holds: a property's own test."""
+        if not condition:
+            raise CheckFailure(message, hint=hint)
+
     def expect_close(self, actual: Any, expected: Any, *, name: str, tol: Tolerance | None = None,
                      hints: Hints | None = None) -> None:
         """raised -> type -> shape -> dtype -> values -> hint, for tensors, floats, ids and strings alike."""
@@ -401,7 +440,7 @@ class Context:
                 max_examples=self.check.max_examples, derandomize=True, database=None, deadline=None,
                 print_blob=False, report_multiple_bugs=False, verbosity=Verbosity.quiet,
                 suppress_health_check=list(HealthCheck),
-                phases=(Phase.explicit, Phase.generate, Phase.shrink))(given(**strategies)(body)))
+                phases=(Phase.explicit, Phase.generate, Phase.shrink))(hypothesis_given(**strategies)(body)))
             wrapped()
             if self.aborted is not None:
                 raise self.aborted

@@ -71,6 +71,17 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__} ({str(value)[:80]})"
 
 
+def numbers(value: Any, name: str) -> torch.Tensor:
+    """A list of numbers (floats, ints or one-element tensors: losses, rates) as a float64 tensor to compare;
+    else the failure saying what it is."""
+    ok = isinstance(value, (list, tuple)) and all(
+        (isinstance(v, (int, float)) and not isinstance(v, bool)) or (isinstance(v, torch.Tensor) and v.numel() == 1)
+        for v in value)
+    if not ok:
+        raise CheckFailure(f"{name}: expected a list of numbers, got {describe(value)}")
+    return torch.tensor([float(v) for v in value], dtype=torch.float64)
+
+
 def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
@@ -114,6 +125,8 @@ def assert_close(actual: Any, expected: Any, *, name: str, tol: Tolerance = None
             return
         if isinstance(actual, str) and isinstance(expected, str):
             raise _failure(f"{name}: {_text_difference(actual, expected)}", name, hints, actual, tol)
+        if isinstance(actual, list) and isinstance(expected, list) and len(repr(expected)) > 60:
+            raise _failure(f"{name}: {_list_difference(actual, expected)}", name, hints, actual, tol)
         raise _failure(f"{name}: got {_short(actual)}, expected {_short(expected)}", name, hints, actual, tol)
     if tol is None:
         raise TypeError(f"assert_close({name!r}): comparing tensors needs a tolerance, got tol=None")
@@ -152,6 +165,14 @@ def _text_difference(actual: str, expected: str, context: int = 30) -> str:
     cut = "..." if start else ""
     return (f"the texts differ at character {i} (got {len(actual)} characters, expected {len(expected)}): got "
             f"{cut}{actual[start:i + context]!r}, expected {cut}{expected[start:i + context]!r}")
+
+
+def _list_difference(actual: list[Any], expected: list[Any], context: int = 6) -> str:
+    """Where two long lists (ids, merges) part, with the items from there on."""
+    i = next((k for k, (a, e) in enumerate(zip(actual, expected)) if not _same(a, e, None)),
+             min(len(actual), len(expected)))
+    return (f"the first {i} items agree, then got {_short(actual[i:i + context])}, expected "
+            f"{_short(expected[i:i + context])} ({len(actual)} items, expected {len(expected)})")
 
 
 def _short(value: Any) -> str:
@@ -226,6 +247,24 @@ class Misconceptions:
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+class Replay:
+    """A mistake's output by name, worked out elsewhere: for a catalogue entry whose mistake is a whole program
+    (a trainer with one rule changed) that must not ship with the public checks. `values` holds outputs already
+    known (stored with a snapshot), `lazy` computes one when asked; any other name raises ValueError, so the
+    catalogue skips that mistake."""
+
+    def __init__(self, values: dict[str, Any] | None = None, **lazy: Callable[[], Any]) -> None:
+        self.values = dict(values or {})
+        self.lazy = lazy
+
+    def __call__(self, name: str) -> Any:
+        if name in self.values:
+            return self.values[name]
+        if name in self.lazy:
+            return self.lazy[name]()
+        raise ValueError(f"{name} gives the right answer here, or is not replayed here")
 
 
 @dataclass

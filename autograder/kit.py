@@ -13,25 +13,39 @@ The API, short:
     def _(x, scale, shift, eps, **_): return ...
 
     @check(points=2, visibility="public", kind="property", targets=("LayerNorm",))
-    def layernorm_scale_and_shift(ctx: Context) -> None:
+    @given(E=st.integers(1, 8), seed=sg.seeds())          # a check over Hypothesis examples (or ctx.given inside)
+    def layernorm_scale_and_shift(ctx: Context, E: int, seed: int) -> None:
+        ctx.example(config={"emb_dim": E}, x=x)            # what a failure shows: x's shape (and values if public)
         m = ctx.module("LayerNorm", {"emb_dim": E}, dtype=torch.float64, weights=w, train=False)
         out = ctx.call(m, x)                               # no_grad; records x to check it is not modified
         (got,) = ctx.fetch(out)                            # runs it: stub -> raised -> in place -> dtype kept
         ctx.expect_close(got, expected, name="output of LayerNorm(4)", tol=FLOAT64,
                          hints=LN_MISTAKES(x=x, scale=s, shift=b, eps=1e-5))   # type -> shape -> values -> hint
         ctx.expect_raises(value, "LayerNorm(0)", ("ValueError",), mention=("0",))
+        ctx.expect(condition, "message", hint=...)         # a property's own test, when no comparison says it
 
     ctx.p is the program being built, for anything else (p.params, p.state, p.load, p.train, p.get).
+    ctx.runtime("toys.TableLM", table) builds or calls the worker runtime's helpers: toys (TableLM, ByteTokenizer),
+      toy_gpt, loops (table, items, epochs, describe, data_loader, seeded_generator: the loops a program
+      cannot write), optim (parameters, param_groups, optimizer_steps), gpt2 (GPT-2's vocab, merges, encoding);
+      `learner=True` where the helper runs learner code (its bans hold). `Suite.check(name=...)`: checks made in a loop.
     compare_module(ctx, ref, target, inputs, init=..., tol=..., hints=MISTAKES(...))   # differential (hidden)
       (ref may be any differentiable function, e.g. a loss computed by hand in a public check; grad_tol= when
       the gradients need another tolerance; catch=True: a raised exception fails the check, with its hint)
     Hints also name a wrong shape or dtype (a mistake whose output has exactly that shape and dtype) and an
     exception (`@MISTAKES.add(..., raises=True)`: a mistake whose compute raises the learner's exception type).
-    Properties written once (autograder.properties): causal_outputs (later tokens never change earlier
-    outputs), deterministic_in_eval (eval is deterministic, equals the module without dropout, and
+    Properties written once (autograder.properties): causal_outputs / causal_probe (later tokens never change
+    earlier outputs), deterministic_in_eval (eval is deterministic, equals the module without dropout, and
     train = eval without dropout), dropout_probe (attention-weight dropout: rate, 1/(1-p), placement,
-    off in eval), check_rate (a binomial bound on a dropout rate), expect_trainable (parameters frozen or
-    trainable by name prefix, with `ctx.p.trainable(m)`), expect_value_error.
+    off in eval), check_rate (a binomial bound on a dropout rate), keeps_dtype (float32 in, float32 out, and
+    float64), expect_parameters (names and shapes, with the catalogue's hint), expect_trainable (parameters
+    frozen or trainable by name prefix, with `ctx.p.trainable(m)`), expect_value_error, chi_square_p and
+    symmetric_uniform_problem (goodness of fit of samples). differential.float64_inside: the exact answer for
+    float32 inputs, for a float32 differential check. compare.numbers: a list of losses or rates to compare.
+    A mistake that is a whole program (a trainer with one rule changed) is computed where it may live (hidden
+    side: hidden/mistakes/aNN_*.py; stored with a snapshot) and given to its catalogue entry as a `Replay`.
+    Model pieces as functions of their weights, for catalogues (autograder.gpt_forms): tanh_gelu, feedforward,
+    attention, pre_ln, block_forward. JSON snapshot builders may return tensors (stored as lists).
     Snapshots: snapshots.register(SUITE, CASES, hints=lambda case, inputs, weights: MISTAKES(...), tol=...).
     Tolerances: FLOAT64 and FLOAT32 by default; a wider one only where a bank alternative written the
     book's way needs it, measured with bench/tolerance_probe.py (its figures in a comment next to it).
@@ -70,14 +84,16 @@ Porting a suite onto the kit:
 from __future__ import annotations
 
 from .assignments import DEPENDENCIES, Uses
-from .checks import CheckAbort, CheckSkipped, Context, Suite
-from .compare import FLOAT32, FLOAT64, GELU_FLOAT64, CheckFailure, Hints, Misconception, Misconceptions, Tolerance, assert_close
-from .differential import compare_module, random_weights
-from .properties import causal_outputs, check_rate, deterministic_in_eval, dropout_probe, expect_trainable
+from .checks import CheckAbort, CheckSkipped, Context, Suite, given
+from .compare import (FLOAT32, FLOAT64, GELU_FLOAT64, CheckFailure, Hints, Misconception, Misconceptions, Replay, Tolerance,
+                      assert_close)
+from .differential import compare_module, float64_inside, random_weights
+from .properties import (causal_outputs, causal_probe, check_rate, deterministic_in_eval, dropout_probe, expect_parameters,
+                         expect_trainable, keeps_dtype)
 from .results import CheckResult
 from .runtime.values import Raised
 
 __all__ = ["DEPENDENCIES", "FLOAT32", "FLOAT64", "GELU_FLOAT64", "CheckAbort", "CheckFailure", "CheckResult", "CheckSkipped",
-           "Context", "Hints", "Misconception", "Misconceptions", "Raised", "Suite", "Tolerance", "Uses", "assert_close",
-           "causal_outputs", "check_rate", "compare_module", "deterministic_in_eval", "dropout_probe",
-           "expect_trainable", "random_weights"]
+           "Context", "Hints", "Misconception", "Misconceptions", "Raised", "Replay", "Suite", "Tolerance", "Uses", "assert_close",
+           "causal_outputs", "causal_probe", "check_rate", "compare_module", "deterministic_in_eval", "dropout_probe",
+           "expect_parameters", "expect_trainable", "float64_inside", "given", "keeps_dtype", "random_weights"]

@@ -21,7 +21,7 @@ import torch
 from hypothesis import strategies as st
 
 from .checks import Context, stub_abort
-from .compare import FLOAT64, CheckFailure, assert_close, tensor_like
+from .compare import FLOAT64, CheckFailure, Hints, assert_close, tensor_like
 from .runtime.values import Raised
 from .strategies import make_tensor
 
@@ -41,14 +41,21 @@ def attention_init(cls: str, cfg: dict[str, Any], *, dropout: float = 0.0) -> di
 
 def is_causal(ctx: Context, cls: str, cfg: dict[str, Any], data: st.DataObject) -> None:
     """Outputs before position k must not move when the inputs from k on change (eval mode)."""
-    B, T = cfg["B"], cfg["T"]
+    init = attention_init(cls, cfg)
+    causal_probe(ctx, cls, init, data, (cfg["B"], cfg["T"], cfg["d_in"]), init)
+
+
+def causal_probe(ctx: Context, cls: str, init: dict[str, Any] | list[Any], data: st.DataObject,
+                 shape: tuple[int, int, int], config: dict[str, Any]) -> None:
+    """Draw a position k and a seed, x of `shape` (B, T, width), and x2: x with positions k.. redrawn; then
+    `causal_outputs` of `cls(init)` on the two."""
+    B, T, width = shape
     k = data.draw(st.integers(0, T - 1), label="k")
     seed = data.draw(st.integers(0, 2**16), label="seed")
-    x = make_tensor((B, T, cfg["d_in"]), seed)
+    x = make_tensor(shape, seed)
     x2 = x.clone()
-    x2[:, k:] = make_tensor((B, T - k, cfg["d_in"]), seed + 1)
-    init = attention_init(cls, cfg)
-    ctx.example(shapes={"x": [B, T, cfg["d_in"]]}, config={**init, "changed_from_position": k}, values={"x": x})
+    x2[:, k:] = make_tensor((B, T - k, width), seed + 1)
+    ctx.example(shapes={"x": list(shape)}, config={**config, "changed_from_position": k}, values={"x": x})
     causal_outputs(ctx, cls, init, x, x2, k)
 
 
@@ -112,6 +119,31 @@ def deterministic_in_eval(ctx: Context, cls: str, init: dict[str, Any] | list[An
                                                       f"eval mode compared with the same weights without dropout")
         ctx.expect_close(res[3], res[2], tol=FLOAT64, name=f"output of {cls} without dropout in train mode "
                                                             f"compared with eval mode")
+
+
+def keeps_dtype(ctx: Context, cls: str, init: dict[str, Any] | list[Any], shape: tuple[int, ...], seed: int, *,
+                label: str, config: dict[str, Any] | None = None) -> None:
+    """`cls(init)` cast to float32, then float64, on x of `shape`: a tensor of x's shape (`ctx.call` checks that
+    the dtype is kept and x left alone)."""
+    for dtype in (torch.float32, torch.float64):
+        x = make_tensor(shape, seed, dtype=dtype)
+        ctx.example(shapes={"x": list(shape)}, config={**(config or {}), "dtype": str(dtype)})
+        (out,) = ctx.fetch(ctx.call(ctx.module(cls, init, dtype=dtype), x))
+        ctx.expect_tensor(out, x, f"output of {label} on a {str(dtype).removeprefix('torch.')} input")
+
+
+def expect_parameters(got: Any, want: dict[str, list[int]], what: str, *, hints: Hints | None = None,
+                      note: str = "") -> None:
+    """`got` (`ctx.p.params(m)`: name -> shape) has exactly `want`'s parameters, of its shapes; else the failure that
+    lists what is missing, unexpected or of another shape, then `note`, with the hint of a mistake in `hints` whose
+    parameters these are."""
+    if got == want:
+        return
+    missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+    reshaped = [f"{k} has shape {got[k]}, expected {want[k]}" for k in sorted(set(want) & set(got)) if got[k] != want[k]]
+    parts = [f"missing {missing[:6]}" if missing else "", f"unexpected {extra[:6]}" if extra else "", *reshaped[:4]]
+    raise CheckFailure(f"parameters of {what}: " + "; ".join(x for x in parts if x) + note,
+                       hint=hints.match(got, None) if hints is not None else None)
 
 
 def expect_trainable(got: Any, label: str, *, trainable: tuple[str, ...] = (), frozen: tuple[str, ...] = ()) -> None:
@@ -228,7 +260,20 @@ def check_raised(ctx: Context, got: Any, when: str, kinds: tuple[str, ...], must
                            f"({', '.join(must_mention)}); got {got.message!r}")
 
 
-# -- goodness of fit for initialisations -------------------------------------------------------------
+# -- goodness of fit: sampling (a08's generate) and initialisations ------------------------------------
+def chi_square_p(counts: torch.Tensor, probs: torch.Tensor) -> tuple[float, int, float]:
+    """Pearson's statistic, its degrees of freedom and p-value (0 when a count lies where probs is 0)."""
+    support = probs > 0
+    if counts[~support].sum() > 0:
+        return math.inf, int(support.sum()) - 1, 0.0
+    expected = probs[support] * counts.sum().to(torch.float64)
+    stat, df = float(((counts[support] - expected) ** 2 / expected).sum()), int(support.sum()) - 1
+    if df == 0:
+        return stat, df, 1.0
+    return stat, df, float(torch.special.gammaincc(torch.tensor(df / 2, dtype=torch.float64),
+                                                   torch.tensor(stat / 2, dtype=torch.float64)))
+
+
 KS_CRITICAL_1E3 = 1.9495  # P(sqrt(n) D_n > 1.9495) -> 1e-3 under H0 (Kolmogorov's limit law)
 
 

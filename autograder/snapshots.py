@@ -140,9 +140,17 @@ def json_path_for(aid: str) -> Path:
     return SNAPSHOT_DIR / f"{aid}.json"
 
 
+def _jsonable(value: Any) -> Any:
+    """Tensors in a builder's data are stored as (nested) lists of numbers."""
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    raise TypeError(f"a JSON snapshot cannot store {type(value).__name__}: {value!r:.80}")
+
+
 def compute_json(aid: str, build: JsonBuilder) -> Any:
-    """`build(reference module)`, round-tripped through JSON so it compares equal to the stored file."""
-    return json.loads(json.dumps(build(importlib.import_module(f"reference.{aid}"))))
+    """`build(reference module)`, round-tripped through JSON so it compares equal to the stored file (a tensor in
+    the data becomes a list: builders may keep them as tensors)."""
+    return json.loads(json.dumps(build(importlib.import_module(f"reference.{aid}")), default=_jsonable))
 
 
 def write_json(aid: str, build: JsonBuilder) -> Path:

@@ -105,6 +105,13 @@ def gpt_configs(*, max_layers: int = 2, max_heads: int = 3, max_head_dim: int = 
     return build()
 
 
+def gpt_config(vocab_size: int, context_length: int, emb_dim: int, n_heads: int, n_layers: int, *,
+               drop_rate: float = 0.0, qkv_bias: bool = False) -> dict[str, Any]:
+    """A GPT config dict by the curriculum's keys (a04's block, a05's model), for fixed examples."""
+    return {"vocab_size": vocab_size, "context_length": context_length, "emb_dim": emb_dim, "n_heads": n_heads,
+            "n_layers": n_layers, "drop_rate": drop_rate, "qkv_bias": qkv_bias}
+
+
 # -- seeded weights by the curriculum's parameter names (a04's block, a05's model) -----------------
 def block_weights(E: int, qkv_bias: bool, seed: int, *, scale: float = 0.5) -> dict[str, torch.Tensor]:
     """Seeded float64 weights for every parameter of a TransformerBlock(cfg) with emb_dim E."""
@@ -120,6 +127,11 @@ def block_weights(E: int, qkv_bias: bool, seed: int, *, scale: float = 0.5) -> d
                    "norm1.scale": (E,), "norm1.shift": (E,), "norm2.scale": (E,), "norm2.shift": (E,)})
     gen = torch.Generator().manual_seed(seed)
     return {k: torch.randn(s, generator=gen, dtype=torch.float64) * scale for k, s in shapes.items()}
+
+
+def sub_weights(weights: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The weights under `prefix` ("ff.", "trf_blocks.0."), named as in that submodule."""
+    return {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
 
 
 def gpt_weights(cfg: dict[str, Any], seed: int, *, scale: float = 0.5) -> dict[str, torch.Tensor]:

@@ -3,10 +3,11 @@
 Grades the solutions and every variant of each assignment's bank in-process (`grade(..., isolate=False)`,
 as tests/test_banks.py does) and writes one JSON object:
 
-    {aid: {variant: {check: {"status": ..., "score": ..., "hint": bool}}}}
+    {aid: {variant: {check: {"status": ..., "score": ..., "hint": bool, "hint_text": ..., "message": ...}}}}
 
 with the unmodified solution under the variant name "(solution)". Two runs diff check by check
-(`--diff OLD.json NEW.json`), which is how a suite rewrite proves it grades the banks as before.
+(`--diff OLD.json NEW.json`), which is how a suite rewrite proves it grades the banks as before;
+`--strict` also compares the hints' and messages' text (same machine only: messages show floats).
 
     python bench/bank_matrix.py --out /tmp/matrix.json [--only a03 a04]
     python bench/bank_matrix.py --diff /work/wt/kit-baseline.json /tmp/matrix.json
@@ -41,14 +42,16 @@ def matrix(ids: list[str]) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
                 report = grade(make_submission(Path(tmp), aid, variant), [aid], isolate=False)
             (result,) = report.assignments
             rows["(solution)" if variant is None else variant.name] = {
-                c.name: {"status": c.status, "score": c.score, "hint": bool(c.hint)} for c in result.checks}
+                c.name: {"status": c.status, "score": c.score, "hint": bool(c.hint), "hint_text": c.hint or "",
+                         "message": c.message} for c in result.checks}
         out[aid] = rows
         print(f"{aid}: {len(rows)} variants in {time.monotonic() - t0:.0f} s", file=sys.stderr)
     return out
 
 
-def diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """One line per (assignment, variant, check) whose status or score changed, or that appeared or went."""
+def diff(old: dict[str, Any], new: dict[str, Any], *, strict: bool = False) -> list[str]:
+    """One line per (assignment, variant, check) whose status or score changed, or that appeared or went;
+    `strict`: also whose hint or message text changed (matrices without the text compare as before)."""
     lines = []
     for aid in sorted(set(old) | set(new)):
         a, b = old.get(aid, {}), new.get(aid, {})
@@ -62,6 +65,9 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
                 if fx != fy or hx != hy:
                     lines.append(f"{aid} {variant} {check}: {fx}{' +hint' if hx else ''} -> "
                                  f"{fy}{' +hint' if hy else ''}")
+                elif strict and x and y:
+                    lines.extend(f"{aid} {variant} {check}: {key} {x.get(key)!r} -> {y.get(key)!r}"
+                                 for key in ("hint_text", "message") if x.get(key) != y.get(key))
     return lines
 
 
@@ -70,10 +76,11 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="assignment IDs (default: every one with a bank)")
     parser.add_argument("--out", type=Path, help="write the matrix here (default: print it)")
     parser.add_argument("--diff", nargs=2, type=Path, metavar=("OLD", "NEW"), help="compare two saved matrices")
+    parser.add_argument("--strict", action="store_true", help="with --diff: compare hint and message texts too")
     args = parser.parse_args()
     if args.diff:
         old, new = (json.loads(p.read_text(encoding="utf-8")) for p in args.diff)
-        lines = diff(old, new)
+        lines = diff(old, new, strict=args.strict)
         print("\n".join(lines) if lines else "no change, check by check")
         return 0
     from autograder.assignments import available, resolve_all

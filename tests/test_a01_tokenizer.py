@@ -4,6 +4,7 @@ training-time budget."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -14,9 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reference.a01_tokenizer as ref
+from autograder import gpt2_vocab
 from autograder.checks import run_check
 from autograder.hidden import a01_tokenizer as hidden
-from autograder.runtime import a01_helpers
+from autograder.hidden.mistakes import a01_tokenizer as replays
+from autograder.mistakes import a01_tokenizer as catalogue
+from autograder.runtime import gpt2 as worker_gpt2
 from autograder.scan import Ban, scan_source
 from autograder.suites import a01_tokenizer as public
 from autograder.worker import InProcess
@@ -37,7 +41,7 @@ def _trained(cls, text: str, vocab_size: int, specials: list[str]):
 
 
 def test_one_split_pattern_everywhere() -> None:
-    assert sol.GPT2_SPLIT_PATTERN == ref.GPT2_SPLIT_PATTERN == public.GPT2_SPLIT_PATTERN
+    assert sol.GPT2_SPLIT_PATTERN == ref.GPT2_SPLIT_PATTERN == catalogue.GPT2_SPLIT_PATTERN
 
 
 TEXTS = st.one_of(st.builds(hidden.seeded_text, st.integers(0, 2**16), st.integers(0, 60),
@@ -53,7 +57,7 @@ def test_solution_reference_and_slow_trainer_agree(text: str, n_special: int, ex
     vocab_size = 256 + n_special + extra
     mine, theirs = _trained(sol.BPETokenizer, text, vocab_size, specials), _trained(ref.BPETokenizer, text,
                                                                                     vocab_size, specials)
-    assert mine.merges == theirs.merges == hidden.variant_merges(text, vocab_size, specials)
+    assert mine.merges == theirs.merges == replays.variant_merges(text, vocab_size, specials)
     assert mine.vocab == theirs.vocab
 
 
@@ -104,15 +108,19 @@ def test_snapshot_texts_exercise_what_they_should() -> None:
 
 
 def _gpt2_or_skip() -> tuple[dict[int, bytes], list[tuple[bytes, bytes]]]:
-    files = hidden.gpt2_files()
-    if isinstance(files, str):
-        pytest.skip(f"GPT-2's vocabulary files are not available here: {files}")
-    return files
+    """GPT-2's vocab (encoder.json, tokens mapped back to bytes) and merges, read here independently of the worker."""
+    reason = gpt2_vocab.available()
+    if reason is not None:
+        pytest.skip(f"GPT-2's vocabulary files are not available here: {reason}")
+    paths = gpt2_vocab.ensure()
+    to_byte = {ch: b for b, ch in gpt2_vocab.gpt2_byte_alphabet().items()}
+    encoder = json.loads(paths["encoder.json"].read_text(encoding="utf-8"))
+    return {i: bytes(to_byte[ch] for ch in tok) for tok, i in encoder.items()}, hidden.gpt2_merges()
 
 
 def test_worker_helper_reads_the_same_gpt2_files() -> None:
     vocab, merges = _gpt2_or_skip()
-    assert a01_helpers.gpt2_vocab() == vocab and a01_helpers.gpt2_merges() == merges
+    assert worker_gpt2.vocab() == vocab and worker_gpt2.merges() == merges
     assert vocab[50256] == EOT.encode() and len(merges) == 50_000
 
 

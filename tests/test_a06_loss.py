@@ -117,7 +117,7 @@ def test_stored_gpt2_ids_are_tiktokens() -> None:
 
 
 def test_loss_helpers_with_a_dataloader_and_a_list_agree() -> None:
-    from autograder.runtime.a06_helpers import data_loader
+    from autograder.runtime.loops import data_loader
 
     model = TableLM(torch.randn(5, 5, dtype=torch.float64))
     inputs, targets = suite.lm_batch(5, 7, 3, 1)

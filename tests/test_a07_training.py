@@ -221,9 +221,9 @@ def test_recording_sgd_steps_like_torch_sgd() -> None:
 def test_optimizers_are_built_without_importing_dynamo() -> None:
     """torch._dynamo costs 3.5 s per process: the runtime helpers and the reference's AdamW never import it."""
     import subprocess
-    code = ("import sys, torch\nfrom autograder.runtime import a07_helpers as h\nimport reference.a07_training as ref\n"
+    code = ("import sys, torch\nfrom autograder.runtime import a07_helpers as h, optim\nimport reference.a07_training as ref\n"
             "from autograder.runtime.toy_gpt import ToyGPT\n"
-            "p = h.parameters([torch.ones(2)]); o = ref.AdamW(p); p[0].grad = torch.ones(2); o.step(); o.zero_grad()\n"
+            "p = optim.parameters([torch.ones(2)]); o = ref.AdamW(p); p[0].grad = torch.ones(2); o.step(); o.zero_grad()\n"
             "m = ToyGPT(5, 4, 3); s = h.RecordingSGD(m, 0.1); m(torch.zeros(1, 2, dtype=torch.long)).sum().backward()\n"
             "s.step(); print('torch._dynamo' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, capture_output=True,

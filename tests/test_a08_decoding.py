@@ -14,7 +14,6 @@ from autograder import strategies as sg
 from autograder.assignments import load_suite
 from autograder.checks import run_check
 from autograder.runtime.toys import TableLM
-from autograder.suites import a08_decoding as suite_mod
 from autograder.suites.a08_decoding import (
     EOS,
     EOS_PROMPTS,
@@ -110,7 +109,7 @@ def test_greedy_expectations_agree_with_the_reference() -> None:
         V, B, T, n, c = (int(torch.randint(lo, hi, (), generator=gen)) for lo, hi in
                          ((2, 10), (1, 5), (1, 6), (0, 8), (1, 7)))
         eos = None if trial % 3 == 0 else int(torch.randint(0, V, (), generator=gen))
-        table, idx = sg.make_tensor((V, V), trial), suite_mod.prompts(B, T, V, trial)
+        table, idx = sg.make_tensor((V, V), trial), sg.token_ids((B, T), V, trial)
         model = TableLM(table, max_len=c)
         want = ref.generate(model, idx, n, c, eos_id=eos)
         assert torch.equal(follow(table, idx, n, c, eos_id=eos), want)

@@ -338,7 +338,7 @@ def _loader(n: int, batch_size: int, drop_last: bool) -> list[tuple[Any, Any]]:
 
 def _train(text: str, vocab_size: int, specials: list[str]) -> tuple[Any, Any]:
     import reference.a01_tokenizer as ref01
-    from autograder.hidden.a01_tokenizer import train_replay
+    from autograder.hidden.mistakes.a01_tokenizer import train_replay
     from autograder.mistakes.a01_tokenizer import TRAIN
     tok = ref01.BPETokenizer()
     tok.train(text, vocab_size, specials)
@@ -347,7 +347,7 @@ def _train(text: str, vocab_size: int, specials: list[str]) -> tuple[Any, Any]:
 
 def _encode(text: str) -> list[tuple[Any, Any]]:
     import reference.a01_tokenizer as ref01
-    from autograder.hidden.a01_tokenizer import encode_replay
+    from autograder.hidden.mistakes.a01_tokenizer import encode_replay
     from autograder.mistakes.a01_tokenizer import ENCODE
     # "  " before " a": no pre-tokens merges across them; "ba" before the more frequent "ab": frequency misleads
     merges = [(b" ", b" "), (b"b", b"a"), (b"a", b"b"), (b"t", b"h"), (b" ", b"a")]
@@ -601,6 +601,77 @@ def _run_kit_check(tmp_path: Path, body: Callable[[Any], None]) -> Any:
         executor.close()
 
 
+def test_given_checks_draw_the_examples_ctx_given_draws(tmp_path: Path) -> None:
+    """`@given` over a check is `ctx.given` inside it: the same examples, in the same order (grades unchanged)."""
+    from hypothesis import strategies as st
+
+    from autograder.checks import given
+    drawn: dict[str, list[Any]] = {"decorator": [], "inline": []}
+
+    @given(n=st.integers(0, 10**6), text=st.text(max_size=5))
+    def decorated(ctx: Any, n: int, text: str) -> None:
+        drawn["decorator"].append((n, text))
+
+    def inline(ctx: Any) -> None:
+        @ctx.given(n=st.integers(0, 10**6), text=st.text(max_size=5))
+        def _(n: int, text: str) -> None:
+            drawn["inline"].append((n, text))
+
+    for fn in (decorated, inline):
+        suite = Suite("a03_attention")
+        suite.check(points=1, visibility="public", kind="property", description="d", name="probe")(fn)
+        executor = InProcess(tmp_path)
+        try:
+            assert suite.checks[0].name == "probe" and run_check(suite.checks[0], suite, executor).status == "passed"
+        finally:
+            executor.close()
+    assert drawn["decorator"] == drawn["inline"] and len(set(drawn["inline"])) > 5
+
+
+def test_expect_fails_with_the_message_and_hint(tmp_path: Path) -> None:
+    def body(ctx: Any) -> None:
+        ctx.expect(True, "never shown")
+        ctx.expect(False, "the model ran in train mode", hint="call model.eval() first")
+
+    result = _run_kit_check(tmp_path, body)
+    assert (result.status, result.message, result.hint) == ("failed", "the model ran in train mode",
+                                                            "call model.eval() first")
+
+
+def test_replay_gives_stored_or_computed_outputs_and_skips_the_rest() -> None:
+    from autograder.compare import Replay
+    calls: list[str] = []
+    replay = Replay({"stored": [1, 2]}, computed=lambda: calls.append("computed") or [3])
+    assert replay("stored") == [1, 2] and replay("computed") == [3] and calls == ["computed"]
+    with pytest.raises(ValueError):
+        replay("neither")
+    catalogue = Misconceptions("ids")
+    for name in ("stored", "computed", "neither"):
+        catalogue.add(name, f"hint {name}")(lambda replay, name=name: replay(name))
+    assert catalogue(replay=replay).match([3], None) == "hint computed"
+    assert [m.name for m, _ in catalogue(replay=replay).outputs()] == ["stored", "computed"]
+
+
+def test_a_long_list_that_differs_says_where_it_parts() -> None:
+    with pytest.raises(CheckFailure) as caught:
+        assert_close(list(range(30)), [*range(12), 99, *range(13, 30)], name="ids")
+    assert "ids: the first 12 items agree, then got [12, 13, 14, 15, 16, 17], expected [99, 13, 14" in \
+        caught.value.message and "(30 items, expected 30)" in caught.value.message
+    with pytest.raises(CheckFailure) as caught:  # a short list is shown whole
+        assert_close([1, 2], [1, 3], name="sizes")
+    assert caught.value.message == "sizes: got [1, 2], expected [1, 3]"
+
+
+def test_float64_inside_is_the_exact_answer_for_float32_inputs() -> None:
+    from autograder.differential import float64_inside
+    x = torch.randn(4, 7, generator=torch.Generator().manual_seed(0)).float() * 100
+    fn = float64_inside(lambda t, k: (t * t).sum() / k)
+    assert fn(x, 3).dtype == torch.float32 and fn(x, 3) == ((x.double() ** 2).sum() / 3).float()
+    layer = torch.nn.Linear(7, 2).float()
+    expected = (x.double() @ layer.weight.double().T + layer.bias.double()).float()
+    assert torch.equal(float64_inside(layer)(x), expected)
+
+
 def test_fetch_fails_a_call_that_modifies_its_input(tmp_path: Path) -> None:
     def modifies(ctx: Any) -> None:
         ctx.fetch(ctx.call("softmax", torch.ones(5, dtype=torch.float64)))
@@ -735,6 +806,34 @@ def test_declared_dependencies_match_the_solutions_imports() -> None:
         assert imported == declared, f"{aid}: solutions import {sorted(imported)}, declared {sorted(declared)}"
     assert runs("a04_gpt_blocks", ("TransformerBlock", "LayerNorm")) == {"a03_attention": {"MultiHeadAttention"}}
     assert runs("a04_gpt_blocks", ("LayerNorm",)) == {}
+
+
+def test_an_assignment_imports_only_its_own_suite_and_catalogue() -> None:
+    """What two assignments share lives in the engine: a suite (public or hidden) imports its own assignment's
+    suite and catalogue only, a catalogue no suite and no other catalogue, a runtime helper none of them."""
+    pkg = ROOT / "autograder"
+    kinds = {"suites": "autograder.suites.", "hidden": "autograder.hidden.", "mistakes": "autograder.mistakes.",
+             "hidden mistakes": "autograder.hidden.mistakes."}
+    allowed = {"suites": ("mistakes", "hidden mistakes"), "hidden": ("suites", "mistakes", "hidden mistakes"),
+               "mistakes": (), "hidden mistakes": ("mistakes",), "runtime": ()}
+    files = [("suites", p) for p in (pkg / "suites").glob("a*.py")] + [("hidden", p) for p in (pkg / "hidden").glob("a*.py")]
+    files += [("mistakes", p) for p in (pkg / "mistakes").glob("a*.py")]
+    files += [("hidden mistakes", p) for p in (pkg / "hidden" / "mistakes").glob("a*.py")]
+    files += [("runtime", p) for p in (pkg / "runtime").glob("a*_helpers.py")]
+    assert len(files) > 40
+    for kind, path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                # the longest prefix names what is imported: hidden.mistakes before hidden
+                found = max((k for k, prefix in kinds.items() if name.startswith(prefix)), key=len, default=None)
+                if found is None:
+                    continue
+                assert found in allowed[kind] or (found == kind and kind != "mistakes"), \
+                    f"{path.relative_to(ROOT)} imports {name}: a {kind} module may not import a {found} module"
+                assert name.rsplit(".", 1)[-1] == path.stem or not name.rsplit(".", 1)[-1].startswith("a"), \
+                    f"{path.relative_to(ROOT)} imports {name}, another assignment's: move what they share into the engine"
 
 
 def _two(tmp_path: Path, a03: str | None, a04: str | None) -> Any:

@@ -23,8 +23,9 @@ from tests.conftest import KIT_BLOCKER, ROOT
 RUN = 3  # consecutive significant lines that count as "the same code"
 
 
-# the contract (class and function signatures) is public by design, and so is boilerplate
-CONTRACT = re.compile(r"^(def |class |async def |\) ->|\):|self, |super\(\).__init__\(\)$|@)")
+# the contract (class and function signatures, a wrapped signature's last line too) is public by design, and so
+# is boilerplate
+CONTRACT = re.compile(r"^(def |class |async def |\) ->|\):|self, |super\(\).__init__\(\)$|@|.*\) -> .+:$)")
 
 
 def significant(lines: list[str]) -> list[str]:

@@ -1,90 +1,36 @@
 """Hidden checks for a01_tokenizer: training against the reference trainer, encoding against tiktoken.
 
-A failed training check names the misconception whose merges the learner's equal: a small,
-slow trainer below replays the curriculum's algorithm with one rule changed at a time.
+A failed training or encoding check names the misconception whose output the learner's equals: the
+hidden half of the catalogue (hidden/mistakes/a01_tokenizer.py) replays the curriculum's algorithm with
+one rule changed at a time.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import random
 import unicodedata
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from itertools import pairwise
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import regex
 import tiktoken
 from hypothesis import strategies as st
 
 import reference.a01_tokenizer as ref
 from autograder import gpt2_vocab
-from autograder.kit import CheckSkipped, Context
-from autograder.mistakes.a01_tokenizer import DECODE, ENCODE, TRAIN, TRAIN_RULES
-from autograder.suites.a01_tokenizer import (EOT, PAD, PRETOKENIZER, SUITE, TOK, TRAIN_PIECES, TRICKY, expect_ids,
-                                             expect_merges, new_tokenizer, trained)
+from autograder.kit import CheckSkipped, Context, Replay, given
+from autograder.hidden.mistakes.a01_tokenizer import Merges, encode_replay, train_replay
+from autograder.mistakes.a01_tokenizer import DECODE, ENCODE, TRAIN
+from autograder.suites.a01_tokenizer import (EOT, PAD, SUITE, TOK, TRAIN_PIECES, TRICKY, expect_ids, expect_merges,
+                                             new_tokenizer, trained)
 
 check = SUITE.check
-Merges = list[tuple[bytes, bytes]]
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus.txt"
 # a sixth of the corpus and 250 merges: ~0.2 s for the solution; ~4 s for a trainer that keeps every occurrence
 # of every word and recounts all pairs after each merge (slow but correct: the 30 s limit lets it pass)
 CORPUS_SLICE_CHARS = 16_000
 CORPUS_MERGES = 250
-
-
-# -- misconceptions, for hints -----------------------------------------------------------------
-def variant_merges(text: str, vocab_size: int, specials: list[str], *, tie: str = "greatest", weighted: bool = True,
-                   split: str = "pattern", split_specials: bool = True, count_specials: bool = True,
-                   stop_at_one: bool = False) -> Merges:
-    """The curriculum's training with one rule changed; recounts every pair at every step (small texts only)."""
-    n_merges = vocab_size - 256 - (len(specials) if count_specials else 0)
-    pieces = [text]
-    if split_specials and specials:
-        pieces = regex.split("|".join(regex.escape(s) for s in sorted(specials, key=len, reverse=True)), text)
-    freq: Counter = Counter()
-    for piece in pieces:
-        words = {"pattern": PRETOKENIZER.findall, "none": lambda t: [t] if t else [], "whitespace": str.split}[split]
-        freq.update(words(piece))
-    words = [[bytes([b]) for b in w.encode("utf-8")] for w in freq]
-    weights = [f if weighted else 1 for f in freq.values()]
-    ids = {bytes([b]): b for b in range(256)}
-    merges: Merges = []
-    while len(merges) < n_merges:
-        counts: Counter = Counter()
-        for w, f in zip(words, weights):
-            for pair in pairwise(w):
-                counts[pair] += f
-        if not counts or (stop_at_one and max(counts.values()) < 2):
-            break
-        top = max(counts.values())
-        tied = [pair for pair, c in counts.items() if c == top]
-        if tie == "ids":
-            best = max(tied, key=lambda pair: (ids[pair[0]], ids[pair[1]]))
-        else:
-            best = {"greatest": max, "smallest": min, "first": lambda t: t[0]}[tie](tied)
-        merges.append(best)
-        ids[best[0] + best[1]] = 256 + len(merges) - 1
-        for k, w in enumerate(words):
-            out, i = [], 0
-            while i < len(w):
-                if i + 1 < len(w) and (w[i], w[i + 1]) == best:
-                    out.append(w[i] + w[i + 1])
-                    i += 2
-                else:
-                    out.append(w[i])
-                    i += 1
-            words[k] = out
-    return merges
-
-
-def train_replay(text: str, vocab_size: int, specials: list[str]) -> Callable[[str], Merges]:
-    """TRAIN's `replay`: the merges of each training mistake on this text."""
-    return lambda name: variant_merges(text, vocab_size, specials, **TRAIN_RULES[name][1])
 
 
 def reference_merges(text: str, vocab_size: int, specials: list[str]) -> Merges:
@@ -128,16 +74,15 @@ def compare_training(ctx: Context, text: str, vocab_size: int, specials: list[st
 @check(points=4, visibility="hidden", kind="differential", targets=(TOK,), max_examples=20,
        description="train: the merges equal the reference trainer's on generated texts (the course's words, dense "
                    "letters, any Unicode; 0-2 special tokens; up to 60 merges)")
-def train_matches_reference(ctx: Context) -> None:
-    @ctx.given(seed=st.integers(0, 2**16), n=st.integers(1, 60), kind=st.sampled_from(TEXT_KINDS),
-               n_special=st.integers(0, 2), extra=st.integers(0, 60))
-    def _(seed: int, n: int, kind: str, n_special: int, extra: int) -> None:
-        text = seeded_text(seed, n, kind)
-        specials = [EOT, PAD][:n_special]
-        vocab_size = 256 + n_special + extra
-        ctx.example(config={"vocab_size": vocab_size, "special_tokens": specials, "text": f"{n} {kind} "
-                            f"(seed {seed}), {len(text)} characters"})
-        compare_training(ctx, text, vocab_size, specials, train_replay(text, vocab_size, specials))
+@given(seed=st.integers(0, 2**16), n=st.integers(1, 60), kind=st.sampled_from(TEXT_KINDS),
+       n_special=st.integers(0, 2), extra=st.integers(0, 60))
+def train_matches_reference(ctx: Context, seed: int, n: int, kind: str, n_special: int, extra: int) -> None:
+    text = seeded_text(seed, n, kind)
+    specials = [EOT, PAD][:n_special]
+    vocab_size = 256 + n_special + extra
+    ctx.example(config={"vocab_size": vocab_size, "special_tokens": specials, "text": f"{n} {kind} "
+                        f"(seed {seed}), {len(text)} characters"})
+    compare_training(ctx, text, vocab_size, specials, train_replay(text, vocab_size, specials))
 
 
 @functools.lru_cache(maxsize=1)
@@ -157,72 +102,12 @@ def train_on_corpus_matches_reference(ctx: Context) -> None:
         raise CheckSkipped(f"the corpus {CORPUS} is not installed")
     vocab_size = 256 + CORPUS_MERGES + 1
     ctx.example(config={"vocab_size": vocab_size, "special_tokens": [EOT], "text": f"corpus[:{len(text)}]"})
-    def replay(name: str) -> Merges:  # replaying every mistake on the corpus is slow: only this one, by the reference
-        if name != "vocab_size_ignores_specials":
-            raise ValueError(f"{name} is not replayed on the corpus")
-        return reference_merges(text, vocab_size + 1, [EOT])
-
+    # replaying every mistake on the corpus is slow: only this one, by the reference
+    replay = Replay(vocab_size_ignores_specials=lambda: reference_merges(text, vocab_size + 1, [EOT]))
     compare_training(ctx, text, vocab_size, [EOT], replay)
 
 
 # -- encoding --------------------------------------------------------------------------------
-def pattern_encoding(merges: Merges, specials: list[str], pat_str: str) -> tiktoken.Encoding:
-    ranks = {bytes([b]): b for b in range(256)}
-    ranks.update({a + b: 256 + i for i, (a, b) in enumerate(merges)})
-    return tiktoken.Encoding("a01-variant", pat_str=pat_str, mergeable_ranks=ranks,
-                             special_tokens={s: len(ranks) + k for k, s in enumerate(specials)})
-
-
-def frequency_order_encode(merges: Merges, specials: list[str], text: str) -> list[int]:
-    """Encode merging, in each pre-token, the learned pair that occurs most often there (a misconception)."""
-    ranks = {m: i for i, m in enumerate(merges)}
-    sid = {s: 256 + len(merges) + k for k, s in enumerate(specials)}
-    ids = {bytes([b]): b for b in range(256)} | {a + b: 256 + i for i, (a, b) in enumerate(merges)}
-    pieces = regex.split("(" + "|".join(regex.escape(s) for s in specials) + ")", text) if specials else [text]
-    out: list[int] = []
-    for piece in pieces:
-        if piece in sid:
-            out.append(sid[piece])
-            continue
-        for word in PRETOKENIZER.findall(piece):
-            parts = [bytes([b]) for b in word.encode("utf-8")]
-            while True:
-                counts = Counter(p for p in pairwise(parts) if p in ranks)
-                if not counts:
-                    break
-                best = max(counts, key=lambda p: (counts[p], -ranks[p]))
-                parts = _merge(parts, best)
-            out.extend(ids[p] for p in parts)
-    return out
-
-
-def _merge(parts: list[bytes], pair: tuple[bytes, bytes]) -> list[bytes]:
-    out, i = [], 0
-    while i < len(parts):
-        if i + 1 < len(parts) and (parts[i], parts[i + 1]) == pair:
-            out.append(parts[i] + parts[i + 1])
-            i += 2
-        else:
-            out.append(parts[i])
-            i += 1
-    return out
-
-
-def encode_replay(merges: Merges, specials: list[str], text: str) -> Callable[[str], list[int]]:
-    """ENCODE's `replay`: the ids of each encoding mistake for this text."""
-    as_text = ref.BPETokenizer(merges=merges, special_tokens=specials)
-    return lambda name: {
-        "specials_as_text": lambda: as_text.encode_ordinary(text),
-        "no_pretokenization": lambda: pattern_encoding(merges, specials, r"[\s\S]+").encode(text, allowed_special="all"),
-        "split_on_whitespace": lambda: pattern_encoding(merges, specials, r"\S+").encode(text, allowed_special="all"),
-        "most_frequent_pair_first": lambda: frequency_order_encode(merges, specials, text),
-    }.get(name, lambda: _unknown(name))()
-
-
-def _unknown(name: str) -> Any:
-    raise ValueError(f"{name} is not replayed here")
-
-
 def expect_encodes(ctx: Context, got: list[Any], texts: list[str], encode: Callable[[str], list[int]], what: str,
                    replay: Callable[[str, str], Callable[[str], list[int]]]) -> None:
     """The shortest text whose ids differ from `encode`'s, with the ENCODE mistake it matches."""
@@ -236,43 +121,35 @@ def expect_encodes(ctx: Context, got: list[Any], texts: list[str], encode: Calla
 @check(points=4, visibility="hidden", kind="differential", targets=(TOK,), max_examples=15,
        description="encode equals tiktoken built from the same merges, on any Unicode text with special tokens "
                    "inside; decode equals tiktoken's decode on any ids")
-def encode_matches_tiktoken(ctx: Context) -> None:
-    @ctx.given(seed=st.integers(0, 2**16), n=st.integers(20, 80), kind=st.sampled_from(TEXT_KINDS),
-               n_special=st.integers(0, 2), extra=st.integers(10, 60))
-    def _(seed: int, n: int, kind: str, n_special: int, extra: int) -> None:
-        specials = [EOT, PAD][:n_special]
-        train_text = seeded_text(seed, n, kind)
-        merges = reference_merges(train_text, 256 + n_special + extra, specials)
-        reference = ref.BPETokenizer(merges=merges, special_tokens=specials)
-        rng = random.Random(seed)
-        texts = [train_text] + [seeded_text(rng.randrange(2**16), rng.randint(0, 12), "unicode") for _ in range(3)]
-        # jumbles of the learned tokens' letters: long pre-tokens where the merges overlap and compete
-        known = {(a + b).decode("utf-8", "ignore").strip() for a, b in merges} | set(train_text)
-        letters = sorted(t for t in known if t.isalpha()) or ["a", "b"]
-        texts += ["".join(rng.choice(letters) for _ in range(rng.randint(1, 16))) for _ in range(6)]
-        ids = [rng.randint(0, 255 + len(merges) + n_special) for _ in range(rng.randint(0, 12))]
-        ctx.example(config={"merges": f"{len(merges)} merges the reference learned from {n} {kind} (seed {seed})",
-                            "special_tokens": specials, "texts": len(texts)})
-        tok = new_tokenizer(ctx, merges=merges, special_tokens=specials)
-        encoded, decoded = ctx.fetch([ctx.call(tok, t, method="encode") for t in texts], ctx.call(tok, ids, method="decode"))
-        expect_encodes(ctx, encoded, texts, reference.encode, f"encode({{text}}) with {len(merges)} merges and "
-                       f"special_tokens={specials}", lambda text: encode_replay(merges, specials, text))
-        ctx.expect_close(decoded, reference.decode(ids), name=f"decode of {len(ids)} ids with {len(merges)} merges",
-                         hints=DECODE(tokens=[reference.vocab[i] for i in ids]))
+@given(seed=st.integers(0, 2**16), n=st.integers(20, 80), kind=st.sampled_from(TEXT_KINDS),
+       n_special=st.integers(0, 2), extra=st.integers(10, 60))
+def encode_matches_tiktoken(ctx: Context, seed: int, n: int, kind: str, n_special: int, extra: int) -> None:
+    specials = [EOT, PAD][:n_special]
+    train_text = seeded_text(seed, n, kind)
+    merges = reference_merges(train_text, 256 + n_special + extra, specials)
+    reference = ref.BPETokenizer(merges=merges, special_tokens=specials)
+    rng = random.Random(seed)
+    texts = [train_text] + [seeded_text(rng.randrange(2**16), rng.randint(0, 12), "unicode") for _ in range(3)]
+    # jumbles of the learned tokens' letters: long pre-tokens where the merges overlap and compete
+    known = {(a + b).decode("utf-8", "ignore").strip() for a, b in merges} | set(train_text)
+    letters = sorted(t for t in known if t.isalpha()) or ["a", "b"]
+    texts += ["".join(rng.choice(letters) for _ in range(rng.randint(1, 16))) for _ in range(6)]
+    ids = [rng.randint(0, 255 + len(merges) + n_special) for _ in range(rng.randint(0, 12))]
+    ctx.example(config={"merges": f"{len(merges)} merges the reference learned from {n} {kind} (seed {seed})",
+                        "special_tokens": specials, "texts": len(texts)})
+    tok = new_tokenizer(ctx, merges=merges, special_tokens=specials)
+    encoded, decoded = ctx.fetch([ctx.call(tok, t, method="encode") for t in texts], ctx.call(tok, ids, method="decode"))
+    expect_encodes(ctx, encoded, texts, reference.encode, f"encode({{text}}) with {len(merges)} merges and "
+                   f"special_tokens={specials}", lambda text: encode_replay(merges, specials, text))
+    ctx.expect_close(decoded, reference.decode(ids), name=f"decode of {len(ids)} ids with {len(merges)} merges",
+                     hints=DECODE(tokens=[reference.vocab[i] for i in ids]))
 
 
 # -- GPT-2 -----------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
-def gpt2_files() -> tuple[dict[int, bytes], Merges] | str:
-    """GPT-2's vocab (encoder.json, tokens mapped back to bytes) and merges, or why they are unavailable."""
-    reason = gpt2_vocab.available()
-    if reason is not None:
-        return reason
-    paths = gpt2_vocab.ensure()
-    to_byte = {ch: b for b, ch in gpt2_vocab.gpt2_byte_alphabet().items()}
-    encoder = json.loads(paths["encoder.json"].read_text(encoding="utf-8"))
-    vocab = {i: bytes(to_byte[ch] for ch in tok) for tok, i in encoder.items()}
-    return vocab, gpt2_vocab.load_merges(paths["vocab.bpe"])
+def gpt2_merges() -> Merges:
+    """GPT-2's merges (vocab.bpe), grader-side, for a hint (VocabUnavailable, and no hint, without the files)."""
+    return gpt2_vocab.load_merges(gpt2_vocab.ensure()["vocab.bpe"])
 
 
 def gpt2_texts(n: int = 40, seed: int = 0) -> list[str]:
@@ -307,21 +184,16 @@ def encode_matches_gpt2(ctx: Context) -> None:
     texts = gpt2_texts()
     ctx.example(config={"vocab": "GPT-2's encoder.json", "merges": "GPT-2's vocab.bpe", "special_tokens": [EOT],
                         "texts": len(texts)})
-    files = ctx.p.runtime("a01_helpers")  # the worker reads the verified files itself: 5 MB is slow to send
-    vocab, merges = (ctx.p.call(files, method=m, learner=False) for m in ("gpt2_vocab", "gpt2_merges"))
+    # the worker reads the verified files itself: 5 MB is slow to send
+    vocab, merges = ctx.runtime("gpt2.vocab"), ctx.runtime("gpt2.merges")
     tok = ctx.module(TOK, {"vocab": vocab, "merges": merges, "special_tokens": [EOT]}, dtype=None, train=None)
     expected = [gpt2.encode(t, allowed_special="all") for t in texts]
     encoded, decoded = ctx.fetch([ctx.call(tok, t, method="encode") for t in texts],
                                  [ctx.call(tok, ids, method="decode") for ids in expected])
-
-    def replay(text: str) -> Callable[[str], list[int]]:
-        files_here = gpt2_files()
-        return lambda name: (gpt2.encode_ordinary(text) if name == "specials_as_text" else ref.BPETokenizer(
-            merges=files_here[1], special_tokens=[EOT]).encode(text) if name == "vocab_ignored" and not isinstance(
-            files_here, str) else _unknown(name))
-
     expect_encodes(ctx, encoded, texts, lambda t: gpt2.encode(t, allowed_special="all"),
-                   "encode({text}) with GPT-2's vocab and merges", replay)
+                   "encode({text}) with GPT-2's vocab and merges", lambda text: Replay(
+                       specials_as_text=lambda: gpt2.encode_ordinary(text),
+                       vocab_ignored=lambda: ref.BPETokenizer(merges=gpt2_merges(), special_tokens=[EOT]).encode(text)))
     for text, ids, back in zip(texts, expected, decoded):
         ctx.expect_close(back, text, name=f"decode(tiktoken's GPT-2 ids for {text!r})",
                          hints=DECODE(tokens=[gpt2.decode_single_token_bytes(i) for i in ids]))

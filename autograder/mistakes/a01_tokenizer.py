@@ -3,14 +3,20 @@
 Decode mistakes are computed here from the tokens' bytes. A training or encoding mistake is a whole
 tokenizer with one rule changed, and a tokenizer one edit away from correct must not ship with the
 public checks: those entries take `replay(name)`, the mistake's output for the example at hand, which
-the hidden checks compute (hidden/a01_tokenizer.py) and the public ones read from the JSON snapshot,
+the hidden checks compute (hidden/mistakes/a01_tokenizer.py) and the public ones read from the JSON snapshot,
 where `scratchgrad snapshots` stored it for the snapshot's texts. `replay` raises ValueError for a
 mistake it cannot compute (the entry is then skipped).
 """
 
 from __future__ import annotations
 
+import regex
+
 from autograder.compare import Misconceptions
+
+# The curriculum's pre-tokenizer (the learner's module holds the same string; tests keep them equal).
+GPT2_SPLIT_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+PRETOKENIZER = regex.compile(GPT2_SPLIT_PATTERN)
 
 TRAIN = Misconceptions("BPETokenizer.train")
 # name -> (hint, the rule changed: keyword arguments of the hidden checks' replaying trainer)

@@ -7,17 +7,16 @@ curriculum's parameter names, so a public check computes them without the refere
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 from autograder.compare import Hints, Misconceptions
-
-DEFAULT_EPS = 1e-5
+from autograder.gpt_forms import DEFAULT_EPS, Sub, block_parts, feedforward, pre_ln, tanh_gelu
 
 
 LN_MISTAKES = Misconceptions("LayerNorm")
+EPS_ARGUMENT = ("this assignment's LayerNorm takes eps as an argument, LayerNorm(emb_dim, eps=1e-5) (the book's sets "
+                "self.eps = 1e-5 inside): keep the default and store the argument")
 
 
 def _norm(x: torch.Tensor, eps: float, *, dim: int = -1, unbiased: bool = False, eps_in: bool = True,
@@ -28,33 +27,20 @@ def _norm(x: torch.Tensor, eps: float, *, dim: int = -1, unbiased: bool = False,
     return (x - mean if centre else x) / den
 
 
-@LN_MISTAKES.add("unbiased_variance", "your output matches the unbiased variance (divided by E - 1): LayerNorm uses "
-                 "the biased variance, x.var(dim=-1, unbiased=False)")
-def _(x, scale, shift, eps):
-    return scale * _norm(x, eps, unbiased=True) + shift
-
-
-@LN_MISTAKES.add("eps_outside_sqrt", "your output matches (x - mean) / (sqrt(var) + eps): eps goes inside the square "
-                 "root, sqrt(var + eps)")
-def _(x, scale, shift, eps):
-    return scale * _norm(x, eps, eps_in=False) + shift
-
-
-@LN_MISTAKES.add("std_for_var", "your output matches dividing by sqrt(std + eps): put the variance under the square "
-                 "root, not the standard deviation")
-def _(x, scale, shift, eps):
-    return scale * _norm(x, eps, std=True) + shift
-
-
-@LN_MISTAKES.add("unbiased_std_for_var", "your output matches dividing by sqrt(std + eps) (unbiased std): put the "
-                 "variance under the square root, not the standard deviation")
-def _(x, scale, shift, eps):
-    return scale * _norm(x, eps, std=True, unbiased=True) + shift
-
-
-@LN_MISTAKES.add("no_centring", "your output matches x / sqrt(var + eps) without subtracting the mean first")
-def _(x, scale, shift, eps):
-    return scale * _norm(x, eps, centre=False) + shift
+# name -> (hint, how the normalisation goes wrong: keyword arguments of _norm); scale * that + shift
+LN_RULES = {
+    "unbiased_variance": ("your output matches the unbiased variance (divided by E - 1): LayerNorm uses the biased "
+                          "variance, x.var(dim=-1, unbiased=False)", {"unbiased": True}),
+    "eps_outside_sqrt": ("your output matches (x - mean) / (sqrt(var) + eps): eps goes inside the square root, "
+                         "sqrt(var + eps)", {"eps_in": False}),
+    "std_for_var": ("your output matches dividing by sqrt(std + eps): put the variance under the square root, not the "
+                    "standard deviation", {"std": True}),
+    "unbiased_std_for_var": ("your output matches dividing by sqrt(std + eps) (unbiased std): put the variance under the "
+                             "square root, not the standard deviation", {"std": True, "unbiased": True}),
+    "no_centring": ("your output matches x / sqrt(var + eps) without subtracting the mean first", {"centre": False}),
+}
+for _name, (_hint, _how) in LN_RULES.items():
+    LN_MISTAKES.add(_name, _hint)(lambda x, scale, shift, eps, how=_how: scale * _norm(x, eps, **how) + shift)
 
 
 @LN_MISTAKES.add("scale_shift_swapped", "your output matches shift * normalised + scale: scale multiplies, shift is "
@@ -85,10 +71,6 @@ def layernorm_hints(x: torch.Tensor, scale: torch.Tensor | None = None, shift: t
 GELU_MISTAKES = Misconceptions("GELU")
 
 
-def _tanh_gelu(x: torch.Tensor, c: float = math.sqrt(2 / math.pi), power: int = 3) -> torch.Tensor:
-    return 0.5 * x * (1 + torch.tanh(c * (x + 0.044715 * x**power)))
-
-
 @GELU_MISTAKES.add("erf_gelu", "your output matches the exact GELU, x * Phi(x) with erf: this assignment (and GPT-2) "
                    "uses the tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))")
 def _(x):
@@ -97,12 +79,12 @@ def _(x):
 
 @GELU_MISTAKES.add("sqrt_pi_over_2", "your output matches sqrt(pi / 2) in place of sqrt(2 / pi) inside the tanh")
 def _(x):
-    return _tanh_gelu(x, math.sqrt(math.pi / 2))
+    return tanh_gelu(x, math.sqrt(math.pi / 2))
 
 
 @GELU_MISTAKES.add("x_squared", "your output matches x^2 in place of x^3 inside the tanh")
 def _(x):
-    return _tanh_gelu(x, power=2)
+    return tanh_gelu(x, power=2)
 
 
 @GELU_MISTAKES.add("sigmoid_gelu", "your output matches the sigmoid approximation x * sigmoid(1.702 x): use the tanh "
@@ -119,36 +101,25 @@ def _(x):
 FF_MISTAKES = Misconceptions("FeedForward")
 
 
-def _ff_through(x: torch.Tensor, w: dict[str, torch.Tensor], act: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    return F.linear(act(F.linear(x, w["layers.0.weight"], w["layers.0.bias"])), w["layers.2.weight"], w["layers.2.bias"])
-
-
 @FF_MISTAKES.add("relu", "your output matches ReLU (torch.relu) between the two Linear layers: use your GELU")
 def _(x, w):
-    return _ff_through(x, w, torch.relu)
+    return feedforward(x, w, torch.relu)
 
 
 @FF_MISTAKES.add("erf_gelu", "your output matches the exact (erf) GELU between the two Linear layers: use the tanh "
                  "approximation")
 def _(x, w):
-    return _ff_through(x, w, lambda h: 0.5 * h * (1 + torch.erf(h / math.sqrt(2.0))))
+    return feedforward(x, w, lambda h: 0.5 * h * (1 + torch.erf(h / math.sqrt(2.0))))
 
 
 @FF_MISTAKES.add("no_activation", "your output matches no activation between the two Linear layers")
 def _(x, w):
-    return _ff_through(x, w, lambda h: h)
+    return feedforward(x, w, lambda h: h)
 
 
 BLOCK_MISTAKES = Misconceptions("TransformerBlock")
-Sub = Callable[[torch.Tensor], torch.Tensor]
 _SAME_NORM = ("your output matches one LayerNorm's scale and shift used before both sub-layers: norm1 goes before "
               "att, norm2 before ff, and they are two separate LayerNorm(E) modules")
-
-
-def _pre_ln(x: torch.Tensor, att: Sub, ff: Sub, norm_a: Sub, norm_f: Sub, res_a: bool = True,
-            res_f: bool = True) -> torch.Tensor:
-    h = x + att(norm_a(x)) if res_a else att(norm_a(x))
-    return h + ff(norm_f(h)) if res_f else ff(norm_f(h))
 
 
 @BLOCK_MISTAKES.add("post_ln", "your output matches a post-LN block, norm(x + sublayer(x)): this block is pre-LN, "
@@ -161,30 +132,30 @@ def _(x, att, ff, n1, n2, **_):
 @BLOCK_MISTAKES.add("no_attention_shortcut", "your output matches a block without the attention shortcut: "
                     "h = x + att(norm1(x)), not att(norm1(x))")
 def _(x, att, ff, n1, n2, **_):
-    return _pre_ln(x, att, ff, n1, n2, res_a=False)
+    return pre_ln(x, att, ff, n1, n2, res_a=False)
 
 
 @BLOCK_MISTAKES.add("no_ff_shortcut", "your output matches a block without the feed-forward shortcut: return "
                     "h + ff(norm2(h)), not ff(norm2(h))")
 def _(x, att, ff, n1, n2, **_):
-    return _pre_ln(x, att, ff, n1, n2, res_f=False)
+    return pre_ln(x, att, ff, n1, n2, res_f=False)
 
 
 @BLOCK_MISTAKES.add("no_shortcuts", "your output matches a block with no shortcut connections at all: add each "
                     "sub-layer's output to its input")
 def _(x, att, ff, n1, n2, **_):
-    return _pre_ln(x, att, ff, n1, n2, res_a=False, res_f=False)
+    return pre_ln(x, att, ff, n1, n2, res_a=False, res_f=False)
 
 
 @BLOCK_MISTAKES.add("norm1_reused", _SAME_NORM)
 def _(x, att, ff, n1, n2, **_):
-    return _pre_ln(x, att, ff, n1, n1)
+    return pre_ln(x, att, ff, n1, n1)
 
 
 @BLOCK_MISTAKES.add("no_layernorms", "your output matches the sub-layers without their LayerNorms: x + att(norm1(x)), "
                     "then h + ff(norm2(h))")
 def _(x, att, ff, n1, n2, **_):
-    return _pre_ln(x, att, ff, lambda t: t, lambda t: t)
+    return pre_ln(x, att, ff, lambda t: t, lambda t: t)
 
 
 @BLOCK_MISTAKES.add("parallel_sublayers", "your output matches both sub-layers applied to x in parallel: the "
@@ -197,47 +168,24 @@ def _(x, att, ff, n1, n2, **_):
 # order is not fixed), so every mix gets the same hint
 @BLOCK_MISTAKES.add("norm2_reused", _SAME_NORM)
 def _(x, att, ff, n1, n2, **_):
-    return _pre_ln(x, att, ff, n2, n2)
+    return pre_ln(x, att, ff, n2, n2)
 
 
 @BLOCK_MISTAKES.add("shared_norm_scale1_shift2", _SAME_NORM)
 def _(x, att, ff, n1, n2, mixed, **_):
-    return _pre_ln(x, att, ff, mixed(1, 2), mixed(1, 2))
+    return pre_ln(x, att, ff, mixed(1, 2), mixed(1, 2))
 
 
 @BLOCK_MISTAKES.add("shared_norm_scale2_shift1", _SAME_NORM)
 def _(x, att, ff, n1, n2, mixed, **_):
-    return _pre_ln(x, att, ff, mixed(2, 1), mixed(2, 1))
+    return pre_ln(x, att, ff, mixed(2, 1), mixed(2, 1))
 
 
 def block_hints(x: torch.Tensor, w: dict[str, torch.Tensor], heads: int, *, att: Sub | None = None,
                 ff: Sub | None = None, eps: float = DEFAULT_EPS) -> Hints:
-    """BLOCK_MISTAKES bound to a block with weights `w` on x; att and ff default to the functional forms below."""
-    w = {k: v.detach() for k, v in w.items()}
-
-    def norm(i: int, j: int) -> Sub:
-        return lambda t: F.layer_norm(t, t.shape[-1:], w[f"norm{i}.scale"], w[f"norm{j}.shift"], eps)
-
-    return BLOCK_MISTAKES(x=x, att=att or (lambda t: _attention(t, w, heads)),
-                          ff=ff or (lambda t: _ff_through(t, {k[3:]: v for k, v in w.items() if k.startswith("ff.")}, _tanh_gelu)),
-                          n1=norm(1, 1), n2=norm(2, 2), mixed=norm)
-
-
-def block_forward(w: dict[str, torch.Tensor], heads: int, eps: float = DEFAULT_EPS) -> Sub:
-    """A right pre-LN block from weights `w` by the curriculum's names, as a function (for later assignments'
-    hints, which need a block without the reference)."""
-    h = block_hints(torch.zeros(0), w, heads, eps=eps).inputs
-    return lambda x: _pre_ln(x, h["att"], h["ff"], h["n1"], h["n2"])
-
-
-def _attention(x: torch.Tensor, w: dict[str, torch.Tensor], heads: int) -> torch.Tensor:
-    """Causal multi-head attention from a block's `att.*` weights (for hints only: the learner's is graded in a03)."""
-    q, k, v = (F.linear(x, w[f"att.W_{n}.weight"], w.get(f"att.W_{n}.bias")).unflatten(-1, (heads, -1)).transpose(-3, -2)
-               for n in ("query", "key", "value"))
-    T = x.shape[-2]
-    scores = (q @ k.transpose(-2, -1)).masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
-    ctx_ = torch.softmax(scores / q.shape[-1] ** 0.5, dim=-1) @ v
-    return F.linear(ctx_.transpose(-3, -2).flatten(-2), w["att.out_proj.weight"], w["att.out_proj.bias"])
+    """BLOCK_MISTAKES bound to a block with weights `w` on x; att and ff default to the functional forms."""
+    parts = block_parts(w, heads, eps)
+    return BLOCK_MISTAKES(x=x, **{**parts, "att": att or parts["att"], "ff": ff or parts["ff"]})
 
 
 RESIDUAL_MISTAKES = Misconceptions("TransformerBlock residual stream")

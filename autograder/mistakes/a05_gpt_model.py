@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from autograder.compare import Hints, Misconceptions
-from autograder.mistakes.a04_gpt_blocks import DEFAULT_EPS, block_forward
+from autograder.gpt_forms import DEFAULT_EPS, block_forward
+from autograder.strategies import sub_weights
 
 Fn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -85,6 +86,10 @@ def count(shapes: dict[str, list[int]]) -> int:
 
 # -- forward --------------------------------------------------------------------------------------
 GPT_MISTAKES = Misconceptions("GPTModel")
+HINT_INDEX = ("an embedding lookup went past its table: tok_emb has a row per token id (0..vocab_size-1), pos_emb "
+              "a row per position (0..context_length-1); look positions up with torch.arange(T)")
+CHECK_T_FIRST = ("compare T = in_idx.shape[1] with context_length first thing in forward, and raise "
+                 "ValueError(f\"... T={T} ... context_length={...}\") before any lookup")
 
 
 def _logits(x: torch.Tensor, blocks: Fn, norm: Fn, head: Fn) -> torch.Tensor:
@@ -133,8 +138,7 @@ def _(idx, tok, pos, blocks, norm, head):
 
 def pieces(w: dict[str, torch.Tensor], cfg: dict[str, Any]) -> dict[str, Any]:
     """A right GPTModel from weights `w`, as the forward catalogue's inputs other than idx."""
-    layers = [block_forward({k.split(".", 2)[2]: v for k, v in w.items() if k.startswith(f"trf_blocks.{i}.")},
-                            cfg["n_heads"]) for i in range(cfg["n_layers"])]
+    layers = [block_forward(sub_weights(w, f"trf_blocks.{i}."), cfg["n_heads"]) for i in range(cfg["n_layers"])]
 
     def blocks(x: torch.Tensor) -> torch.Tensor:
         for layer in layers:
@@ -212,6 +216,7 @@ def _(got, tok, pos, c, p_drop):
 
 
 EVAL_DROP_MISTAKES = Misconceptions("GPTModel drop_emb in eval mode")
+DROP_RATE_IGNORED = "with drop_rate=0 nothing may be dropped: give nn.Dropout the rate cfg['drop_rate']"
 EVAL_DROPOUT = ("dropout is still on in eval mode: use the nn.Dropout module (self.drop_emb), which follows "
                 "train()/eval(); F.dropout(x, p) is always on unless you pass training=self.training")
 
@@ -223,6 +228,7 @@ def _(got, tok, pos, c, p_drop):
 
 # -- generate_text_simple --------------------------------------------------------------------------
 GENERATE_MISTAKES = Misconceptions("generate_text_simple")
+GENERATE_NO_GRAD = "wrap the loop in `with torch.no_grad():`"
 
 
 def greedy(logits: Fn, idx: torch.Tensor, n: int, context_size: int, *, window: str = "last",

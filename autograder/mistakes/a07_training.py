@@ -145,6 +145,8 @@ def clip_hints(grads: list[torch.Tensor | None], max_norm: float, part: str, ind
 
 
 SCHEDULE_MISTAKES = Misconceptions("lr_at_step")
+SCHEDULE_STEPS = ("lr_at_step raised inside train_model: total_steps is len(train_loader) * n_epochs, the steps of all "
+                  "epochs together")
 
 
 def _schedule(total: int, warmup: int, peak: float, initial: float, low: float, *, shift: int = 0,

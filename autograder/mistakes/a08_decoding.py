@@ -66,6 +66,7 @@ def _(logits, temperature):
 
 # -- top_k_filter -----------------------------------------------------------------------------------
 TOP_K_MISTAKES = Misconceptions("top_k_filter")
+TOP_K_ABOVE_V = "a top_k of V or more keeps every entry: use min(top_k, V)"
 TIES = ("exactly k entries kept where the k-th largest value is tied: keep every entry equal to the threshold "
         "(drop only logits < threshold)")
 
@@ -180,6 +181,8 @@ def _(table, idx, n, context_size, eos_id):
 
 # -- generate: sampling ------------------------------------------------------------------------------
 SAMPLING_MISTAKES = Misconceptions("generate (sampling distribution)")
+GLOBAL_RNG = ("pass generator=generator to torch.multinomial (and to any other random call): otherwise the draws come "
+              "from torch's global random state")
 
 
 @SAMPLING_MISTAKES.add("times_t", "your sampled frequencies fit softmax(logits * T), not softmax(logits / T): divide "

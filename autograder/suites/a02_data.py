@@ -23,14 +23,13 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import gpt2_vocab
-from autograder.kit import FLOAT64, CheckFailure, Context, Hints, Raised, Suite
+from autograder.kit import FLOAT64, Context, Hints, Raised, Suite, given
 from autograder.mistakes.a02_data import (ALLOW_HINT, EOT, Windows, as_windows, batch_sizes, byte_ids, dataset_hints,
                                           loader_hints, windows)
 from autograder.runtime.toys import ByteTokenizer
 from autograder.snapshots import json_path_for, load_json
 
 DS, DL = "GPTDatasetV1", "create_dataloader_v1"
-HELPERS = "a02_helpers"
 BYTE_TOKENIZER = "ByteTokenizer (ids = UTF-8 bytes, <|endoftext|> = 256 when allowed)"
 PRINTABLE = st.sampled_from([chr(c) for c in range(32, 127)])  # one byte, one ByteTokenizer id each
 SUITE = Suite("a02_data")
@@ -63,15 +62,10 @@ def text_of_bytes(n: int) -> str:
 
 
 # -- running the learner's dataset and loader, and judging what they gave ---------------------------
-def byte_tokenizer(ctx: Context) -> Any:
-    return ctx.p.call(ctx.p.runtime("toys"), method="ByteTokenizer", learner=False)
-
-
 def dataset_items(ctx: Context, text: str, max_length: int, stride: int) -> dict[str, Any]:
     """The learner's dataset of `text` (a fresh ByteTokenizer): {"length": len(ds), "items": [ds[0], ...]}."""
-    ds = ctx.module(DS, [text, byte_tokenizer(ctx), max_length, stride], dtype=None, train=None)
-    (res,) = ctx.fetch(ctx.p.call(ctx.p.runtime(HELPERS), ds, method="items", learner=False))
-    return res
+    ds = ctx.module(DS, [text, ctx.runtime("toys.ByteTokenizer"), max_length, stride], dtype=None, train=None)
+    return ctx.fetch(ctx.runtime("loops.items", ds))[0]
 
 
 def expect_windows(ctx: Context, res: dict[str, Any], want: Windows, hints: Hints, what: str) -> None:
@@ -91,13 +85,11 @@ def loader_epochs(ctx: Context, text: str, n_epochs: int = 1, *, seed: int = 0, 
     """The learner's loader (ByteTokenizer unless kwargs say otherwise; None: the default): its batches, its kind."""
     ctx.p.seed(seed)
     if "tokenizer" not in kwargs:
-        kwargs["tokenizer"] = byte_tokenizer(ctx)
+        kwargs["tokenizer"] = ctx.runtime("toys.ByteTokenizer")
     elif kwargs["tokenizer"] is None:
         del kwargs["tokenizer"]
     dl = ctx.call(DL, text, **kwargs)
-    helpers = ctx.p.runtime(HELPERS)
-    return ctx.fetch(epochs=ctx.p.call(helpers, dl, n_epochs, method="epochs", learner=False),
-                     info=ctx.p.call(helpers, dl, method="describe", learner=False))
+    return ctx.fetch(epochs=ctx.runtime("loops.epochs", dl, n_epochs), info=ctx.runtime("loops.describe", dl))
 
 
 def batch_rows(ctx: Context, batches: list[Any], hints: Hints, max_length: int, what: str) -> Windows:
@@ -211,14 +203,19 @@ def windows_snapshot(ctx: Context) -> None:
        description="create_dataloader_v1 (shuffle=False): the stored reference batches of fixed texts, with "
                    "drop_last True and False")
 def dataloader_snapshot(ctx: Context) -> None:
-    for case in load_json(SUITE.assignment)["loaders"]:
+    stored_batches(ctx, load_json(SUITE.assignment)["loaders"], BYTE_TOKENIZER)
+
+
+def stored_batches(ctx: Context, cases: list[dict[str, Any]], label: str, suffix: str = "", **kwargs: Any) -> None:
+    """The learner's loader (shuffle=False) on each stored case (`label`: its tokenizer): the stored reference batches."""
+    for case in cases:
         args = {k: case[k] for k in ("batch_size", "max_length", "stride", "drop_last")}
-        ctx.example(config={"case": case["name"], **args, "shuffle": False, "tokenizer": BYTE_TOKENIZER},
+        ctx.example(config={"case": case["name"], **args, "shuffle": False, "tokenizer": label},
                     values={"txt": case["txt"]})
         want = [(tuple(x), tuple(y)) for xs, ys in case["batches"] for x, y in zip(xs, ys)]
-        expect_batches(ctx, loader_epochs(ctx, case["txt"], shuffle=False, **args)["epochs"][0], want,
+        expect_batches(ctx, loader_epochs(ctx, case["txt"], **kwargs, shuffle=False, **args)["epochs"][0], want,
                        loader_hints(want, args["batch_size"], args["drop_last"], case["n_windows"]),
-                       args["max_length"], loader_call(case["txt"], shuffle=False, **args))
+                       args["max_length"], loader_call(case["txt"], shuffle=False, **args) + suffix)
 
 
 @st.composite
@@ -238,21 +235,19 @@ def _windows_of(ctx: Context, text: str, L: int, s: int) -> None:
 @check(points=3, visibility="public", kind="property", targets=(DS,), max_examples=15,
        description="GPTDatasetV1: item i is (ids[i*stride : i*stride + max_length], the same one token later) as "
                    "int64 tensors, for windows starting at range(0, len(ids) - max_length, stride)")
-def windows_are_shifted_slices(ctx: Context) -> None:
-    @ctx.given(case=window_cases())
-    def _(case: dict[str, Any]) -> None:
-        _windows_of(ctx, case["txt"], case["max_length"], case["stride"])
+@given(case=window_cases())
+def windows_are_shifted_slices(ctx: Context, case: dict[str, Any]) -> None:
+    _windows_of(ctx, case["txt"], case["max_length"], case["stride"])
 
 
 @check(points=2, visibility="public", kind="property", targets=(DS,), max_examples=10,
        description="GPTDatasetV1: the text is encoded with allowed_special={'<|endoftext|>'}, so each "
                    "<|endoftext|> in it is one token (id 256 for the ByteTokenizer)")
-def endoftext_is_one_token(ctx: Context) -> None:
-    @ctx.given(pieces=st.lists(st.text(PRINTABLE, min_size=1, max_size=10), min_size=2, max_size=4),
-               L=st.integers(1, 6), s=st.integers(1, 6))
-    def _(pieces: list[str], L: int, s: int) -> None:
-        text = EOT.join(pieces)
-        _windows_of(ctx, text, min(L, len(byte_ids(text)) - 1), s)
+@given(pieces=st.lists(st.text(PRINTABLE, min_size=1, max_size=10), min_size=2, max_size=4),
+       L=st.integers(1, 6), s=st.integers(1, 6))
+def endoftext_is_one_token(ctx: Context, pieces: list[str], L: int, s: int) -> None:
+    text = EOT.join(pieces)
+    _windows_of(ctx, text, min(L, len(byte_ids(text)) - 1), s)
 
 
 @check(points=2, visibility="public", kind="property", targets=(DS, DL),
@@ -267,15 +262,14 @@ def rejects_bad_arguments(ctx: Context) -> None:
         (long_text, 0, 1, ("max_length", "0")), (long_text, -3, 1, ("max_length", "-3")),
         (long_text, 4, 0, ("stride", "0")), (long_text, 4, -2, ("stride", "-2")),
     ]
-    tok = byte_tokenizer(ctx)
+    tok = ctx.runtime("toys.ByteTokenizer")
     made = [ctx.module(DS, [t, tok, L, s], catch=True) for t, L, s, _ in cases]
     *made, loader = ctx.fetch(*made, ctx.call(DL, "abc", max_length=8, stride=2, tokenizer=tok, catch=True))
     for (t, L, s, names), got in zip(cases, made):
         ctx.example(config={"txt": t, "max_length": L, "stride": s, "tokenizer": BYTE_TOKENIZER})
-        if EOT in t and not isinstance(got, Raised):  # 17 tokens if <|endoftext|> is spelled out
-            raise CheckFailure(f"GPTDatasetV1({t!r}, tokenizer, {L}, {s}): expected a ValueError, but no error was "
-                               f"raised", hint=f"{t!r} is {len(byte_ids(t))} tokens only with <|endoftext|> as one "
-                                               f"token; {ALLOW_HINT}")
+        ctx.expect(EOT not in t or isinstance(got, Raised),  # 17 tokens if <|endoftext|> is spelled out
+                   f"GPTDatasetV1({t!r}, tokenizer, {L}, {s}): expected a ValueError, but no error was raised",
+                   hint=f"{t!r} is {len(byte_ids(t))} tokens only with <|endoftext|> as one token; {ALLOW_HINT}")
         ctx.expect_raises(got, f"GPTDatasetV1({t!r}, tokenizer, max_length={L}, stride={s})", mention=names)
     ctx.example(config={"function": DL, "txt": "abc", "max_length": 8, "stride": 2, "tokenizer": BYTE_TOKENIZER})
     ctx.expect_raises(loader, "create_dataloader_v1('abc', max_length=8, stride=2, tokenizer=tokenizer)",
@@ -285,15 +279,14 @@ def rejects_bad_arguments(ctx: Context) -> None:
 @check(points=3, visibility="public", kind="property", targets=(DL, DS), max_examples=12,
        description="create_dataloader_v1 (shuffle=False): the dataset's windows in order, batch_size per batch, "
                    "as int64 tensors of shape (batch_size, max_length); drop_last drops the last short batch")
-def dataloader_batches_in_order(ctx: Context) -> None:
-    @ctx.given(case=window_cases(), batch_size=st.integers(1, 5), drop_last=st.booleans())
-    def _(case: dict[str, Any], batch_size: int, drop_last: bool) -> None:
-        text, L, s = case["txt"], case["max_length"], case["stride"]
-        args = {"batch_size": batch_size, "max_length": L, "stride": s, "shuffle": False, "drop_last": drop_last}
-        ctx.example(config={**args, "tokenizer": BYTE_TOKENIZER}, values={"txt": text})
-        want = windows(byte_ids(text), L, s)
-        expect_batches(ctx, loader_epochs(ctx, text, **args)["epochs"][0], want,
-                       loader_hints(want, batch_size, drop_last), L, loader_call(text, **args))
+@given(case=window_cases(), batch_size=st.integers(1, 5), drop_last=st.booleans())
+def dataloader_batches_in_order(ctx: Context, case: dict[str, Any], batch_size: int, drop_last: bool) -> None:
+    text, L, s = case["txt"], case["max_length"], case["stride"]
+    args = {"batch_size": batch_size, "max_length": L, "stride": s, "shuffle": False, "drop_last": drop_last}
+    ctx.example(config={**args, "tokenizer": BYTE_TOKENIZER}, values={"txt": text})
+    want = windows(byte_ids(text), L, s)
+    expect_batches(ctx, loader_epochs(ctx, text, **args)["epochs"][0], want,
+                   loader_hints(want, batch_size, drop_last), L, loader_call(text, **args))
 
 
 def expect_permutation(ctx: Context, epoch: list[Any], want: Windows, batch_size: int, drop_last: bool,
@@ -301,10 +294,9 @@ def expect_permutation(ctx: Context, epoch: list[Any], want: Windows, batch_size
     """shuffle=True: the batch sizes, and each window of the dataset at most once (exactly once unless drop_last)."""
     flat = batch_rows(ctx, epoch, loader_hints(want, batch_size, drop_last, n), max_length, what)
     got, expected = Counter(flat), Counter(want)
-    if got - expected or (not drop_last and got != expected):
-        raise CheckFailure(f"{what}: one epoch gave {len(flat)} windows, {sum((got - expected).values())} of them not "
-                           f"windows of the dataset (or repeated); expected each of the {len(want)} windows "
-                           f"{'at most' if drop_last else 'exactly'} once")
+    ctx.expect(not (got - expected or (not drop_last and got != expected)), f"{what}: one epoch gave {len(flat)} "
+               f"windows, {sum((got - expected).values())} of them not windows of the dataset (or repeated); expected "
+               f"each of the {len(want)} windows {'at most' if drop_last else 'exactly'} once")
     return flat
 
 
@@ -321,9 +313,8 @@ def dataloader_shuffles_windows(ctx: Context) -> None:
         for epoch in loader_epochs(ctx, text, 2, seed=1234, **args)["epochs"]:
             flat = expect_permutation(ctx, epoch, want, 4, drop_last, 4, loader_call(text, **args))
             in_order.append(flat == want[:len(flat)])
-    if all(in_order):
-        raise CheckFailure("create_dataloader_v1(..., shuffle=True): the windows came in dataset order in every "
-                           "epoch (4 epochs of 15 windows)", hint="pass shuffle to the DataLoader")
+    ctx.expect(not all(in_order), "create_dataloader_v1(..., shuffle=True): the windows came in dataset order in every "
+                                  "epoch (4 epochs of 15 windows)", hint="pass shuffle to the DataLoader")
 
 
 @check(points=1, visibility="public", kind="integrity", targets=(DL, DS),
@@ -337,13 +328,13 @@ def dataloader_defaults_and_workers(ctx: Context) -> None:
     ctx.example(config={"call": "create_dataloader_v1(txt, tokenizer=tokenizer), then num_workers=2",
                         "tokenizer": BYTE_TOKENIZER, "txt_tokens": len(byte_ids(text))})
     res = loader_epochs(ctx, text, seed=7)
-    if not res["info"]["is_dataloader"]:
-        raise CheckFailure(f"create_dataloader_v1 returned a {res['info']['type']}, expected a "
-                           f"torch.utils.data.DataLoader")
-    if not Counter(batch_rows(ctx, res["epochs"][0], loader_hints(want, 4, True), 256, what)) <= Counter(want):
-        raise CheckFailure(f"{what}: a batch row is not a window of the text")
-    dl = ctx.call(DL, text, batch_size=2, max_length=16, stride=16, num_workers=2, tokenizer=byte_tokenizer(ctx))
-    (info,) = ctx.fetch(ctx.p.call(ctx.p.runtime(HELPERS), dl, method="describe", learner=False))
+    ctx.expect(res["info"]["is_dataloader"], f"create_dataloader_v1 returned a {res['info']['type']}, expected a "
+                                             f"torch.utils.data.DataLoader")
+    ctx.expect(Counter(batch_rows(ctx, res["epochs"][0], loader_hints(want, 4, True), 256, what)) <= Counter(want),
+               f"{what}: a batch row is not a window of the text")
+    dl = ctx.call(DL, text, batch_size=2, max_length=16, stride=16, num_workers=2,
+                  tokenizer=ctx.runtime("toys.ByteTokenizer"))
+    (info,) = ctx.fetch(ctx.runtime("loops.describe", dl))
     ctx.expect_close(info["num_workers"], 2, name="num_workers of create_dataloader_v1(..., num_workers=2) "
                                                   "(pass num_workers to the DataLoader)")
 
@@ -352,12 +343,5 @@ def dataloader_defaults_and_workers(ctx: Context) -> None:
        description="create_dataloader_v1 without a tokenizer uses tiktoken's GPT-2 encoding with <|endoftext|> "
                    "allowed (50256): the stored reference batches of fixed texts")
 def default_tokenizer_is_gpt2(ctx: Context) -> None:
-    for case in load_json(SUITE.assignment)["gpt2"]:
-        args = {k: case[k] for k in ("batch_size", "max_length", "stride", "drop_last")}
-        ctx.example(config={"case": case["name"], **args, "shuffle": False, "tokenizer": "default (None)"},
-                    values={"txt": case["txt"]})
-        want = [(tuple(x), tuple(y)) for xs, ys in case["batches"] for x, y in zip(xs, ys)]
-        expect_batches(ctx, loader_epochs(ctx, case["txt"], tokenizer=None, shuffle=False, **args)["epochs"][0], want,
-                       loader_hints(want, args["batch_size"], args["drop_last"], case["n_windows"]), args["max_length"],
-                       loader_call(case["txt"], shuffle=False, **args) + " with the default tokenizer "
-                       "(tiktoken.get_encoding('gpt2'), allowed_special={'<|endoftext|>'})")
+    stored_batches(ctx, load_json(SUITE.assignment)["gpt2"], "default (None)", " with the default tokenizer "
+                   "(tiktoken.get_encoding('gpt2'), allowed_special={'<|endoftext|>'})", tokenizer=None)

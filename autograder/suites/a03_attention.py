@@ -6,9 +6,9 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import strategies as sg
-from autograder.kit import FLOAT64, CheckFailure, Context, Hints, Suite
+from autograder.kit import FLOAT64, Context, Suite, given
 from autograder.mistakes.a03_attention import attention_hints
-from autograder.properties import dropout_probe, is_causal
+from autograder.properties import dropout_probe, is_causal, keeps_dtype
 from autograder.scan import Ban
 from autograder.snapshots import SnapshotCase
 from autograder.snapshots import register as register_snapshots
@@ -39,13 +39,6 @@ SNAPSHOTS = [
                  init={"d_in": 4, "d_out": 6, "context_length": 7, "dropout": 0.0, "num_heads": 3, "qkv_bias": True},
                  seed=6),
 ]
-_CASES = {c.name: c for c in SNAPSHOTS}
-
-
-def _snapshot_hints(case: SnapshotCase, inputs: dict[str, torch.Tensor], weights: dict[str, torch.Tensor]) -> Hints | None:
-    if case.init is None:
-        return None
-    return attention_hints(case.target, inputs["x"], weights, case.init.get("num_heads", 1))
 
 
 def _softmax_on(ctx: Context, x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -56,63 +49,47 @@ def _softmax_on(ctx: Context, x: torch.Tensor, dim: int) -> torch.Tensor:
 
 @check(points=2, visibility="public", kind="property", targets=("softmax",),
        description="softmax: non-negative, each slice along `dim` sums to 1, shape and dtype kept")
-def softmax_rows_sum_to_one(ctx: Context) -> None:
-    @ctx.given(data=st.data(), shape=sg.shapes(max_dims=3))
-    def _(data: st.DataObject, shape: tuple[int, ...]) -> None:
-        dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
-        x = data.draw(sg.tensors(shape=shape, scale=3.0), label="x")
-        out = _softmax_on(ctx, x, dim)
-        if (out < 0).any():
-            raise CheckFailure("output of softmax: has negative entries")
-        ctx.expect_close(out.sum(dim), torch.ones_like(x.sum(dim)), name=f"sum of softmax output along dim={dim}",
-                         tol=FLOAT64)
+@given(data=st.data(), shape=sg.shapes(max_dims=3))
+def softmax_rows_sum_to_one(ctx: Context, data: st.DataObject, shape: tuple[int, ...]) -> None:
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
+    x = data.draw(sg.tensors(shape=shape, scale=3.0), label="x")
+    out = _softmax_on(ctx, x, dim)
+    ctx.expect(not (out < 0).any(), "output of softmax: has negative entries")
+    ctx.expect_close(out.sum(dim), torch.ones_like(x.sum(dim)), name=f"sum of softmax output along dim={dim}",
+                     tol=FLOAT64)
 
 
 @check(points=2, visibility="public", kind="property", targets=("softmax",),
        description="softmax: finite for inputs of magnitude 1e4, and unchanged when a constant is added")
-def softmax_large_inputs(ctx: Context) -> None:
-    @ctx.given(x=sg.tensors(shape=sg.shapes(max_dims=2, max_side=6), scale=1e4),
-               shift=st.sampled_from([1e3, -1e3, 5e3]))
-    def _(x: torch.Tensor, shift: float) -> None:
-        out = _softmax_on(ctx, x, -1)
-        if not torch.isfinite(out).all():
-            raise CheckFailure("output of softmax: inf or nan for inputs of magnitude 1e4 (exp overflowed: "
-                               "subtract the maximum along `dim` before exponentiating)")
-        shifted = _softmax_on(ctx, x + shift, -1)
-        ctx.expect_close(shifted, out, name=f"softmax(x + {shift:g}) compared with softmax(x)", tol=FLOAT64)
+@given(x=sg.tensors(shape=sg.shapes(max_dims=2, max_side=6), scale=1e4), shift=st.sampled_from([1e3, -1e3, 5e3]))
+def softmax_large_inputs(ctx: Context, x: torch.Tensor, shift: float) -> None:
+    out = _softmax_on(ctx, x, -1)
+    ctx.expect(torch.isfinite(out).all(), "output of softmax: inf or nan for inputs of magnitude 1e4 (exp overflowed: "
+                                          "subtract the maximum along `dim` before exponentiating)")
+    shifted = _softmax_on(ctx, x + shift, -1)
+    ctx.expect_close(shifted, out, name=f"softmax(x + {shift:g}) compared with softmax(x)", tol=FLOAT64)
 
 
-register_snapshots(SUITE, SNAPSHOTS, hints=_snapshot_hints,
+register_snapshots(SUITE, SNAPSHOTS, hints=lambda case, inputs, w: None if case.init is None else attention_hints(
+                       case.target, inputs["x"], w, case.init.get("num_heads", 1)),
                    describe=lambda case: f"{case.target}: matches stored reference outputs for fixed weights and inputs")
 
 
-def _causal(cls: str) -> None:
-    def body(ctx: Context) -> None:
-        @ctx.given(cfg=sg.attention_configs(), data=st.data())
-        def _(cfg: dict, data: st.DataObject) -> None:
-            is_causal(ctx, cls, cfg, data)
-
-    body.__name__ = f"{SHORT[cls]}_is_causal"
-    check(points=2, visibility="public", kind="property", targets=(cls,), max_examples=15,
-          description=f"{cls}: changing a later token never changes the outputs of earlier tokens")(body)
-
-
 for _cls in CAUSAL_CLASSES:
-    _causal(_cls)
-
-
-def _dropout(cls: str) -> None:
-    def body(ctx: Context) -> None:
-        dropout_probe(ctx, cls)
-
-    body.__name__ = f"{SHORT[cls]}_dropout_on_attention_weights"
-    check(points=3, visibility="public", kind="property", targets=(cls,),
-          description=f"{cls}: in train mode, dropout zeroes attention weights at rate p and scales the rest "
-                      f"by 1/(1-p); in eval mode it is off")(body)
-
+    @check(points=2, visibility="public", kind="property", targets=(_cls,), max_examples=15,
+           name=f"{SHORT[_cls]}_is_causal",
+           description=f"{_cls}: changing a later token never changes the outputs of earlier tokens")
+    @given(cfg=sg.attention_configs(), data=st.data())
+    def _(ctx: Context, cfg: dict, data: st.DataObject, cls: str = _cls) -> None:
+        is_causal(ctx, cls, cfg, data)
 
 for _cls in ("CausalAttention", MHA):
-    _dropout(_cls)
+    @check(points=3, visibility="public", kind="property", targets=(_cls,),
+           name=f"{SHORT[_cls]}_dropout_on_attention_weights",
+           description=f"{_cls}: in train mode, dropout zeroes attention weights at rate p and scales the rest "
+                       f"by 1/(1-p); in eval mode it is off")
+    def _(ctx: Context, cls: str = _cls) -> None:
+        dropout_probe(ctx, cls)
 
 
 @check(points=1, visibility="public", kind="property", targets=(MHA,),
@@ -132,9 +109,5 @@ def mha_rejects_bad_input(ctx: Context) -> None:
 @check(points=1, visibility="public", kind="integrity", targets=(MHA,),
        description="MultiHeadAttention: float32 in, float32 out (float64 likewise); the input is not modified")
 def mha_keeps_dtype(ctx: Context) -> None:
-    for dtype in (torch.float32, torch.float64):  # ctx.call checks the dtype and that x is left alone
-        x = sg.make_tensor((2, 3, 4), 7, dtype=dtype)
-        ctx.example(shapes={"x": [2, 3, 4]}, config={"dtype": str(dtype)})
-        m = ctx.module(MHA, {"d_in": 4, "d_out": 4, "context_length": 3, "dropout": 0.0, "num_heads": 2}, dtype=dtype)
-        (out,) = ctx.fetch(ctx.call(m, x))
-        ctx.expect_tensor(out, x, f"output of {MHA}")
+    keeps_dtype(ctx, MHA, {"d_in": 4, "d_out": 4, "context_length": 3, "dropout": 0.0, "num_heads": 2}, (2, 3, 4), 7,
+                label=MHA)

@@ -23,7 +23,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograder import strategies as sg
-from autograder.kit import FLOAT64, CheckFailure, Context, Suite, Tolerance, compare_module
+from autograder.kit import FLOAT64, Context, Suite, Tolerance, compare_module, float64_inside, given
 from autograder.mistakes.a06_loss import (BATCH_MISTAKES, CE_MISTAKES, EOT, I2T_MISTAKES, LOADER_MISTAKES, PPL_MISTAKES,
                                           T2I_MISTAKES, StoredIds, loss_by_hand)
 from autograder.program import Ref
@@ -79,9 +79,8 @@ def make_targets(lead: tuple[int, ...], C: int, seed: int, *, ignore_index: int 
     return t
 
 
-def by_hand(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
-    """The contract's loss, computed in float64 and rounded once to the logits' dtype (a reference for compare_module)."""
-    return loss_by_hand(logits, targets, ignore_index).to(logits.dtype)
+# The contract's loss, computed in float64 and rounded once to the logits' dtype (a reference for compare_module).
+by_hand = float64_inside(loss_by_hand)
 
 
 def ce_check(ctx: Context, ref: Any, x: torch.Tensor, t: torch.Tensor, ii: int, *, seed: int = 0,
@@ -104,8 +103,7 @@ def _stored(loss: float, grad: list) -> Any:
 def cross_entropy_snapshot(ctx: Context) -> None:
     for case in load_json(SUITE.assignment)["cross_entropy"]:
         x, t = torch.tensor(case["logits"], dtype=torch.float64), torch.tensor(case["targets"])
-        ctx.example(shapes={"logits": list(x.shape), "targets": list(t.shape)},
-                    config={"case": case["name"], "ignore_index": case["ignore_index"]}, values={"logits": x, "targets": t})
+        ctx.example(config={"case": case["name"], "ignore_index": case["ignore_index"]}, logits=x, targets=t)
         ce_check(ctx, _stored(case["loss"], case["grad"]), x, t, case["ignore_index"])
 
 
@@ -113,67 +111,62 @@ def cross_entropy_snapshot(ctx: Context) -> None:
        description="cross_entropy: log C for a row of equal logits, log(1 + (C-1) e^-a) for logit a at the target "
                    "and 0 elsewhere, and logsumexp(x) - x_y averaged over positions for random logits; (N, C) rows "
                    "and (B, T, C) batches")
-def cross_entropy_known_values(ctx: Context) -> None:
-    @ctx.given(lead=leads(), C=st.integers(2, 6), seed=sg.seeds(), a=st.sampled_from([-2.0, 0.5, 3.0]))
-    def _(lead: tuple[int, ...], C: int, seed: int, a: float) -> None:
-        t = make_targets(lead, C, seed)
-        mixed = sg.make_tensor((*lead, C), seed + 2, scale=2.0)
-        cases = {"rows of equal logits (a different constant per row)":
-                 (sg.make_tensor((*lead, 1), seed + 1, scale=5.0).expand(*lead, C).contiguous(), math.log(C)),
-                 f"logit {a:g} at the target and 0 elsewhere":
-                 (torch.nn.functional.one_hot(t, C).double() * a, math.log1p((C - 1) * math.exp(-a))),
-                 "random logits": (mixed, float(loss_by_hand(mixed, t)))}
-        ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)}, config={"C": C, "a": a},
-                    values={"random logits": mixed, "targets": t})
-        outs = ctx.fetch(*(ctx.call(CE, x, t) for x, _ in cases.values()))
-        for (label, (x, want)), got in zip(cases.items(), outs):
-            ctx.expect_close(got, torch.tensor(want, dtype=torch.float64), tol=FLOAT64, hints=CE_MISTAKES(x=x, t=t, ii=-100),
-                             name=f"cross_entropy on {label}, logits {tuple(x.shape)}")
+@given(lead=leads(), C=st.integers(2, 6), seed=sg.seeds(), a=st.sampled_from([-2.0, 0.5, 3.0]))
+def cross_entropy_known_values(ctx: Context, lead: tuple[int, ...], C: int, seed: int, a: float) -> None:
+    t = make_targets(lead, C, seed)
+    mixed = sg.make_tensor((*lead, C), seed + 2, scale=2.0)
+    cases = {"rows of equal logits (a different constant per row)":
+             (sg.make_tensor((*lead, 1), seed + 1, scale=5.0).expand(*lead, C).contiguous(), math.log(C)),
+             f"logit {a:g} at the target and 0 elsewhere":
+             (torch.nn.functional.one_hot(t, C).double() * a, math.log1p((C - 1) * math.exp(-a))),
+             "random logits": (mixed, float(loss_by_hand(mixed, t)))}
+    ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)}, config={"C": C, "a": a},
+                values={"random logits": mixed, "targets": t})
+    outs = ctx.fetch(*(ctx.call(CE, x, t) for x, _ in cases.values()))
+    for (label, (x, want)), got in zip(cases.items(), outs):
+        ctx.expect_close(got, torch.tensor(want, dtype=torch.float64), tol=FLOAT64, hints=CE_MISTAKES(x=x, t=t, ii=-100),
+                         name=f"cross_entropy on {label}, logits {tuple(x.shape)}")
 
 
 @check(points=2, visibility="public", kind="property", targets=(CE,), max_examples=8,
        description="cross_entropy: the gradient w.r.t. the logits is (softmax(x) - onehot(y)) / N")
-def cross_entropy_gradient(ctx: Context) -> None:
-    @ctx.given(lead=leads(), C=st.integers(2, 6), seed=sg.seeds())
-    def _(lead: tuple[int, ...], C: int, seed: int) -> None:
-        t, x = make_targets(lead, C, seed), sg.make_tensor((*lead, C), seed + 1, scale=2.0)
-        ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)}, values={"logits": x, "targets": t})
-        ce_check(ctx, by_hand, x, t, -100, seed=seed)
+@given(lead=leads(), C=st.integers(2, 6), seed=sg.seeds())
+def cross_entropy_gradient(ctx: Context, lead: tuple[int, ...], C: int, seed: int) -> None:
+    t, x = make_targets(lead, C, seed), sg.make_tensor((*lead, C), seed + 1, scale=2.0)
+    ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)}, values={"logits": x, "targets": t})
+    ce_check(ctx, by_hand, x, t, -100, seed=seed)
 
 
 @check(points=3, visibility="public", kind="property", targets=(CE,), max_examples=10,
        description="cross_entropy: positions whose target is ignore_index (-100 by default, or any given value, "
                    "a valid class id included) are left out of the mean and get zero gradient; all ignored -> nan")
-def cross_entropy_ignore_index(ctx: Context) -> None:
-    @ctx.given(lead=leads(), C=st.integers(2, 6), seed=sg.seeds(), which=IGNORE)
-    def _(lead: tuple[int, ...], C: int, seed: int, which: str) -> None:
-        ii = ignore_index(which, C)
-        t, x = make_targets(lead, C, seed, ignore_index=ii, p_ignore=0.4), sg.make_tensor((*lead, C), seed + 1, scale=2.0)
-        ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)},
-                    config={"ignore_index": ii, "kept_positions": int((t != ii).sum())}, values={"logits": x, "targets": t})
-        ce_check(ctx, lambda logits, targets, **_: by_hand(logits, targets, ii), x, t, ii, seed=seed, catch=True)
-        none = torch.full(lead, ii)
-        (got,) = ctx.fetch(ctx.call(CE, x, none, ignore_index=ii, catch=True))
-        ctx.expect_close(got, torch.tensor(math.nan, dtype=x.dtype), tol=FLOAT64, hints=CE_MISTAKES(x=x, t=none, ii=ii),
-                         name=f"cross_entropy with every target = ignore_index={ii} (expected nan: a mean over no "
-                              f"positions; PyTorch's F.cross_entropy returns nan too)")
+@given(lead=leads(), C=st.integers(2, 6), seed=sg.seeds(), which=IGNORE)
+def cross_entropy_ignore_index(ctx: Context, lead: tuple[int, ...], C: int, seed: int, which: str) -> None:
+    ii = ignore_index(which, C)
+    t, x = make_targets(lead, C, seed, ignore_index=ii, p_ignore=0.4), sg.make_tensor((*lead, C), seed + 1, scale=2.0)
+    ctx.example(config={"ignore_index": ii, "kept_positions": int((t != ii).sum())}, logits=x, targets=t)
+    ce_check(ctx, lambda logits, targets, **_: by_hand(logits, targets, ii), x, t, ii, seed=seed, catch=True)
+    none = torch.full(lead, ii)
+    (got,) = ctx.fetch(ctx.call(CE, x, none, ignore_index=ii, catch=True))
+    ctx.expect_close(got, torch.tensor(math.nan, dtype=x.dtype), tol=FLOAT64, hints=CE_MISTAKES(x=x, t=none, ii=ii),
+                     name=f"cross_entropy with every target = ignore_index={ii} (expected nan: a mean over no "
+                          f"positions; PyTorch's F.cross_entropy returns nan too)")
 
 
 @check(points=2, visibility="public", kind="property", targets=(CE,), max_examples=6,
        description="cross_entropy: finite and correct for logits of size 1e4 (float32 and float64), with a finite "
                    "gradient; shifting every logit by 1e4 changes nothing")
-def cross_entropy_large_logits(ctx: Context) -> None:
-    @ctx.given(lead=leads(), C=st.integers(3, 6), seed=sg.seeds())
-    def _(lead: tuple[int, ...], C: int, seed: int) -> None:
-        t = make_targets(lead, C, seed)
-        onehot, rand = torch.nn.functional.one_hot(t, C).double(), sg.make_tensor((*lead, C), seed + 1, scale=LARGE)
-        cases = {"1e4 at the target, 0 elsewhere": onehot * LARGE, "-1e4 at the target, 0 elsewhere": onehot * -LARGE,
-                 "normal of scale 1e4": rand, "normal of scale 1e4, plus 1e4": rand + LARGE}
-        ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)}, config={"logits": list(cases)})
-        for dtype, tol, grad_tol in ((torch.float64, FLOAT64, None),
-                                     (torch.float32, float32_tolerance(2 * LARGE), FLOAT32_GRAD)):
-            for x in cases.values():
-                ce_check(ctx, by_hand, x.to(dtype), t, -100, seed=seed, tol=tol, grad_tol=grad_tol)
+@given(lead=leads(), C=st.integers(3, 6), seed=sg.seeds())
+def cross_entropy_large_logits(ctx: Context, lead: tuple[int, ...], C: int, seed: int) -> None:
+    t = make_targets(lead, C, seed)
+    onehot, rand = torch.nn.functional.one_hot(t, C).double(), sg.make_tensor((*lead, C), seed + 1, scale=LARGE)
+    cases = {"1e4 at the target, 0 elsewhere": onehot * LARGE, "-1e4 at the target, 0 elsewhere": onehot * -LARGE,
+             "normal of scale 1e4": rand, "normal of scale 1e4, plus 1e4": rand + LARGE}
+    ctx.example(shapes={"logits": [*lead, C], "targets": list(lead)}, config={"logits": list(cases)})
+    for dtype, tol, grad_tol in ((torch.float64, FLOAT64, None),
+                                 (torch.float32, float32_tolerance(2 * LARGE), FLOAT32_GRAD)):
+        for x in cases.values():
+            ce_check(ctx, by_hand, x.to(dtype), t, -100, seed=seed, tol=tol, grad_tol=grad_tol)
 
 
 @check(points=1, visibility="public", kind="property", targets=(CE,),
@@ -234,9 +227,8 @@ def token_round_trip(ctx: Context, tok: Ref, mine: Any, texts: dict[str, list[in
                    "token_ids_to_text decodes them back (a byte-level tokenizer)")
 def token_ids_byte_tokenizer(ctx: Context) -> None:
     ctx.example(config={"tokenizer": "ByteTokenizer", "texts": list(TEXTS)})
-    tok = ctx.p.call(ctx.p.runtime("toys"), method="ByteTokenizer", learner=False)
-    token_round_trip(ctx, tok, ByteTokenizer(), {s: ByteTokenizer().encode(s, allowed_special={EOT}) for s in TEXTS},
-                     "ByteTokenizer")
+    texts = {s: ByteTokenizer().encode(s, allowed_special={EOT}) for s in TEXTS}
+    token_round_trip(ctx, ctx.runtime("toys.ByteTokenizer"), ByteTokenizer(), texts, "ByteTokenizer")
 
 
 @check(points=1, visibility="public", kind="property", targets=(T2I, I2T), needs=("gpt2",),
@@ -244,15 +236,10 @@ def token_ids_byte_tokenizer(ctx: Context) -> None:
                    "(needs GPT-2's files)")
 def token_ids_gpt2(ctx: Context) -> None:
     ctx.example(config={"tokenizer": "tiktoken gpt2", "texts": list(GPT2_IDS)})
-    tok = ctx.p.call(ctx.p.runtime("a06_helpers"), method="gpt2_encoding", learner=False)
-    token_round_trip(ctx, tok, StoredIds(GPT2_IDS), GPT2_IDS, "tiktoken gpt2")
+    token_round_trip(ctx, ctx.runtime("gpt2.encoding"), StoredIds(GPT2_IDS), GPT2_IDS, "tiktoken gpt2")
 
 
 # -- calc_loss_batch / calc_loss_loader with a table model ---------------------------------------
-def table_model(ctx: Context, table: torch.Tensor, *, trainable: bool = False) -> Ref:
-    return ctx.p.call(ctx.p.runtime("toys"), table, method="TableLM", learner=False, trainable=trainable)
-
-
 def lm_batch(V: int, B: int, T: int, seed: int, *, p_ignore: float = 0.25) -> tuple[torch.Tensor, torch.Tensor]:
     inputs = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(seed))
     return inputs, make_targets((B, T), V, seed + 1, ignore_index=-100, p_ignore=p_ignore)
@@ -265,7 +252,7 @@ def batch_run(ctx: Context, table: torch.Tensor, inputs: torch.Tensor, targets: 
     Also returns the learner's own cross_entropy of the batch's logits (for the hint), the model's modes and
     gradient modes per call, and the table's gradient.
     """
-    m = table_model(ctx, table, trainable=True)
+    m = ctx.runtime("toys.TableLM", table, trainable=True)
     ctx.p.train(m, True)
     loss = ctx.call(BATCH, inputs, targets, m, "cpu", grad=True)
     back = ctx.p.backward(loss, upstream, catch=True)
@@ -280,13 +267,11 @@ def expect_batch(ctx: Context, res: dict[str, Any], want: torch.Tensor, want_gra
                  inputs: torch.Tensor, targets: torch.Tensor, name: str) -> None:
     ctx.expect_close(res["loss"], want, tol=FLOAT64, name=name, hints=BATCH_MISTAKES(
         table=table, inputs=inputs, targets=targets, own=res["own"], want=want))
-    if res["modes"] != [True, False]:
-        raise CheckFailure(f"{name}: the model ran in modes {res['modes']} (True = train) for two calls made in train "
-                           f"mode and then eval mode; calc_loss_batch must not call model.train() or model.eval(): "
-                           f"the caller decides")
-    if res["grad_enabled"][0] is not True:
-        raise CheckFailure(f"{name}: the model ran with gradients off (torch.no_grad?): training calls loss.backward() "
-                           f"on this loss")
+    ctx.expect(res["modes"] == [True, False], f"{name}: the model ran in modes {res['modes']} (True = train) for two "
+               f"calls made in train mode and then eval mode; calc_loss_batch must not call model.train() or "
+               f"model.eval(): the caller decides")
+    ctx.expect(res["grad_enabled"][0] is True, f"{name}: the model ran with gradients off (torch.no_grad?): training "
+                                               f"calls loss.backward() on this loss")
     ctx.expect_close(res["back"], None, name=f"{name}: loss.backward()")
     ctx.expect_close(res["grads"]["params"].get("table"), want_grad, tol=FLOAT64,
                      name="gradient of the loss w.r.t. the model's table (loss.backward())")
@@ -297,20 +282,18 @@ def expect_batch(ctx: Context, res: dict[str, Any], want: torch.Tensor, want_gra
        description="calc_loss_batch with a bigram table model: the mean next-token loss over the (B, T) positions "
                    "(targets -100 skipped), differentiable w.r.t. the model's parameters; leaves the model's "
                    "train/eval mode and gradient mode alone")
-def calc_loss_batch_table_model(ctx: Context) -> None:
-    @ctx.given(V=st.integers(3, 6), B=st.integers(1, 3), T=st.integers(1, 4), seed=sg.seeds())
-    def _(V: int, B: int, T: int, seed: int) -> None:
-        table = sg.make_tensor((V, V), seed, scale=2.0)
-        inputs, targets = lm_batch(V, B, T, seed + 1)
-        leaf = table.clone().requires_grad_(True)
-        want = loss_by_hand(leaf[inputs], targets)
-        want.backward()
-        ctx.example(shapes={"table": [V, V], "input_batch": [B, T], "target_batch": [B, T]},
-                    config={"model": "TableLM: logits = table[input_batch]", "device": "cpu"},
-                    values={"input_batch": inputs, "target_batch": targets})
-        res = batch_run(ctx, table, inputs, targets, torch.ones((), dtype=torch.float64))
-        expect_batch(ctx, res, want.detach(), leaf.grad, table, inputs, targets,
-                     "calc_loss_batch(input_batch, target_batch, TableLM(table), 'cpu')")
+@given(V=st.integers(3, 6), B=st.integers(1, 3), T=st.integers(1, 4), seed=sg.seeds())
+def calc_loss_batch_table_model(ctx: Context, V: int, B: int, T: int, seed: int) -> None:
+    table = sg.make_tensor((V, V), seed, scale=2.0)
+    inputs, targets = lm_batch(V, B, T, seed + 1)
+    leaf = table.clone().requires_grad_(True)
+    want = loss_by_hand(leaf[inputs], targets)
+    want.backward()
+    ctx.example(shapes={"table": [V, V]}, config={"model": "TableLM: logits = table[input_batch]", "device": "cpu"},
+                input_batch=inputs, target_batch=targets)
+    res = batch_run(ctx, table, inputs, targets, torch.ones((), dtype=torch.float64))
+    expect_batch(ctx, res, want.detach(), leaf.grad, table, inputs, targets,
+                 "calc_loss_batch(input_batch, target_batch, TableLM(table), 'cpu')")
 
 
 def random_batches(V: int, n: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -328,17 +311,16 @@ def loader_batches(loader: list | tuple) -> list[tuple[torch.Tensor, torch.Tenso
     return [(inputs[i:i + bs], targets[i:i + bs]) for i in range(0, inputs.shape[0], bs)]
 
 
-def loader_check(ctx: Context, table: torch.Tensor, loader: list | tuple, num_batches: int | None,
-                 want: float, losses: list[float], name: str) -> None:
+def loader_check(ctx: Context, table: torch.Tensor, loader: list | tuple, num_batches: int | None, want: float,
+                 losses: list[float], name: str) -> None:
     """calc_loss_loader on TableLM(table) (train mode) is `want`, scores k batches once each, leaves the mode alone.
 
     Also runs the learner's own calc_loss_batch on every batch (on a second model, so the first one's forward
     count is calc_loss_loader's alone), for the hint.
     """
-    model, spare = table_model(ctx, table), table_model(ctx, table)
+    model, spare = ctx.runtime("toys.TableLM", table), ctx.runtime("toys.TableLM", table)
     ctx.p.train(model, True)
-    data = loader if isinstance(loader, list) else ctx.p.call(ctx.p.runtime("a06_helpers"), *loader,
-                                                              method="data_loader", learner=False)
+    data = loader if isinstance(loader, list) else ctx.runtime("loops.data_loader", *loader)
     batches = loader_batches(loader)
     res = ctx.fetch(out=ctx.call(LOADER, data, model, "cpu", **({} if num_batches is None else {"num_batches": num_batches})),
                     seen=ctx.p.get(model, "seen_lengths"), training=ctx.p.get(model, "training"),
@@ -347,41 +329,39 @@ def loader_check(ctx: Context, table: torch.Tensor, loader: list | tuple, num_ba
     ctx.expect_close(got, want, tol=FLOAT64, name=name, hints=LOADER_MISTAKES(
         losses=losses, sizes=[int((y != -100).sum()) for _, y in batches], num_batches=num_batches, own=res["own"]))
     k = len(batches) if num_batches is None else min(num_batches, len(batches))
-    if len(res["seen"]) != k:
-        raise CheckFailure(f"{name}: ran the model on {len(res['seen'])} batches, expected {k}: score only the first "
-                           f"min(num_batches, len(data_loader)) batches, once each")
-    if res["training"] is not True:
-        raise CheckFailure(f"{name}: left the model in eval mode although it came in train mode; calc_loss_loader "
-                           f"must not switch modes (evaluate_model, in a07, does that and switches back)")
+    ctx.expect(len(res["seen"]) == k, f"{name}: ran the model on {len(res['seen'])} batches, expected {k}: score only "
+                                      f"the first min(num_batches, len(data_loader)) batches, once each")
+    ctx.expect(res["training"] is True, f"{name}: left the model in eval mode although it came in train mode; "
+                                        f"calc_loss_loader must not switch modes (evaluate_model, in a07, does that "
+                                        f"and switches back)")
 
 
 @check(points=3, visibility="public", kind="property", targets=(LOADER,), max_examples=8,
        description="calc_loss_loader: the plain mean of the first min(num_batches, len(loader)) batch losses "
                    "(all when num_batches is None), for a list of batches and for a DataLoader; the model's mode "
                    "is left alone")
-def calc_loss_loader_mean_of_batches(ctx: Context) -> None:
-    @ctx.given(V=st.integers(3, 6), n=st.integers(2, 4), seed=sg.seeds(), data=st.data())
-    def _(V: int, n: int, seed: int, data: st.DataObject) -> None:
-        num_batches = data.draw(st.sampled_from([None, 1, n - 1, n + 2]), label="num_batches")
-        kind = data.draw(st.sampled_from(["list", "DataLoader"]), label="loader")
-        table = sg.make_tensor((V, V), seed, scale=2.0)
-        # a DataLoader of batch_size 2 over 2n - 1 rows: n batches, the last one of 1 row
-        loader: Any = random_batches(V, n, seed + 1) if kind == "list" else (*lm_batch(V, 2 * n - 1, 3, seed + 1), 2)
-        losses = [float(loss_by_hand(table[x], y)) for x, y in loader_batches(loader)]
-        k = n if num_batches is None else min(num_batches, n)
-        ctx.example(shapes={"batches": [list(x.shape) for x, _ in loader_batches(loader)]},
-                    config={"loader": kind, "num_batches": num_batches, "batch_losses": [round(v, 6) for v in losses]})
-        loader_check(ctx, table, loader, num_batches, sum(losses[:k]) / k, losses,
-                     f"calc_loss_loader({kind} of {n} batches, num_batches={num_batches})")
+@given(V=st.integers(3, 6), n=st.integers(2, 4), seed=sg.seeds(), data=st.data())
+def calc_loss_loader_mean_of_batches(ctx: Context, V: int, n: int, seed: int, data: st.DataObject) -> None:
+    num_batches = data.draw(st.sampled_from([None, 1, n - 1, n + 2]), label="num_batches")
+    kind = data.draw(st.sampled_from(["list", "DataLoader"]), label="loader")
+    table = sg.make_tensor((V, V), seed, scale=2.0)
+    # a DataLoader of batch_size 2 over 2n - 1 rows: n batches, the last one of 1 row
+    loader: Any = random_batches(V, n, seed + 1) if kind == "list" else (*lm_batch(V, 2 * n - 1, 3, seed + 1), 2)
+    losses = [float(loss_by_hand(table[x], y)) for x, y in loader_batches(loader)]
+    k = n if num_batches is None else min(num_batches, n)
+    ctx.example(shapes={"batches": [list(x.shape) for x, _ in loader_batches(loader)]},
+                config={"loader": kind, "num_batches": num_batches, "batch_losses": [round(v, 6) for v in losses]})
+    loader_check(ctx, table, loader, num_batches, sum(losses[:k]) / k, losses,
+                 f"calc_loss_loader({kind} of {n} batches, num_batches={num_batches})")
 
 
 @check(points=1, visibility="public", kind="property", targets=(LOADER,),
        description="calc_loss_loader: nan (not 0.0, not an error) for an empty loader, list or DataLoader")
 def calc_loss_loader_empty_is_nan(ctx: Context) -> None:
     ctx.example(config={"loaders": "[], [] with num_batches=2, an empty DataLoader"})
-    model = table_model(ctx, sg.make_tensor((4, 4), 3))
+    model = ctx.runtime("toys.TableLM", sg.make_tensor((4, 4), 3))
     empty = torch.zeros(0, 3, dtype=torch.int64)
-    dl = ctx.p.call(ctx.p.runtime("a06_helpers"), empty, empty, 2, method="data_loader", learner=False)
+    dl = ctx.runtime("loops.data_loader", empty, empty, 2)
     cases = {"[]": ([], {}), "[] with num_batches=2": ([], {"num_batches": 2}), "an empty DataLoader": (dl, {})}
     outs = ctx.fetch(*(ctx.call(LOADER, data, model, "cpu", catch=True, **kw) for data, kw in cases.values()))
     for what, got in zip(cases, outs):
@@ -422,7 +402,7 @@ def loss_helpers_snapshot(ctx: Context) -> None:
     batches = [(torch.tensor(x), torch.tensor(y)) for x, y in ld["batches"]]
     ctx.example(shapes={"input_batch": list(inputs.shape), "loader": [list(x.shape) for x, _ in batches]},
                 config={"num_batches": ld["num_batches"]})
-    loss, own = ctx.fetch(ctx.call(BATCH, inputs, targets, table_model(ctx, table), "cpu"),
+    loss, own = ctx.fetch(ctx.call(BATCH, inputs, targets, ctx.runtime("toys.TableLM", table), "cpu"),
                           ctx.call(CE, table[inputs].flatten(0, 1), targets.flatten(), catch=True))
     want = torch.tensor(b["loss"], dtype=torch.float64)
     ctx.expect_close(loss, want, tol=FLOAT64, name="calc_loss_batch on the stored batch",
@@ -432,41 +412,27 @@ def loss_helpers_snapshot(ctx: Context) -> None:
 
 
 # -- the JSON snapshot data (instructors: `scratchgrad snapshots a06` writes it from reference/) ----
-def json_snapshot_inputs() -> dict[str, Any]:
-    """The fixed inputs of snapshots/a06_loss.json."""
-    ce = [{"name": name, "logits": sg.make_tensor((*lead, C), seed, scale=scale).tolist(),
-           "targets": make_targets(lead, C, seed + 1, ignore_index=ii, p_ignore=0.34).tolist(), "ignore_index": ii}
-          for name, lead, C, seed, scale, ii in (("lm_batch", (2, 3), 5, 1, 2.0, -100),
-                                                 ("rows_custom_ignore", (4,), 3, 2, 1.0, 1),
-                                                 ("large_logits", (4,), 4, 3, LARGE, -100))]
-    inputs, targets = lm_batch(5, 2, 4, 7)
-    return {"cross_entropy": ce,
-            "calc_loss_batch": {"table": sg.make_tensor((5, 5), 9, scale=2.0).tolist(), "inputs": inputs.tolist(),
-                                "targets": targets.tolist()},
-            "calc_loss_loader": {"table": sg.make_tensor((4, 4), 10, scale=2.0).tolist(), "num_batches": 2,
-                                 "batches": [[x.tolist(), y.tolist()] for x, y in random_batches(4, 3, 8)]}}
-
-
-def json_snapshots(ref: ModuleType) -> dict[str, Any]:
-    """The snapshot data: the fixed inputs, and the outputs of `ref` (reference/a06_loss.py) on them."""
+def JSON_SNAPSHOTS(ref: ModuleType) -> dict[str, Any]:
+    """The snapshot data: fixed inputs, and the outputs of `ref` (reference/a06_loss.py) on them."""
     from autograder.runtime.toys import TableLM
 
-    data = json_snapshot_inputs()
-    for case in data["cross_entropy"]:
-        x = torch.tensor(case["logits"], dtype=torch.float64, requires_grad=True)
-        loss = ref.cross_entropy(x, torch.tensor(case["targets"]), ignore_index=case["ignore_index"])
+    ce = []
+    for name, lead, C, seed, scale, ii in (("lm_batch", (2, 3), 5, 1, 2.0, -100),
+                                           ("rows_custom_ignore", (4,), 3, 2, 1.0, 1),
+                                           ("large_logits", (4,), 4, 3, LARGE, -100)):
+        x = sg.make_tensor((*lead, C), seed, scale=scale).requires_grad_(True)
+        t = make_targets(lead, C, seed + 1, ignore_index=ii, p_ignore=0.34)
+        loss = ref.cross_entropy(x, t, ignore_index=ii)
         loss.backward()
-        case.update(loss=loss.item(), grad=x.grad.tolist())
-    b, ld = data["calc_loss_batch"], data["calc_loss_loader"]
+        ce.append({"name": name, "logits": x.detach(), "targets": t, "ignore_index": ii, "loss": loss.item(),
+                   "grad": x.grad})
+    (inputs, targets), table = lm_batch(5, 2, 4, 7), sg.make_tensor((5, 5), 9, scale=2.0)
+    model, batches = TableLM(sg.make_tensor((4, 4), 10, scale=2.0)), random_batches(4, 3, 8)
     with torch.no_grad():
-        b["loss"] = ref.calc_loss_batch(torch.tensor(b["inputs"]), torch.tensor(b["targets"]),
-                                        TableLM(torch.tensor(b["table"], dtype=torch.float64)), "cpu").item()
-        model = TableLM(torch.tensor(ld["table"], dtype=torch.float64))
-        batches = [(torch.tensor(x), torch.tensor(y)) for x, y in ld["batches"]]
-        ld["loss"] = ref.calc_loss_loader(batches, model, "cpu", num_batches=ld["num_batches"])
-        ld["batch_losses"] = [ref.calc_loss_batch(x, y, model, "cpu").item() for x, y in batches]
-    ld["sizes"] = [int((y != -100).sum()) for _, y in batches]
-    return data
-
-
-JSON_SNAPSHOTS = json_snapshots
+        return {"cross_entropy": ce, "calc_loss_batch": {
+            "table": table, "inputs": inputs, "targets": targets,
+            "loss": ref.calc_loss_batch(inputs, targets, TableLM(table), "cpu").item()}, "calc_loss_loader": {
+            "table": model.table, "num_batches": 2, "batches": batches,
+            "loss": ref.calc_loss_loader(batches, model, "cpu", num_batches=2),
+            "batch_losses": [ref.calc_loss_batch(x, y, model, "cpu").item() for x, y in batches],
+            "sizes": [int((y != -100).sum()) for _, y in batches]}}

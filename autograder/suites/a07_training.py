@@ -17,8 +17,11 @@ from hypothesis import strategies as st
 
 from autograder import strategies as sg
 from autograder.compare import describe
-from autograder.kit import FLOAT64, CheckFailure, Context, Raised, Suite, Tolerance
-from autograder.mistakes.a07_training import ADAMW_MISTAKES, LOOP_CALLS, LOOP_NORMS, SCHEDULE_MISTAKES, clip_hints
+from autograder.compare import numbers as floats
+from autograder.differential import RuntimeModel
+from autograder.kit import FLOAT64, CheckFailure, Context, Raised, Suite, Tolerance, given
+from autograder.mistakes.a07_training import (ADAMW_MISTAKES, LOOP_CALLS, LOOP_NORMS, SCHEDULE_MISTAKES, SCHEDULE_STEPS,
+                                              clip_hints)
 from autograder.program import Ref
 from autograder.runtime.toy_gpt import ToyGPT
 from autograder.scan import Ban
@@ -39,80 +42,64 @@ START = "Ab"
 TRAINERS = ("train_model_simple", "train_model")
 
 
-def floats(value: Any, name: str) -> torch.Tensor:
-    """A list of numbers (floats, ints or one-element tensors) as a float64 tensor; else the failure saying what it is."""
-    ok = isinstance(value, (list, tuple)) and all(
-        (isinstance(v, (int, float)) and not isinstance(v, bool)) or (isinstance(v, torch.Tensor) and v.numel() == 1)
-        for v in value)
-    if not ok:
-        raise CheckFailure(f"{name}: expected a list of numbers, got {describe(value)}")
-    return torch.tensor([float(v) for v in value], dtype=torch.float64)
-
-
-def rt(ctx: Context, name: str = "a07_helpers") -> Ref:
-    return ctx.p.runtime(name)
-
-
 # -- AdamW -------------------------------------------------------------------------------------------
 def adamw_in_worker(ctx: Context, values: list[torch.Tensor], groups: list[dict[str, Any]], **hyper: Any) -> tuple[Ref, Ref]:
-    """The learner's AdamW over fresh parameters holding `values`, in `groups` (see a07_helpers.param_groups)."""
-    params = ctx.p.call(rt(ctx), values, method="parameters", learner=False)
-    spec = ctx.p.call(rt(ctx), params, groups, method="param_groups", learner=False)
+    """The learner's AdamW over fresh parameters holding `values`, in `groups` (see optim.param_groups)."""
+    params = ctx.runtime("optim.parameters", values)
+    spec = ctx.runtime("optim.param_groups", params, groups)
     return ctx.module("AdamW", {"params": spec, **hyper}, dtype=None, train=None), params
 
 
-def steps_of(got: Any, steps: int, n: int) -> list[list[Any]]:
-    if not (isinstance(got, list) and len(got) == steps and all(isinstance(r, list) and len(r) == n for r in got)):
-        raise CheckFailure(f"the optimizer run returned {describe(got)}, not {steps} steps of {n} parameters")
+def run_adamw(ctx: Context, values: list[torch.Tensor], groups: list[dict[str, Any]], sched: list[list[Any]],
+              group_lrs: list[list[float] | None], **hyper: Any) -> list[list[Any]]:
+    """The learner's AdamW stepped with the gradients sched[k] and the groups' lrs group_lrs[k] (optim.optimizer_steps):
+    every parameter after each step."""
+    opt, params = adamw_in_worker(ctx, values, groups, **hyper)
+    (got,) = ctx.fetch(ctx.runtime("optim.optimizer_steps", opt, params, sched, group_lrs, learner=True))
+    steps, n = len(sched), len(values)
+    ctx.expect(isinstance(got, list) and len(got) == steps and all(isinstance(r, list) and len(r) == n for r in got),
+               f"the optimizer run returned {describe(got)}, not {steps} steps of {n} parameters")
     return got
-
-
-def group_options(lr: float) -> list[dict[str, Any]]:
-    """Group 1 has its own lr, weight decay and a large eps, so every AdamW mistake shows in every example."""
-    return [{"lr": lr * 2, "weight_decay": 0.1, "eps": 0.25}]
 
 
 @check(points=4, visibility="public", kind="property", targets=("AdamW",), max_examples=8,
        description="AdamW: with the same gradient at every step, each update of a parameter that has a gradient is "
                    "p * (1 - lr * weight_decay) - lr * g / (|g| + eps) (bias-corrected moments are g and g^2), "
                    "per param group, with lr changed midway; parameters whose .grad is None do not move")
-def adamw_constant_gradient(ctx: Context) -> None:
-    @ctx.given(shapes=st.lists(sg.shapes(max_dims=2, max_side=4), min_size=2, max_size=4), seed=sg.seeds(),
-               lr=st.sampled_from([1e-3, 0.05, 0.3]), eps=st.sampled_from([1e-8, 1e-3]),
-               betas=st.sampled_from([(0.9, 0.999), (0.5, 0.8)]), wd=st.sampled_from([0.0, 0.01, 0.5]),
-               scale=st.sampled_from([1e-3, 1.0]))
-    def _(shapes: list[tuple[int, ...]], seed: int, lr: float, eps: float, betas: tuple[float, float], wd: float,
-          scale: float) -> None:
-        n = len(shapes)
-        values = [sg.make_tensor(s, seed + i) for i, s in enumerate(shapes)]
-        grads = [sg.make_tensor(s, seed + 100 + i, scale=scale) for i, s in enumerate(shapes)]
-        # param 0 has no gradient at step 1 (its count lags the optimizer's), the last none at step 3; lr changes at 4
-        sched = [[None if (k, i) in ((0, 0), (2, n - 1)) else g for i, g in enumerate(grads)] for k in range(4)]
-        new_lrs = [lr / 3, lr * 2]
-        group_of = [0] + [1] * (n - 1)
-        ctx.example(shapes={f"p{i}": list(s) for i, s in enumerate(shapes)},
-                    config={"lr": lr, "eps": eps, "betas": betas, "weight_decay": wd, "gradient_scale": scale,
-                            "groups": [{"params": [0]}, {"params": list(range(1, n)), **group_options(lr)[0]}],
-                            "grad None": "p0 at step 1, p%d at step 3" % (n - 1), "lrs from step 4": new_lrs})
-        opt, params = adamw_in_worker(ctx, values, [{"n": 1}, {"n": n - 1, **group_options(lr)[0]}],
-                                      lr=lr, betas=betas, eps=eps, weight_decay=wd)
-        after = ctx.p.call(rt(ctx), opt, params, sched, [None, None, None, new_lrs], method="optimizer_steps")
-        (got,) = ctx.fetch(after)
-        rows = steps_of(got, 4, n)
-        p, t = [v.clone() for v in values], [0] * n
-        for k in range(4):
-            for i, g in enumerate(sched[k]):
-                grp = group_of[i]
-                lr_i = (new_lrs[grp] if k == 3 else lr * (2 if grp else 1))
-                wd_i, eps_i = (0.1, 0.25) if grp else (wd, eps)
-                gi = grads[i]
-                hints = ADAMW_MISTAKES(p=p[i], g=g, m=(1 - betas[0] ** t[i]) * gi, v=(1 - betas[1] ** t[i]) * gi * gi,
-                                       t=t[i], t_opt=k, lr=lr_i, lr0=lr, wd=wd_i, eps=eps_i, b1=betas[0], b2=betas[1])
-                if g is not None:
-                    p[i], t[i] = p[i] * (1 - lr_i * wd_i) - lr_i * g / (g.abs() + eps_i), t[i] + 1
-                none = " (its .grad is None at this step)" if g is None else ""
-                ctx.expect_close(rows[k][i], p[i], tol=FLOAT64, hints=hints,
-                                 name=f"parameter {i} (group {grp}, shape {tuple(shapes[i])}) after step {k + 1}{none}")
+@given(shapes=st.lists(sg.shapes(max_dims=2, max_side=4), min_size=2, max_size=4), seed=sg.seeds(),
+       lr=st.sampled_from([1e-3, 0.05, 0.3]), eps=st.sampled_from([1e-8, 1e-3]),
+       betas=st.sampled_from([(0.9, 0.999), (0.5, 0.8)]), wd=st.sampled_from([0.0, 0.01, 0.5]),
+       scale=st.sampled_from([1e-3, 1.0]))
+def adamw_constant_gradient(ctx: Context, shapes: list[tuple[int, ...]], seed: int, lr: float, eps: float,
+                            betas: tuple[float, float], wd: float, scale: float) -> None:
+    n = len(shapes)
+    values = [sg.make_tensor(s, seed + i) for i, s in enumerate(shapes)]
+    grads = [sg.make_tensor(s, seed + 100 + i, scale=scale) for i, s in enumerate(shapes)]
+    # param 0 has no gradient at step 1 (its count lags the optimizer's), the last none at step 3; lr changes at 4
+    sched = [[None if (k, i) in ((0, 0), (2, n - 1)) else g for i, g in enumerate(grads)] for k in range(4)]
+    new_lrs = [lr / 3, lr * 2]
+    group_of = [0] + [1] * (n - 1)
+    own = {"lr": lr * 2, "weight_decay": 0.1, "eps": 0.25}  # group 1's: every AdamW mistake shows in every example
+    ctx.example(shapes={f"p{i}": list(s) for i, s in enumerate(shapes)},
+                config={"lr": lr, "eps": eps, "betas": betas, "weight_decay": wd, "gradient_scale": scale,
+                        "groups": [{"params": [0]}, {"params": list(range(1, n)), **own}],
+                        "grad None": "p0 at step 1, p%d at step 3" % (n - 1), "lrs from step 4": new_lrs})
+    rows = run_adamw(ctx, values, [{"n": 1}, {"n": n - 1, **own}], sched, [None, None, None, new_lrs],
+                     lr=lr, betas=betas, eps=eps, weight_decay=wd)
+    p, t = [v.clone() for v in values], [0] * n
+    for k in range(4):
+        for i, g in enumerate(sched[k]):
+            grp = group_of[i]
+            lr_i = (new_lrs[grp] if k == 3 else lr * (2 if grp else 1))
+            wd_i, eps_i = (0.1, 0.25) if grp else (wd, eps)
+            gi = grads[i]
+            hints = ADAMW_MISTAKES(p=p[i], g=g, m=(1 - betas[0] ** t[i]) * gi, v=(1 - betas[1] ** t[i]) * gi * gi,
+                                   t=t[i], t_opt=k, lr=lr_i, lr0=lr, wd=wd_i, eps=eps_i, b1=betas[0], b2=betas[1])
+            if g is not None:
+                p[i], t[i] = p[i] * (1 - lr_i * wd_i) - lr_i * g / (g.abs() + eps_i), t[i] + 1
+            none = " (its .grad is None at this step)" if g is None else ""
+            ctx.expect_close(rows[k][i], p[i], tol=FLOAT64, hints=hints,
+                             name=f"parameter {i} (group {grp}, shape {tuple(shapes[i])}) after step {k + 1}{none}")
 
 
 @check(points=1, visibility="public", kind="property", targets=("AdamW",),
@@ -121,7 +108,7 @@ def adamw_constant_gradient(ctx: Context) -> None:
 def adamw_closure_and_errors(ctx: Context) -> None:
     ctx.example(config={"params": "one parameter [2., 2., 2.]", "closure": "zero_grad; loss = (p * p).sum(); backward"})
     opt, params = adamw_in_worker(ctx, [torch.full((3,), 2.0, dtype=torch.float64)], [{"n": 3}], lr=0.1)
-    closure = ctx.p.call(rt(ctx), opt, params, method="square_loss_closure", learner=False)
+    closure = ctx.runtime("a07_helpers.square_loss_closure", opt, params)
     with_closure = ctx.call(opt, closure, method="step", grad=True, label="AdamW")
     without = ctx.call(opt, method="step", grad=True, label="AdamW")
     bad = {"lr": -0.1, "eps": -1e-8, "betas": (1.0, 0.999), "weight_decay": -0.01}
@@ -129,8 +116,7 @@ def adamw_closure_and_errors(ctx: Context) -> None:
     loss, none, *errors = ctx.fetch(with_closure, without, *made)
     ctx.expect_close(loss, torch.tensor(12.0, dtype=torch.float64), tol=FLOAT64,
                      name="AdamW.step(closure) (it should return the loss the closure returned)")
-    if none is not None:
-        raise CheckFailure(f"AdamW.step() without a closure returned {describe(none)}, expected None")
+    ctx.expect(none is None, f"AdamW.step() without a closure returned {describe(none)}, expected None")
     for (name, value), got in zip(bad.items(), errors):
         ctx.expect_raises(got, f"AdamW(params, {name}={value!r})", mention=(name,))
 
@@ -138,7 +124,8 @@ def adamw_closure_and_errors(ctx: Context) -> None:
 # -- clip_grad_norm ------------------------------------------------------------------------------------
 def clip_call(ctx: Context, values: list[torch.Tensor], grads: list[torch.Tensor | None], max_norm: float, *,
               catch: bool = False) -> Ref:
-    return ctx.p.call(rt(ctx), ctx.p.attr("clip_grad_norm"), values, grads, max_norm, method="clip", catch=catch)
+    return ctx.runtime("a07_helpers.clip", ctx.p.attr("clip_grad_norm"), values, grads, max_norm, catch=catch,
+                       learner=True)
 
 
 def clip_case(shapes: list[tuple[int, ...]], seed: int, none_at: int, dtype: torch.dtype
@@ -159,9 +146,8 @@ def expect_clipped(ctx: Context, got: Any, grads: list[torch.Tensor | None], nor
                      tol=tol, hints=clip_hints(grads, max_norm, "norm"))
     for i, (g, want) in enumerate(zip(got["grads"], expected)):
         if want is None:
-            if g is not None:
-                raise CheckFailure(f"after {call}: parameter {i} had no gradient and now has {describe(g)}: skip "
-                                   f"parameters whose .grad is None")
+            ctx.expect(g is None, f"after {call}: parameter {i} had no gradient and now has {describe(g)}: skip "
+                                  f"parameters whose .grad is None")
             continue
         ctx.expect_close(g, want, name=f"gradient of parameter {i} after {call}", tol=tol,
                          hints=clip_hints(grads, max_norm, "grads", i))
@@ -171,20 +157,20 @@ def expect_clipped(ctx: Context, got: Any, grads: list[torch.Tensor | None], nor
        description="clip_grad_norm: returns the global L2 norm of all gradients before clipping; above max_norm "
                    "every gradient is scaled by max_norm / total_norm (PyTorch's + 1e-6 accepted), below it none "
                    "changes; parameters without a gradient are skipped")
-def clip_scales_to_max_norm(ctx: Context) -> None:
-    @ctx.given(shapes=st.lists(sg.shapes(max_dims=2, max_side=4), min_size=1, max_size=4), seed=sg.seeds(),
-               none_at=st.integers(-1, 3), ratio=st.sampled_from([0.0, 0.3, 0.9, 1.5, 10.0]),
-               dtype=st.sampled_from([torch.float64, torch.float32]))
-    def _(shapes: list[tuple[int, ...]], seed: int, none_at: int, ratio: float, dtype: torch.dtype) -> None:
-        values, grads, norm = clip_case(shapes, seed, none_at, dtype)
-        max_norm = ratio * float(norm)
-        ctx.example(shapes={f"grad{i}": None if g is None else list(g.shape) for i, g in enumerate(grads)},
-                    config={"max_norm": max_norm, "global_norm": float(norm), "dtype": str(dtype)})
-        (got,) = ctx.fetch(clip_call(ctx, values, grads, max_norm))
-        factor = max_norm / float(norm) if norm > max_norm else 1.0
-        expected = [None if g is None else (g.double() * factor).to(dtype) for g in grads]
-        expect_clipped(ctx, got, grads, norm, expected, max_norm, CLIP_TOL,
-                       f"clip_grad_norm(parameters, max_norm={max_norm:.4g})")
+@given(shapes=st.lists(sg.shapes(max_dims=2, max_side=4), min_size=1, max_size=4), seed=sg.seeds(),
+       none_at=st.integers(-1, 3), ratio=st.sampled_from([0.0, 0.3, 0.9, 1.5, 10.0]),
+       dtype=st.sampled_from([torch.float64, torch.float32]))
+def clip_scales_to_max_norm(ctx: Context, shapes: list[tuple[int, ...]], seed: int, none_at: int, ratio: float,
+                            dtype: torch.dtype) -> None:
+    values, grads, norm = clip_case(shapes, seed, none_at, dtype)
+    max_norm = ratio * float(norm)
+    ctx.example(shapes={f"grad{i}": None if g is None else list(g.shape) for i, g in enumerate(grads)},
+                config={"max_norm": max_norm, "global_norm": float(norm), "dtype": str(dtype)})
+    (got,) = ctx.fetch(clip_call(ctx, values, grads, max_norm))
+    factor = max_norm / float(norm) if norm > max_norm else 1.0
+    expected = [None if g is None else (g.double() * factor).to(dtype) for g in grads]
+    expect_clipped(ctx, got, grads, norm, expected, max_norm, CLIP_TOL,
+                   f"clip_grad_norm(parameters, max_norm={max_norm:.4g})")
 
 
 @check(points=1, visibility="public", kind="property", targets=("clip_grad_norm",),
@@ -211,7 +197,7 @@ def JSON_SNAPSHOTS(ref: Any) -> dict[str, Any]:
 def schedule_table(ctx: Context, schedules: list[tuple[Any, ...]]) -> Ref:
     """The learner's lr_at_step at every step of each schedule, in one program step."""
     calls = [[k, *s] for s in schedules for k in range(s[0] + 1)]
-    return ctx.p.call(rt(ctx), ctx.p.attr("lr_at_step"), calls, method="table")
+    return ctx.runtime("loops.table", ctx.p.attr("lr_at_step"), calls, learner=True)
 
 
 def expect_schedule(ctx: Context, got: list[Any], schedules: list[tuple[Any, ...]], wanted: list[list[float]]) -> None:
@@ -266,12 +252,8 @@ def toy_setup(seed: int, *, n_train: int, n_val: int, B: int = 2, T: int = 5
 
 def toy_in_worker(ctx: Context, model: ToyGPT) -> Ref:
     """The same ToyGPT (weights and all) inside the worker, in training mode."""
-    p = ctx.p
-    m = p.call(rt(ctx, "toy_gpt"), V, CONTEXT, EMB, 2, method="ToyGPT", learner=False)
-    p.to(m, torch.float64)
-    p.load(m, {k: v.detach() for k, v in model.state_dict().items()})
-    p.train(m, True)
-    return m
+    weights = {k: v.detach() for k, v in model.state_dict().items()}
+    return RuntimeModel("toy_gpt", "ToyGPT", (V, CONTEXT, EMB, 2), weights, train=True).build(ctx.p)
 
 
 def batch_loss(model: ToyGPT, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
@@ -284,61 +266,49 @@ def batch_loss(model: ToyGPT, batches: list[tuple[torch.Tensor, torch.Tensor]]) 
 @check(points=2, visibility="public", kind="property", targets=("evaluate_model",), max_examples=6,
        description="evaluate_model: the model runs in eval mode without gradients on the first eval_iter batches of "
                    "each loader, the losses are their mean cross-entropy, and the model is in training mode after")
-def evaluate_mode_and_grad(ctx: Context) -> None:
-    @ctx.given(n=st.integers(2, 4), data=st.data(), seed=sg.seeds())
-    def _(n: int, data: st.DataObject, seed: int) -> None:
-        eval_iter = data.draw(st.integers(1, n - 1), label="eval_iter")
-        model, train, val = toy_setup(seed, n_train=n, n_val=n)
-        ctx.example(config={"model": "ToyGPT in training mode", "batches per loader": n, "eval_iter": eval_iter})
-        m = toy_in_worker(ctx, model)
-        out = ctx.call("evaluate_model", m, train, val, "cpu", eval_iter, grad=True)  # as in training: grad on
-        got = ctx.fetch(out=out, modes=ctx.p.get(m, "modes"), grad=ctx.p.get(m, "grad_enabled"),
-                        training=ctx.p.get(m, "training"))
-        if len(got["modes"]) != 2 * eval_iter:
-            raise CheckFailure(f"evaluate_model called the model on {len(got['modes'])} batches, expected eval_iter="
-                               f"{eval_iter} from each of the two loaders ({2 * eval_iter})")
-        if any(got["modes"]):
-            raise CheckFailure("evaluate_model ran the model in training mode: switch to eval mode, model.eval(), "
-                               "before computing the losses (dropout off)")
-        if any(got["grad"]):
-            raise CheckFailure("evaluate_model ran the model with gradients on: compute the losses inside "
-                               "torch.no_grad()")
-        if got["training"] is not True:
-            raise CheckFailure("after evaluate_model the model is still in eval mode: switch it back to training "
-                               "mode, model.train(), before returning")
-        model.eval()
-        want = torch.tensor([batch_loss(model, train[:eval_iter]), batch_loss(model, val[:eval_iter])], dtype=torch.float64)
-        ctx.expect_close(floats(got["out"], "evaluate_model's result"), want, tol=FLOAT64,
-                         name="(train_loss, val_loss) returned by evaluate_model")
+@given(n=st.integers(2, 4), data=st.data(), seed=sg.seeds())
+def evaluate_mode_and_grad(ctx: Context, n: int, data: st.DataObject, seed: int) -> None:
+    eval_iter = data.draw(st.integers(1, n - 1), label="eval_iter")
+    model, train, val = toy_setup(seed, n_train=n, n_val=n)
+    ctx.example(config={"model": "ToyGPT in training mode", "batches per loader": n, "eval_iter": eval_iter})
+    m = toy_in_worker(ctx, model)
+    out = ctx.call("evaluate_model", m, train, val, "cpu", eval_iter, grad=True)  # as in training: grad on
+    got = ctx.fetch(out=out, modes=ctx.p.get(m, "modes"), grad=ctx.p.get(m, "grad_enabled"),
+                    training=ctx.p.get(m, "training"))
+    ctx.expect(len(got["modes"]) == 2 * eval_iter, f"evaluate_model called the model on {len(got['modes'])} batches, "
+                                                   f"expected eval_iter={eval_iter} from each of the two loaders "
+                                                   f"({2 * eval_iter})")
+    ctx.expect(not any(got["modes"]), "evaluate_model ran the model in training mode: switch to eval mode, "
+                                      "model.eval(), before computing the losses (dropout off)")
+    ctx.expect(not any(got["grad"]), "evaluate_model ran the model with gradients on: compute the losses inside "
+                                     "torch.no_grad()")
+    ctx.expect(got["training"] is True, "after evaluate_model the model is still in eval mode: switch it back to "
+                                        "training mode, model.train(), before returning")
+    model.eval()
+    want = torch.tensor([batch_loss(model, train[:eval_iter]), batch_loss(model, val[:eval_iter])], dtype=torch.float64)
+    ctx.expect_close(floats(got["out"], "evaluate_model's result"), want, tol=FLOAT64,
+                     name="(train_loss, val_loss) returned by evaluate_model")
 
 
 def trainer_call(ctx: Context, trainer: str, model: ToyGPT, train: list[Any], val: list[Any], *, lr: float,
                  n_epochs: int, eval_freq: int, eval_iter: int, **extra: Any) -> dict[str, Any]:
     """Run the learner's `trainer` on ToyGPT with RecordingSGD; its result, final weights, optimizer record, lrs."""
     m = toy_in_worker(ctx, model)
-    opt = ctx.p.call(rt(ctx), m, lr, method="RecordingSGD", learner=False)
-    tok = ctx.p.call(rt(ctx, "toys"), method="ByteTokenizer", learner=False)
-    out = ctx.call(trainer, m, train, val, opt, "cpu", n_epochs, eval_freq, eval_iter, START, tok, grad=True,
-                   catch=True, **extra)
-    return ctx.fetch(out=out, state=ctx.p.state(m), steps=ctx.p.get(opt, "steps"),
-                     lrs=ctx.p.call(rt(ctx), opt, method="lrs", learner=False))
+    opt = ctx.runtime("a07_helpers.RecordingSGD", m, lr)
+    out = ctx.call(trainer, m, train, val, opt, "cpu", n_epochs, eval_freq, eval_iter, START,
+                   ctx.runtime("toys.ByteTokenizer"), grad=True, catch=True, **extra)
+    return ctx.fetch(out=out, state=ctx.p.state(m), steps=ctx.p.get(opt, "steps"), lrs=ctx.runtime("optim.lrs", opt))
 
 
 def trainer_result(got: dict[str, Any], trainer: str, n: int) -> list[Any]:
     """The trainer's n returned lists, or the failure that says what it returned instead."""
     out = got["out"]
     if isinstance(out, Raised):
-        hint = ("lr_at_step raised inside train_model: total_steps is len(train_loader) * n_epochs, the steps of all "
-                "epochs together" if "lr_at_step" in out.where else None)
-        raise CheckFailure(f"{trainer}: your code raised {out}", hint=hint, raised=out)
+        raise CheckFailure(f"{trainer}: your code raised {out}", raised=out,
+                           hint=SCHEDULE_STEPS if "lr_at_step" in out.where else None)
     if not (isinstance(out, (list, tuple)) and len(out) == n):
         raise CheckFailure(f"{trainer} returned {describe(out)}, expected a tuple of {n} lists")
     return list(out)
-
-
-def expected_tokens(n_batches: int, n_epochs: int, eval_freq: int, B: int, T: int) -> torch.Tensor:
-    return torch.tensor([float((k + 1) * B * T) for k in range(n_batches * n_epochs) if k % eval_freq == 0],
-                        dtype=torch.float64)
 
 
 @check(points=2, visibility="public", kind="property", targets=("train_model_simple", "train_model", "evaluate_model",
@@ -349,7 +319,8 @@ def expected_tokens(n_batches: int, n_epochs: int, eval_freq: int, B: int, T: in
 def trainers_track_tokens_and_lrs(ctx: Context) -> None:
     model, train, val = toy_setup(7, n_train=4, n_val=2)
     setup = {"lr": 0.05, "n_epochs": 2, "eval_freq": 3, "eval_iter": 1}
-    tokens = expected_tokens(len(train), 2, 3, *train[0][0].shape)
+    tokens = torch.tensor([float((k + 1) * train[0][0].numel()) for k in range(len(train) * 2) if k % 3 == 0],
+                          dtype=torch.float64)  # B * T tokens per batch, counted at every eval_freq-th step
     for trainer in TRAINERS:
         extra = {"warmup_steps": 3, "initial_lr": 0.01, "min_lr": 0.001} if trainer == "train_model" else {}
         ctx.example(config={"trainer": trainer, "model": "ToyGPT, SGD with two param groups", "batches": len(train),
@@ -359,9 +330,9 @@ def trainers_track_tokens_and_lrs(ctx: Context) -> None:
         ctx.expect_close(floats(result[2], "track_tokens_seen"), tokens, tol=FLOAT64,
                          name=f"track_tokens_seen returned by {trainer} (count tokens, input_batch.numel() per batch)")
         for i, what in enumerate(("train_losses", "val_losses")):
-            if len(floats(result[i], what)) != len(tokens):
-                raise CheckFailure(f"{trainer} returned {len(result[i])} {what}, expected one per evaluation "
-                                   f"({len(tokens)}: steps where global_step % eval_freq == 0, from step 0)")
+            ctx.expect(len(floats(result[i], what)) == len(tokens), f"{trainer} returned {len(result[i])} {what}, "
+                       f"expected one per evaluation ({len(tokens)}: steps where global_step % eval_freq == 0, from "
+                       f"step 0)")
     total = len(train) * setup["n_epochs"]
     sched = (total, 3, setup["lr"], 0.01, 0.001)
     (own,) = ctx.fetch(schedule_table(ctx, [sched]))
@@ -369,9 +340,8 @@ def trainers_track_tokens_and_lrs(ctx: Context) -> None:
                      name=f"track_lrs returned by train_model (expected your lr_at_step(step, total_steps={total} = "
                           f"len(train_loader) * n_epochs, warmup_steps=3, peak_lr={setup['lr']} read once from "
                           f"param_groups[0]['lr'] before training, ...))")
-    if not all(math.isclose(lr, float(result[3][-1])) for lr in got["lrs"]):
-        raise CheckFailure(f"after train_model the param groups' lrs are {got['lrs']}, expected the last scheduled lr "
-                           f"{float(result[3][-1]):g} in every param group")
+    ctx.expect(all(math.isclose(lr, float(result[3][-1])) for lr in got["lrs"]), f"after train_model the param "
+               f"groups' lrs are {got['lrs']}, expected the last scheduled lr {float(result[3][-1]):g} in every param group")
 
 
 def batch_grad_norms(model: ToyGPT, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[list[float], list[float]]:
@@ -408,9 +378,8 @@ def trainers_follow_the_loop(ctx: Context) -> None:
         got = trainer_call(ctx, trainer, model, train, val, **setup, **extra)
         trainer_result(got, trainer, 4 if warmup is not None else 3)
         record = got["steps"]
-        if not isinstance(record, list) or len(record) != steps:
-            raise CheckFailure(f"{trainer}: the optimizer recorded {describe(record)}, expected one optimizer.step() per "
-                               f"batch ({steps})")
+        ctx.expect(isinstance(record, list) and len(record) == steps, f"{trainer}: the optimizer recorded "
+                   f"{describe(record)}, expected one optimizer.step() per batch ({steps})")
         ctx.expect_close(floats([s["forwards"] for s in record], "model calls"), torch.tensor(calls, dtype=torch.float64),
                          tol=FLOAT64, name=f"number of model calls before each optimizer.step() in {trainer}",
                          hints=LOOP_CALLS(calls=calls, evals=evals, per_eval=2, n=len(train)))
