@@ -13,7 +13,8 @@ import importlib
 import pytest
 
 from autograder.assignments import load_suite
-from autograder.grading import grade
+from autograder.budgets import GradingInterrupted
+from autograder.grading import INTERRUPTED, grade
 from tests.conftest import IMPLEMENTED, make_submission
 
 BANKS = {aid: importlib.import_module(f"tests.banks.{aid}") for aid in IMPLEMENTED}
@@ -40,24 +41,48 @@ def test_every_check_is_caught_by_a_mistake(aid: str) -> None:
     assert set(catches.values()) <= {v.name for v in BANKS[aid].MUTANTS}
 
 
+def _feedback(c) -> str:
+    return f"{c.message}\n{c.hint or ''}"
+
+
 @pytest.mark.parametrize("aid,variant", MUTANTS, ids=[f"{a}-{v.name}" for a, v in MUTANTS])
 def test_mutant_loses_points(tmp_path, aid, variant) -> None:
-    report = grade(make_submission(tmp_path, aid, variant), [aid], isolate=False)
-    (result,) = report.assignments
-    failed = [c for c in result.checks if c.status != "passed"]
-    assert result.score < result.max_score, f"{variant.name} ({variant.why}) kept full marks"
-    assert report.grader_faults == 0, [c.message for c in failed if c.grader_fault]
+    """The mistake loses points, fails every check the bank says it must, and a failure (a public one too)
+    explains it. Grading stops once all of that is shown: the checks after it prove nothing more, and
+    the bank is half of the suite's time (alternatives and solutions run every check)."""
     must_catch = sorted(c for c, m in BANKS[aid].CATCHES.items() if m == variant.name)
-    passed = sorted(c.name for c in result.checks if c.status == "passed" and c.name in must_catch)
+    # the static no_banned_apis record judges the whole run (it fails only if another check passed):
+    # a mutant that must fail it is graded to the end
+    early = "no_banned_apis" not in must_catch
+
+    def shown(checks, public_only=False) -> bool:
+        return any(variant.hint in _feedback(c) for c in checks
+                   if c.status != "passed" and (c.visibility == "public" or not public_only))
+
+    done: dict = {}
+
+    def stop_once_proven(_aid: str, r) -> None:
+        done[r.name] = r
+        lost = any(c.score < c.max_score for c in done.values())
+        if early and lost and set(must_catch) <= done.keys() and (not variant.hint or shown(done.values(), True)):
+            raise GradingInterrupted(0)
+
+    report = grade(make_submission(tmp_path, aid, variant), [aid], isolate=False, progress=stop_once_proven)
+    (result,) = report.assignments
+    ran = [c for c in result.checks if c.message != INTERRUPTED]
+    failed = [c for c in ran if c.status != "passed"]
+    assert any(c.score < c.max_score for c in ran), f"{variant.name} ({variant.why}) kept full marks"
+    assert report.grader_faults == 0, [c.message for c in failed if c.grader_fault]
+    passed = sorted(c.name for c in ran if c.status == "passed" and c.name in must_catch)
     assert not passed, f"{variant.name} should fail {passed}"
+    assert set(must_catch) <= {c.name for c in ran}
     if variant.hint:  # the explanation the learner should read, in a hint or in the message itself
-        feedback = [f"{c.message}\n{c.hint or ''}" for c in failed]
-        assert any(variant.hint in f for f in feedback), f"expected feedback containing {variant.hint!r}, got {feedback}"
+        assert shown(failed), f"expected feedback containing {variant.hint!r}, got {[_feedback(c) for c in failed]}"
         # a learner running the public checks alone reads the same explanation the hidden checks give. A
         # check draws the same examples whether it runs with the hidden ones or without (its seed is its
         # name), so the public checks of this run are what `check` shows: no second grading needed.
-        public = [f"{c.message}\n{c.hint or ''}" for c in failed if c.visibility == "public"]
-        assert any(variant.hint in f for f in public), f"expected public feedback containing {variant.hint!r}, got {public}"
+        public = [_feedback(c) for c in failed if c.visibility == "public"]
+        assert shown(failed, public_only=True), f"expected public feedback containing {variant.hint!r}, got {public}"
 
 
 @pytest.mark.parametrize("aid,variant", ALTERNATIVES, ids=[f"{a}-{v.name}" for a, v in ALTERNATIVES])
