@@ -32,6 +32,9 @@ from tests.banks.a03_attention import MUTANTS
 from tests.banks.edits import apply
 from tests.conftest import ASSIGNMENTS, ROOT, SOLUTIONS
 
+# one xdist worker runs this module: its module-scoped fixtures are expensive, built once
+pytestmark = pytest.mark.xdist_group("gradescope")
+
 IDS = ["a03_attention", "a04_gpt_blocks"]
 VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
 FORMATS = {"text", "html", "simple_format", "md", "ansi"}

@@ -28,6 +28,9 @@ from tests.banks.a10_instruction import MUTANTS as A10_MUTANTS
 from tests.banks.edits import Edit, Variant, apply
 from tests.conftest import ROOT
 
+# one xdist worker runs this module: its module-scoped fixtures are expensive, built once
+pytestmark = pytest.mark.xdist_group("nbgrader")
+
 AID = "a03_attention"
 # the fine-tuning track's assignment on the three routes: of a10 and a13 (the candidates with the
 # fastest notebooks), a10's solutions grade faster (6.4 s user CPU against 8.4 s for a13, measured)

@@ -88,21 +88,24 @@ def _execute(path: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def test_solution_notebooks_pass_their_checks(tmp_path: Path) -> None:
-    ids = available()
-    for aid in ids:
-        path = tmp_path / f"{aid}.ipynb"
-        path.write_text(dumps(build_notebook(aid, (SOLUTIONS / f"{aid}.py").read_text(encoding="utf-8"))),
-                        encoding="utf-8")
-    for aid in ids:
-        nb = _execute(tmp_path / f"{aid}.ipynb")
-        (check_cell,) = [c for c in nb.cells if c.get("id") == f"{aid}-check"]  # a "Try it" cell may follow
-        report = "".join(o.get("text", "") for o in check_cell.outputs)
-        total = [line for line in report.splitlines() if line.startswith("Total")]
-        assert total, report
-        got, _, most = total[0].removeprefix("Total ").partition(" / ")
-        assert got == most, report
-        assert (tmp_path / f"{aid}.py").is_file()  # saved for the notebooks that import it
+@pytest.mark.parametrize("aid", available())
+def test_solution_notebook_passes_its_checks(tmp_path: Path, aid: str) -> None:
+    """One test per notebook, so a parallel run spreads them. The earlier assignments' modules lie next to
+    it, as their notebooks' last cells save them (test_a_dependent_notebook_... runs that chain)."""
+    for earlier in available():
+        if earlier < aid:
+            shutil.copy(SOLUTIONS / f"{earlier}.py", tmp_path)
+    path = tmp_path / f"{aid}.ipynb"
+    path.write_text(dumps(build_notebook(aid, (SOLUTIONS / f"{aid}.py").read_text(encoding="utf-8"))),
+                    encoding="utf-8")
+    nb = _execute(path)
+    (check_cell,) = [c for c in nb.cells if c.get("id") == f"{aid}-check"]  # a "Try it" cell may follow
+    report = "".join(o.get("text", "") for o in check_cell.outputs)
+    total = [line for line in report.splitlines() if line.startswith("Total")]
+    assert total, report
+    got, _, most = total[0].removeprefix("Total ").partition(" / ")
+    assert got == most, report
+    assert (tmp_path / f"{aid}.py").read_text(encoding="utf-8")  # saved for the notebooks that import it
 
 
 def test_stub_notebook_fails_cleanly_with_the_learner_message(tmp_path: Path) -> None:

@@ -20,6 +20,9 @@ from autograder.release import build_kit
 from autograder.stubs import BEGIN, END
 from tests.conftest import KIT_BLOCKER, ROOT
 
+# one xdist worker runs this module: its module-scoped fixtures are expensive, built once
+pytestmark = pytest.mark.xdist_group("release")
+
 RUN = 3  # consecutive significant lines that count as "the same code"
 
 

@@ -31,6 +31,9 @@ from autograder.runtime import confine
 from autograder.worker import Worker
 from tests.conftest import ROOT
 
+# one xdist worker runs this module: its module-scoped fixtures are expensive, built once
+pytestmark = pytest.mark.xdist_group("sandbox")
+
 GUARD = ["--pid", "--fork", "--mount-proc", "--kill-child"]
 SECRET = f"sg-secret-{uuid.uuid4().hex}"  # in the grader's environment only
 MECHANISMS = ("userns", "netns", "no-capabilities", "landlock-fs(abi", "landlock-net", "landlock-scope", "seccomp")
