@@ -334,3 +334,27 @@ def test_in_process_executor_returns_what_learner_code_printed(tmp_path: Path) -
     finally:
         executor.close()
     assert resp.status == "ok" and resp.returns["out"] == 3 and resp.stdout == "sample 3\n"
+
+
+def test_upstream_gradients_flow_without_importing_sympy(tmp_path: Path) -> None:
+    """The worker back-propagates a check's upstream gradient as one scalar: the gradients of
+    backward(out, grad), but torch does not import sympy (~1 s of CPU per worker) for it."""
+    (tmp_path / "a99_grads.py").write_text(
+        "import sys\nimport torch\n\ndef f(x):\n    return x.pow(3)\n\ndef rows(x):\n    return x.sum(dim=0)\n\n"
+        "def sympy_loaded(x):\n    return 'sympy' in sys.modules\n", encoding="utf-8")
+    x, upstream = torch.randn(3, 4, dtype=torch.float64), torch.randn(3, 4, dtype=torch.float64)
+    with Worker(tmp_path) as w:
+        p = Program("a99_grads")
+        leaf = p.leaf("x", x)
+        p.backward(p.call("f", leaf), upstream)
+        p.returns(grads=p.grads([leaf]), sympy=p.call("sympy_loaded", leaf))
+        resp = w.run(p.to_json(), p.tensors, timeout_s=30)
+        assert resp.status == "ok", resp.error
+        assert torch.allclose(resp.returns["grads"]["inputs"][0], 3 * x.pow(2) * upstream, rtol=1e-12, atol=0)
+        assert resp.returns["sympy"] is False
+        p = Program("a99_grads")  # an output of the wrong shape is named, not broadcast against the gradient
+        leaf = p.leaf("x", x)
+        p.returns(backward=p.backward(p.call("rows", leaf), upstream, catch=True))
+        resp = w.run(p.to_json(), p.tensors, timeout_s=30)
+        raised = resp.returns["backward"]
+        assert isinstance(raised, Raised) and "output 0 has shape (4,)" in raised.message, raised
