@@ -12,7 +12,7 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 from contextlib import nullcontext
 
@@ -53,31 +53,27 @@ class Progress:
             self.bar = None
 
 
-def _seconds(flag: str):  # noqa: ANN202 - an argparse type
+def _number(flag: str, ok: Callable[[float], bool], must: str):  # noqa: ANN202 - an argparse type
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{flag}={text!r} is not a number") from None
-        if not value > 0 or value != value or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"{flag}={text!r} must be a number of seconds greater than 0")
+        if not ok(value):  # NaN fails every comparison, so every `ok`
+            raise argparse.ArgumentTypeError(f"{flag}={text!r} must be {must}")
         return value
     return parse
+
+
+def _seconds(flag: str):  # noqa: ANN202 - an argparse type
+    return _number(flag, lambda v: 0 < v < float("inf"), "a number of seconds greater than 0")
 
 
 _positive_float = _seconds("--timeout")
 
 
 def _share(flag: str):  # noqa: ANN202 - an argparse type
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag}={text!r} is not a number") from None
-        if not 0.0 < value <= 1.0:
-            raise argparse.ArgumentTypeError(f"{flag}={text!r} must be a share greater than 0 and at most 1")
-        return value
-    return parse
+    return _number(flag, lambda v: 0.0 < v <= 1.0, "a share greater than 0 and at most 1")
 
 
 def _add_budgets(p: argparse.ArgumentParser) -> None:

@@ -28,7 +28,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -80,36 +79,12 @@ def tree_cpu(roots: list[int]) -> float:
 
 @contextmanager
 def dask_cluster(work: Path, workers: int = 2) -> Iterator[tuple[str, list[int]]]:
-    """A Dask scheduler and `workers` one-thread workers on 127.0.0.1: (address, their pids)."""
-    from distributed import Client
+    """A Dask scheduler and `workers` one-thread workers on 127.0.0.1 (the test suite's): (address, their pids)."""
+    from tests.test_cluster import local_cluster, wait_for_workers
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
-    info, procs = work / "scheduler.json", []
-
-    def start(*args: str) -> None:
-        procs.append(subprocess.Popen([sys.executable, "-m", "dask", *args], cwd=ROOT, env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-    try:
-        start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(info))
-        deadline = time.monotonic() + 120
-        while not info.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        address = json.loads(info.read_text())["address"]
-        for _ in range(workers):
-            start("worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard")
-        with Client(address, timeout=60, set_as_default=False) as client:
-            client.wait_for_workers(workers, timeout=180)
+    with local_cluster(work, workers) as (address, procs):
+        wait_for_workers(address, workers)
         yield address, [p.pid for p in procs[1:]]
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            for p in procs:
-                try:
-                    os.killpg(p.pid, sig)
-                except ProcessLookupError:
-                    pass
-            deadline = time.monotonic() + 10
-            while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
-                time.sleep(0.1)
 
 
 def variants(aid: str, n: int) -> list[tuple[str, str | None]]:
