@@ -218,8 +218,9 @@ def run_split(scanned: Scanned, executor: Worker, jobs: int, options: dict[str, 
             if ran.interrupted is not None:
                 interrupted = ran.interrupted
                 break
-        if interrupted is None:
-            drain(block=True)
+        while interrupted is None and not all(c.ended for c in copies):  # wait for the copies' last results
+            drain(block=True, until=time.monotonic() + 0.2)
+            interrupted = Stop.signum  # a signal while waiting here (not armed) is only recorded: look
     except GradingInterrupted as exc:  # between two assignments
         interrupted = exc.signum
     finally:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -78,3 +81,45 @@ def test_no_process_to_spare_leaves_the_grading_to_one(tmp_path: Path) -> None:
                "mpp.BaseProcess.start = refuse")
     report = grade_cli(sub, tmp_path / "r.json", "--only", "a10", "a11", "--jobs", "2", prelude=prelude)
     assert report["score"] == report["max_score"] and report["grader"]["worker_starts"] == 1
+
+
+def test_a_signal_while_waiting_for_the_copy_stops_it_too(tmp_path: Path) -> None:
+    """This process is done with a03 (a few seconds: its copy has taken a10 by then) and waits for the copy,
+    slow in a10: SIGTERM, sent to this process alone, stops both."""
+    sub = make_submission(tmp_path / "sub", source=ROOT / "solutions")
+    slow = sub / "a10_instruction.py"
+    slow.write_text(slow.read_text().replace("def format_input(entry: dict) -> str:\n",
+                                             "def format_input(entry: dict) -> str:\n    time.sleep(3.0)\n", 1)
+                    .replace("\nimport torch\n", "\nimport time\nimport torch\n", 1), encoding="utf-8")
+    private = tmp_path / "private"  # the private copies, so the workers' command lines, land here
+    private.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(sub), "--only", "a03", "a10",
+                             "--jobs", "2", "--json", str(tmp_path / "r.json")], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(private)})
+    try:
+        time.sleep(20.0)  # a03 is graded (3 s alone); the copy is into a10, whose checks take minutes now
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    report = json.loads((tmp_path / "r.json").read_text())
+    a03, a10 = report["assignments"]
+    assert a03["score"] == a03["max_score"]  # graded in full before the signal
+    assert any(c["message"] == "grading interrupted" for c in a10["checks"])
+    assert report["grader"]["interrupted"] == signal.SIGTERM
+    deadline = time.monotonic() + 10
+    while _processes_mentioning(str(tmp_path)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_mentioning(str(tmp_path)) == []  # both grader processes and both workers are gone
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if text.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
