@@ -378,7 +378,7 @@ def whoami(x):
 '''
 
 
-def test_spawn_drops_to_the_worker_user(worker_user: str, tmp_path: Path) -> None:
+def test_spawn_drops_to_the_worker_user(worker_user: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     account = pwd.getpwnam(worker_user)
     secret = tmp_path / "secret.txt"
     secret.write_text("instructor only")
@@ -390,11 +390,12 @@ def test_spawn_drops_to_the_worker_user(worker_user: str, tmp_path: Path) -> Non
     reason = _unusable_python(worker_user)
     if _blocked_by(worker_user) is not None:
         # root may execute anything: refusing to exec the interpreter proves the child had already switched users
-        sandboxes = Path(tempfile.gettempdir())
-        before = set(sandboxes.glob("scratchgrad-worker-*"))
-        with pytest.raises(PermissionError):
+        sandboxes = tmp_path / "sandboxes"  # a folder of its own: other tests start workers meanwhile
+        sandboxes.mkdir()
+        with monkeypatch.context() as m, pytest.raises(PermissionError):
+            m.setattr(tempfile, "tempdir", str(sandboxes))
             _discard(spawn(sub, user=worker_user))  # stops the worker if the switch to the account did not happen
-        assert set(sandboxes.glob("scratchgrad-worker-*")) <= before  # its sandbox is removed
+        assert not list(sandboxes.glob("scratchgrad-worker-*"))  # its sandbox is removed
     if reason is not None:
         pytest.skip(reason)
     p = Program("a99_probe")
