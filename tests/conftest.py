@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import importlib.util
 import re
 import shutil
@@ -88,3 +90,15 @@ def solutions_report() -> Report:
 @pytest.fixture(scope="session")
 def stubs_report() -> Report:
     return grade(ASSIGNMENTS, IMPLEMENTED)
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """The pids whose command line holds `text` (workers name their private copy in argv)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if text.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found

@@ -21,7 +21,7 @@ import pytest
 from autograder import batch
 from autograder.classreport import Row, gradebook_csv, render_html
 from tests.banks.a03_attention import MUTANTS
-from tests.conftest import ASSIGNMENTS, ROOT, SOLUTIONS, make_submission
+from tests.conftest import ASSIGNMENTS, ROOT, SOLUTIONS, make_submission, processes_mentioning
 
 A03 = "a03_attention"
 WEIRD = "eve <b>&amp; co<b>"  # a folder name is learner-provided text too
@@ -186,18 +186,8 @@ def test_slow_submission_is_stopped_and_the_batch_goes_on(tmp_path: Path) -> Non
     manifest = json.loads((tmp_path / "out" / batch.MANIFEST).read_text())
     assert manifest["students"]["a_loop"]["cause"] == "submission"  # final: a rerun does not grade it again
     assert book["b_syntax"]["status"] == "ok" and "does not parse" in book["b_syntax"]["reason"]
-    assert _processes_mentioning(str(private)) == []  # the stopped grader took its worker down with it
+    assert processes_mentioning(str(private)) == []  # the stopped grader took its worker down with it
 
-
-def _processes_mentioning(text: str) -> list[int]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if text.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(int(pid))
-        except OSError:
-            pass
-    return found
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the worker process through /proc")
@@ -227,7 +217,7 @@ def test_grader_process_crash_costs_one_row(tmp_path: Path, monkeypatch: pytest.
     finally:
         killer.join()
         pool.close()
-        for pid in _processes_mentioning(str(private)):  # an orphaned worker, asleep in the import
+        for pid in processes_mentioning(str(private)):  # an orphaned worker, asleep in the import
             os.kill(pid, signal.SIGKILL)
     by = {o.student: o for o in outcomes}
     assert by["a_sleep"].status == "error" and by["a_sleep"].cause == "grader"

@@ -21,7 +21,7 @@ import pytest
 from autograder.assignments import resolve
 from autograder.grading import grade
 from autograder.report import render_markdown, render_terminal
-from tests.conftest import ASSIGNMENTS, ROOT, checks_by_name, make_submission
+from tests.conftest import ASSIGNMENTS, ROOT, checks_by_name, make_submission, processes_mentioning
 
 A03 = "a03_attention"
 SOFTMAX_BODY = "    x_max = x.amax(dim=dim, keepdim=True)  # (..., 1): keepdim so it broadcasts against x\n"
@@ -196,17 +196,6 @@ def test_budgets_stop_code_that_stays_just_under_the_call_limit(tmp_path: Path) 
 
 
 # -- signals ----------------------------------------------------------------------------------
-def _processes_mentioning(text: str) -> list[int]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if text.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(int(pid))
-        except OSError:
-            pass
-    return found
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the worker process through /proc")
 @pytest.mark.parametrize("signum, only", [(signal.SIGTERM, ["a03"]), (signal.SIGINT, ["a03"]),
                                           (signal.SIGTERM, ["a03", "a10"])],  # two grader processes
@@ -223,9 +212,9 @@ def test_a_signal_stops_grading_with_a_partial_report(tmp_path: Path, signum: in
                             env={**os.environ, "TMPDIR": str(private)})
     try:
         deadline = time.monotonic() + 120
-        while len(_processes_mentioning(str(private))) < len(only) and time.monotonic() < deadline:
+        while len(processes_mentioning(str(private))) < len(only) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert len(_processes_mentioning(str(private))) >= len(only)  # a worker per grader process
+        assert len(processes_mentioning(str(private))) >= len(only)  # a worker per grader process
         time.sleep(6.0)  # into the checks
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
@@ -241,9 +230,9 @@ def test_a_signal_stops_grading_with_a_partial_report(tmp_path: Path, signum: in
     assert data["grader"]["interrupted"] == signum
     assert (tmp_path / "f.md").read_text().startswith("# Feedback for sub")
     deadline = time.monotonic() + 10
-    while _processes_mentioning(str(tmp_path)) and time.monotonic() < deadline:
+    while processes_mentioning(str(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _processes_mentioning(str(tmp_path)) == []  # every grader process and worker went with it
+    assert processes_mentioning(str(tmp_path)) == []  # every grader process and worker went with it
 
 
 # -- feedback cannot be forged by learner text --------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from autograder import parallel
-from tests.conftest import ROOT, make_submission
+from tests.conftest import ROOT, make_submission, processes_mentioning
 
 FAST = ["a08", "a10", "a11", "a14"]  # four quick assignments: enough to share out, quick to grade
 
@@ -109,17 +109,6 @@ def test_a_signal_while_waiting_for_the_copy_stops_it_too(tmp_path: Path) -> Non
     assert any(c["message"] == "grading interrupted" for c in a10["checks"])
     assert report["grader"]["interrupted"] == signal.SIGTERM
     deadline = time.monotonic() + 10
-    while _processes_mentioning(str(tmp_path)) and time.monotonic() < deadline:
+    while processes_mentioning(str(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _processes_mentioning(str(tmp_path)) == []  # both grader processes and both workers are gone
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if text.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(int(pid))
-        except OSError:
-            pass
-    return found
+    assert processes_mentioning(str(tmp_path)) == []  # both grader processes and both workers are gone
