@@ -287,6 +287,10 @@ def _serve(conn: Connection, log_path: str, ids: list[str], parent: int | None =
     os.dup2(fd, 2)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us with SIGTERM
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds grade(), whose cleanup kills the worker
+    from .launch import start_zygote
+    why_not = start_zygote()  # every student's worker is forked from it: no torch import per student
+    if why_not:
+        print(f"scratchgrad: workers start without a zygote: {why_not}", file=sys.stderr)
     from . import grading  # noqa: F401 - imported here once, not per student
     from .assignments import load_suite
     for aid in ids:  # torch, the suites and the reference, once per process: no student's time limit pays for it

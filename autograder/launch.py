@@ -24,9 +24,9 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from . import gpt2_vocab, sandbox
+from . import gpt2_vocab, sandbox, zygote
 from .sandbox import PRIVATE_NAMES, PROJECT_ROOT  # noqa: F401  (re-exported: tests and gradescope use them)
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
@@ -61,7 +61,7 @@ def _view_of(entry: str) -> str:
     return _VIEWS[entry]
 
 
-def build_sys_path(base: Path, submission: Path) -> list[str]:
+def build_sys_path(base: Path, submission: Path | None) -> list[str]:
     """The worker's whole sys.path: runtime, submission, stdlib, and filtered views of the rest.
 
     Every other directory on the grader's path (site-packages, PYTHONPATH entries) is mirrored into
@@ -76,7 +76,7 @@ def build_sys_path(base: Path, submission: Path) -> list[str]:
         if sandbox.in_checkout(entry):
             continue
         views.append(_view_of(entry))
-    return [str(runtime), str(submission), *stdlib, *views]
+    return [str(runtime), *([str(submission)] if submission is not None else []), *stdlib, *views]
 
 
 def _copy_modules(submission: Path, dest: Path) -> None:
@@ -111,7 +111,7 @@ def _worker_env(home: Path) -> dict[str, str]:
 
 @dataclass
 class Launched:
-    proc: subprocess.Popen[bytes]
+    proc: "subprocess.Popen[bytes] | zygote.ForkedProc"
     tmp: Path  # the sandbox: runtime copy, home folder, boot log; removed when the worker is killed
     boot_err: IO[bytes]
 
@@ -143,6 +143,7 @@ def spawn(submission: Path, *, memory_mb: int = MEMORY_LIMIT_MB, user: str | Non
 
     With a worker account (`user`, or $SCRATCHGRAD_WORKER_USER, when the grader is root) the process
     drops to it before running anything, and reads a copy of the submission inside its sandbox.
+    Where this process has a zygote for that account (`start_zygote`), the worker is forked from it.
     """
     account = worker_account(user)
     sandbox.guard_grader()  # before any learner code runs: its /proc files and ptrace are closed to the worker
@@ -162,34 +163,119 @@ def spawn(submission: Path, *, memory_mb: int = MEMORY_LIMIT_MB, user: str | Non
     plan = tmp / "confine.json"
     views = [p for p in sys_path if p in _VIEWS.values()]  # folders of symlinks: Landlock checks their targets
     sandbox.write_plan(plan, extra_read=[str(tmp / "runtime"), str(copy), *views], scratch=home)
-    # bytecode off before the first import; confinement before anything but the standard library is imported
-    boot = ("import sys; sys.dont_write_bytecode = True; sys.path[:] = " + repr(sys_path) + "; import json; "
-            "from _sg_runtime.confine import confine; "
-            f"confined = confine(json.load(open({str(plan)!r}))); "
-            "from _sg_runtime.worker import main; main(confined)")
     boot_err = open(tmp / "boot.err", "wb")
-    drop = {} if account is None else {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", boot, str(copy)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=boot_err,
-            cwd=home, env=_worker_env(home), start_new_session=True, preexec_fn=lambda: _limits(memory_mb),
-            **drop)  # the child drops to the account before preexec_fn and exec
-    except (OSError, subprocess.SubprocessError):  # e.g. the account may not execute this Python
-        boot_err.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    proc: Any = None
+    parent = _zygote_for(account, memory_mb)
+    if parent is not None:
+        try:
+            proc = parent.fork(sys_path=sys_path, argv=[str(copy)], plan=plan, cwd=home, env=_worker_env(home),
+                               memory_mb=memory_mb, stderr=boot_err)
+        except zygote.ZygoteError:
+            proc = None  # said once in the log; this and every later worker start the ordinary way
+    if proc is None:
+        # bytecode off before the first import; confinement before anything but the standard library is imported
+        boot = ("import sys; sys.dont_write_bytecode = True; sys.path[:] = " + repr(sys_path) + "; import json; "
+                "from _sg_runtime.confine import confine; "
+                f"confined = confine(json.load(open({str(plan)!r}))); "
+                "from _sg_runtime.worker import main; main(confined)")
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", boot, str(copy)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=boot_err,
+                cwd=home, env=_worker_env(home), start_new_session=True, preexec_fn=lambda: _limits(memory_mb),
+                **_drop(account))  # the child drops to the account before preexec_fn and exec
+        except (OSError, subprocess.SubprocessError):  # e.g. the account may not execute this Python
+            boot_err.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return Launched(proc, tmp, boot_err)
+
+
+def _drop(account: pwd.struct_passwd | None) -> dict[str, Any]:
+    return {} if account is None else {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+
+
+# -- the zygote: workers forked from one clean process that has imported torch (autograder/zygote.py) --
+ZYGOTE_ENV = "SCRATCHGRAD_ZYGOTE"  # "0": never; "1": in every grader process (tests); else: start_zygote's
+_ZYGOTES: dict[int | None, zygote.Zygote] = {}  # worker account uid (None: this user) -> this process's zygote
+
+
+def start_zygote(user: str | None = None) -> str | None:
+    """Fork this process's workers (for `user`'s account) from a zygote from now on; returns why not, or None.
+
+    For a grader process that grades many submissions: the zygote imports torch while the caller
+    loads its suites, and every worker after that starts in milliseconds instead of ~2 s of CPU.
+    $SCRATCHGRAD_ZYGOTE=0 turns it off (then every worker is spawned).
+    """
+    if os.environ.get(ZYGOTE_ENV) == "0":
+        return f"turned off (${ZYGOTE_ENV}=0)"
+    why = zygote.supported()
+    if why:
+        return why
+    account = worker_account(user)
+    key = None if account is None else account.pw_uid
+    if key in _ZYGOTES and _ZYGOTES[key].broken is None and _ZYGOTES[key].owner == os.getpid():
+        return None
+    home_base = zygote.sandbox_for(account)
+    sys_path = build_sys_path(home_base, None)
+    boot = ("import sys; sys.dont_write_bytecode = True; sys.path[:] = " + repr(sys_path) + "; "
+            "from _sg_runtime.zygote import serve; serve()")
+    try:
+        _ZYGOTES[key] = zygote.Zygote([sys.executable, "-I", "-S", "-c", boot], sandbox=home_base,
+                                      env=_worker_env(home_base / "home"), memory_mb=MEMORY_LIMIT_MB,
+                                      preexec=lambda: _limits(MEMORY_LIMIT_MB), drop=_drop(account))
+    except (OSError, subprocess.SubprocessError) as exc:
+        shutil.rmtree(home_base, ignore_errors=True)
+        return f"it could not be started: {exc}"
+    if len(_ZYGOTES) == 1:
+        atexit.register(stop_zygotes)
+    return None
+
+
+def stop_zygotes() -> None:
+    """Close this process's zygotes (their remaining children die with them)."""
+    for key in list(_ZYGOTES):
+        _ZYGOTES.pop(key).close()
+
+
+def _zygote_for(account: pwd.struct_passwd | None, memory_mb: int) -> zygote.Zygote | None:
+    key = None if account is None else account.pw_uid
+    if key not in _ZYGOTES and os.environ.get(ZYGOTE_ENV) == "1":
+        start_zygote(account.pw_name if account is not None else None)
+    parent = _ZYGOTES.get(key)
+    if parent is None or parent.broken is not None or parent.owner != os.getpid() or memory_mb > parent.memory_mb:
+        return None
+    return parent
+
+
+def _forget_zygotes() -> None:  # in a forked copy of this process: the channels are the parent's
+    for parent in _ZYGOTES.values():
+        parent.close()  # closes this process's copy of the socket only (see Zygote.close)
+    _ZYGOTES.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_zygotes)
+
+
+def kill_worker(proc: Any) -> None:
+    """SIGKILL a worker and its process group; never raises (it may be long gone)."""
+    if isinstance(proc, subprocess.Popen):  # our child, not reaped yet: its pid, and so its group, is its own
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:  # ProcessLookupError (already gone), PermissionError (another user's group)
+            pass
+    try:
+        proc.kill()  # a forked worker: by pidfd; its group holds only itself (it cannot fork)
+    except OSError:
+        pass
 
 
 _PRESTARTED: dict[str, list[Launched]] = {}
 
 
 def _discard(launched: Launched) -> None:
-    try:
-        os.killpg(launched.proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    kill_worker(launched.proc)
     launched.proc.wait()
     launched.boot_err.close()
     shutil.rmtree(launched.tmp, ignore_errors=True)

@@ -25,8 +25,9 @@ from typing import IO, Any
 
 import torch
 
-from .launch import MODULE_FILE, MEMORY_LIMIT_MB, spawn, take_prestarted
+from .launch import MODULE_FILE, MEMORY_LIMIT_MB, kill_worker, spawn, take_prestarted
 from .runtime import values
+from .zygote import ForkedProc
 from .runtime.frames import (KEY_BYTES, PREFIX_BYTES, TAG_BYTES, TO_GRADER, TO_WORKER, FrameError, decode_body,
                              encode_frame, seal, sizes, verify)
 from .runtime.values import MalformedValue
@@ -74,7 +75,7 @@ class Worker:
         self.submission = Path(submission).resolve()
         self.memory_mb = memory_mb
         self.user = user  # run learner code as this account (root graders only; see launch.worker_account)
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | ForkedProc | None = None
         self.starts = 0
         self._tmp: Path | None = None
         self._boot_err: IO[bytes] | None = None
@@ -113,14 +114,7 @@ class Worker:
         """Kill the process group and release everything; never raises (the process may be long gone)."""
         proc, self.proc = self.proc, None
         if proc is not None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:  # ProcessLookupError (already gone), PermissionError (another user's group)
-                pass
-            try:
-                proc.kill()  # the leader itself, should it have left its process group
-            except OSError:
-                pass
+            kill_worker(proc)
             try:
                 proc.wait(timeout=10)
             except (subprocess.TimeoutExpired, OSError):
