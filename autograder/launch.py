@@ -240,6 +240,8 @@ def stop_zygotes() -> None:
 
 def _zygote_for(account: pwd.struct_passwd | None, memory_mb: int) -> zygote.Zygote | None:
     key = None if account is None else account.pw_uid
+    if os.environ.get(ZYGOTE_ENV) == "0":
+        return None
     if key not in _ZYGOTES and os.environ.get(ZYGOTE_ENV) == "1":
         start_zygote(account.pw_name if account is not None else None)
     parent = _ZYGOTES.get(key)

@@ -9,15 +9,20 @@ wall and CPU seconds (CPU: all child processes, so parallelism does not hide wor
 gradebooks are compared student by student: the routes must agree on every score.
 
     python bench/grade_all.py [--students 20] [--only a03] [--jobs N] [--repeat 1] [--keep DIR] [--dask]
+                              [--no-zygote]
 
 With --dask it also shows how grade-all scales: `-j1` and `-j2` on this machine, and `--executor dask`
 on a scheduler and 2 one-thread Dask workers started here on localhost (their start is not timed;
 grade-all's is, grader processes included, as for the local pool), with the ratios side by side. The
 CPU seconds of a Dask run are grade-all's plus the workers' (their graders and learner workers).
 
+With --no-zygote it also times grade-all with every learner worker started as a fresh interpreter
+(SCRATCHGRAD_ZYGOTE=0) instead of forked from the grader's zygote, to show what the zygote saves.
+
 nbgrader grades one student after another, and each notebook costs a kernel (which imports torch
 to run the student's cells) plus a fresh `scratchgrad grade` process for the test cells; grade-all
-runs N long-lived grader processes, each grading many students.
+runs N long-lived grader processes, each grading many students and forking each student's
+sandboxed worker from a zygote that imported torch once.
 """
 
 from __future__ import annotations
@@ -46,12 +51,12 @@ from autograder.batch import default_jobs
 from tests.banks.edits import apply
 
 
-def run(cmd: list[str], cwd: Path) -> tuple[float, float]:
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Run `cmd` to completion; (wall seconds, CPU seconds of it and all its descendants)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                          env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})})
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -147,6 +152,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=default_jobs(), help="grade-all's --jobs (default: its own)")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of each command, alternating")
     parser.add_argument("--keep", metavar="DIR", help="build in DIR and keep it (default: a temporary folder)")
+    parser.add_argument("--no-zygote", action="store_true",
+                        help="also time grade-all with every worker spawned (SCRATCHGRAD_ZYGOTE=0), side by side")
     parser.add_argument("--dask", action="store_true",
                         help="also time grade-all -j1, -j2 and --executor dask on 2 local Dask workers (scaling)")
     args = parser.parse_args()
@@ -166,20 +173,23 @@ def main() -> None:
                     "--only", aid, "--force", *options]
 
         main_label = f"-j{args.jobs}"
-        commands = {main_label: (grade_all(main_label, "--jobs", str(args.jobs)), ROOT)}
+        commands = {main_label: (grade_all(main_label, "--jobs", str(args.jobs)), ROOT, None)}
+        if args.no_zygote:
+            label = f"{main_label}-no-zygote"
+            commands[label] = (grade_all(label, "--jobs", str(args.jobs)), ROOT, {"SCRATCHGRAD_ZYGOTE": "0"})
         if args.dask:
             for jobs in (1, 2):
-                commands.setdefault(f"-j{jobs}", (grade_all(f"-j{jobs}", "--jobs", str(jobs)), ROOT))
-        commands["nbgrader"] = (["nbgrader", "autograde", aid, "--force"], course)
+                commands.setdefault(f"-j{jobs}", (grade_all(f"-j{jobs}", "--jobs", str(jobs)), ROOT, None))
+        commands["nbgrader"] = (["nbgrader", "autograde", aid, "--force"], course, None)
         times: dict[str, list[tuple[float, float]]] = {label: [] for label in commands}
         with dask_cluster(work) if args.dask else _no_cluster() as (address, workers):
             if address:
-                commands["dask"] = (grade_all("dask", "--executor", "dask", "--scheduler", address), ROOT)
+                commands["dask"] = (grade_all("dask", "--executor", "dask", "--scheduler", address), ROOT, None)
                 times["dask"] = []
             for _ in range(args.repeat):
-                for label, (cmd, cwd) in commands.items():
+                for label, (cmd, cwd, env) in commands.items():
                     before = tree_cpu(workers) if label == "dask" else 0.0
-                    wall, cpu = run(cmd, cwd)
+                    wall, cpu = run(cmd, cwd, env)
                     times[label].append((wall, cpu + (tree_cpu(workers) - before if label == "dask" else 0.0)))
         out = work / main_label
         mine, theirs = scores_grade_all(out, aid), scores_nbgrader(course)
@@ -195,7 +205,8 @@ def main() -> None:
     print(f"{n} notebook submissions of {aid} ({mix}); {cpus} CPUs; median of {args.repeat} run(s)")
     print(f"{'':28}{'wall s':>9}{'CPU s':>9}{'wall s/student':>16}")
     med = {}
-    names = {"nbgrader": "nbgrader autograde", "dask": "grade-all dask, 2 workers"}
+    names = {"nbgrader": "nbgrader autograde", "dask": "grade-all dask, 2 workers",
+             f"{main_label}-no-zygote": f"grade-all {main_label}, no zygote"}
     for name in times:
         wall = statistics.median(t[0] for t in times[name])
         cpu = statistics.median(t[1] for t in times[name])
@@ -203,6 +214,11 @@ def main() -> None:
         print(f"{names.get(name, f'scratchgrad grade-all {name}'):28}{wall:9.1f}{cpu:9.1f}{wall / n:16.2f}")
     print(f"ratio nbgrader / grade-all {main_label}: wall {med['nbgrader'][0] / med[main_label][0]:.2f}x, "
           f"CPU {med['nbgrader'][1] / med[main_label][1]:.2f}x")
+    if args.no_zygote:
+        off = med[f"{main_label}-no-zygote"]
+        print(f"zygote: grade-all {main_label} with every worker spawned over with the zygote: "
+              f"wall {off[0] / med[main_label][0]:.2f}x, CPU {off[1] / med[main_label][1]:.2f}x; "
+              f"nbgrader over spawned workers: wall {med['nbgrader'][0] / off[0]:.2f}x")
     if args.dask:
         print(f"scaling, wall of -j1 over: -j2 {med['-j1'][0] / med['-j2'][0]:.2f}x, "
               f"2 Dask workers {med['-j1'][0] / med['dask'][0]:.2f}x (2 would be perfect on 2 free cores)")

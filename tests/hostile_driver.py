@@ -99,6 +99,9 @@ def main() -> None:
             out.setdefault("attack_s", {})[fn] = round(time.monotonic() - t1, 2)
         assert victim.proc is not None
         out["attacks"]["kill_peer"] = call(w, "kill_peer", torch.tensor([victim.proc.pid]))
+        # the grader itself by its pid (the worker's parent is the zygote when it was forked from one)
+        out["attacks"]["kill_grader"] = call(w, "kill_peer", torch.tensor([os.getpid()]))
+        out["forked"] = type(w.proc).__name__ == "ForkedProc"
         out["victim_after"] = str(call(victim, "echo", torch.ones(1)))
         out["worker_after"] = str(call(w, "echo", torch.ones(1)))
         out["worker_starts"] = w.starts
@@ -128,6 +131,8 @@ def main() -> None:
                                "checks": {c.name: c.status for a in report.assignments for c in a.checks},
                                "seconds": round(time.monotonic() - t0, 2)}
     time.sleep(4)  # past the moment a setsid grandchild would have written its file
+    from autograder.launch import stop_zygotes
+    stop_zygotes()  # the grader's own helper (SCRATCHGRAD_ZYGOTE=1): it goes when the grader does
     me = os.getpid()
     out["leftover_processes"] = []
     for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):

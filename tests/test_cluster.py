@@ -185,7 +185,7 @@ def test_a_class_on_a_dask_cluster(tmp_path: Path) -> None:
         for worker in procs[1:]:  # the run stopped its grader processes: only Dask's own processes are left
             assert not [cmdline(p) for p in descendants(worker.pid) if "grader_main" in cmdline(p)]
         (run_id,) = re.findall(r", run (\w+):", (tmp_path / "dask" / ".grader.log").read_text())
-        assert not cluster.grader_log(run_id).exists()  # nothing was written to it: removed
+        assert not cluster.grader_log(run_id).exists(), cluster.grader_log(run_id).read_text()[-3000:]  # nothing was written to it: removed
 
         again = scratchgrad("grade-all", str(cls), "--out", str(tmp_path / "dask"), "--only", "a03",
                             "--executor", "dask", "--scheduler", address)

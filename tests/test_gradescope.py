@@ -24,7 +24,8 @@ import pytest
 
 from autograder.checks import CheckResult
 from autograder.gradescope import ROOT_ENV, Collected, build, collect, to_results
-from autograder.launch import WORKER_USER_ENV, _discard, spawn
+from autograder import zygote
+from autograder.launch import WORKER_USER_ENV, ZYGOTE_ENV, _discard, spawn, start_zygote, stop_zygotes
 from autograder.program import Program
 from autograder.report import AssignmentResult, Report
 from autograder.worker import Worker
@@ -405,6 +406,36 @@ def test_spawn_drops_to_the_worker_user(worker_user: str, tmp_path: Path, monkey
     assert resp.status == "ok", resp
     assert resp.returns["out"] == {"uid": account.pw_uid, "gid": account.pw_gid, "groups": [],
                                    "secret": "PermissionError"}
+
+
+def test_a_zygote_for_the_worker_user_runs_as_that_user(worker_user: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """grade-all as root: the zygote, and so every worker forked from it, runs as the worker account."""
+    if zygote.supported():
+        pytest.skip(zygote.supported())
+    account = pwd.getpwnam(worker_user)
+    monkeypatch.delenv(ZYGOTE_ENV, raising=False)
+    sandboxes = tmp_path / "sandboxes"  # a folder of its own: other tests start workers meanwhile
+    sandboxes.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(sandboxes))
+    why = start_zygote(user=worker_user)
+    try:
+        if _blocked_by(worker_user) is not None:  # root may execute anything: the switch happened before exec
+            assert why is not None and "could not be started" in why and "Permission" in why, why
+            assert not list(sandboxes.glob("scratchgrad-zygote-*"))
+            pytest.skip(_unusable_python(worker_user))
+        assert why is None, why
+        sub = tmp_path / "sub"
+        sub.mkdir()
+        (sub / "a99_probe.py").write_text(PROBE.replace("SECRET", repr(str(tmp_path / "nothing"))))
+        p = Program("a99_probe")
+        p.returns(out=p.call("whoami", 0))
+        with Worker(sub, user=worker_user) as w:
+            resp = w.run(p.to_json(), p.tensors)
+            assert type(w.proc).__name__ == "ForkedProc"
+        assert resp.status == "ok" and resp.returns["out"]["uid"] == account.pw_uid, resp
+    finally:
+        stop_zygotes()
 
 
 def test_run_autograder_keeps_instructor_files_from_learner_code(worker_user: str, bundle: Path) -> None:

@@ -7,7 +7,9 @@ files, address space rather than touched memory). The driver attacks a disposabl
 
 Modes: "root" is the grader as root (the real root where these tests run as root, as CI does; else a
 user namespace mapped to root); "user" is an ordinary grader: a user namespace that maps uid 1000, in
-which execve drops every capability, so the grader takes its non-root path.
+which execve drops every capability, so the grader takes its non-root path; "zygote" is "root" with
+every worker forked from a zygote (grade-all's way): the attacks on the worker's parent then hit the
+zygote, and one more aims at the grader by its pid.
 """
 
 from __future__ import annotations
@@ -60,10 +62,10 @@ def _project_copy(dest: Path) -> Path:
     return dest
 
 
-@pytest.fixture(scope="module", params=["root", "user"])
+@pytest.fixture(scope="module", params=["root", "user", "zygote"])
 def bank(request, tmp_path_factory) -> dict:
     mode = request.param
-    prefix = _guard(mode)
+    prefix = _guard("root" if mode == "zygote" else mode)
     top = tmp_path_factory.mktemp(f"hostile-{mode}")
     mark = f"sgmark-{uuid.uuid4().hex[:12]}"
     (top / "work").mkdir()
@@ -72,6 +74,9 @@ def bank(request, tmp_path_factory) -> dict:
     (top / "cfg.json").write_text(json.dumps(cfg))
     env = {**os.environ, "SCRATCHGRAD_TEST_SECRET": SECRET, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("SCRATCHGRAD_CONFINE_SKIP", None)
+    # "zygote": every worker is forked from a zygote (grade-all's way), whose process the attacks
+    # on the worker's parent then aim at; the other modes spawn each worker
+    env["SCRATCHGRAD_ZYGOTE"] = "1" if mode == "zygote" else "0"
     try:
         driver = [sys.executable, str(ROOT / "tests" / "hostile_driver.py"), str(top / "cfg.json")]
         run = subprocess.run([*prefix, *driver], capture_output=True, text=True, env=env, timeout=600, check=False)
@@ -80,6 +85,7 @@ def bank(request, tmp_path_factory) -> dict:
             leftover.unlink(missing_ok=True)
     assert run.returncode == 0, run.stderr[-4000:]
     out = json.loads(run.stdout.splitlines()[-1])
+    assert out["forked"] == (mode == "zygote"), out["forked"]
     out["mode"], out["reference"], out["hidden"] = mode, _distinctive(ROOT / "reference" / "a03_attention.py"), \
         _distinctive(ROOT / "autograder" / "hidden" / "a03_attention.py")
     return out
@@ -103,7 +109,7 @@ def _outputs(out: dict) -> str:
 
 
 def test_every_mechanism_is_active_and_reported(bank: dict) -> None:
-    assert bank["uid"] == (0 if bank["mode"] == "root" else 1000)
+    assert bank["uid"] == (1000 if bank["mode"] == "user" else 0)
     missing = bank["protections"]["missing"]
     userns = subprocess.run(["unshare", "--user", "--net", "--mount", "true"], capture_output=True, check=False)
     if confine.landlock_abi() >= 6 and userns.returncode == 0:  # this kernel offers every mechanism
@@ -141,7 +147,8 @@ def test_grader_and_peer_processes_are_out_of_reach(bank: dict) -> None:
     for attack in ("environ", "mem", "cmdline", "ptrace", "sigstop", "kill_all"):
         assert got[attack].startswith("denied"), (attack, got[attack])
     assert got["kill_group"].startswith("denied"), got["kill_group"]
-    assert all(v.startswith("denied") for v in bank["attacks"]["kill_peer"].values()), bank["attacks"]["kill_peer"]
+    for target in ("kill_peer", "kill_grader"):
+        assert all(v.startswith("denied") for v in bank["attacks"][target].values()), bank["attacks"][target]
     assert bank["victim_after"] == bank["victim_before"] == "tensor([2.])"
     assert SECRET not in _outputs(bank)
 

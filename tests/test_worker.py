@@ -13,7 +13,7 @@ import torch
 
 from autograder.program import Program
 from autograder.runtime.values import Raised
-from autograder.launch import PROJECT_ROOT
+from autograder.launch import PROJECT_ROOT, ZYGOTE_ENV, start_zygote, stop_zygotes
 from autograder.worker import Worker, WorkerFault
 
 HOSTILE = '''
@@ -57,11 +57,27 @@ def peek(x):
 '''
 
 
-@pytest.fixture()
-def worker(tmp_path: Path):
+@pytest.fixture(scope="module")
+def zygote():
+    """A zygote in this test process for the module's forked workers (grade-all's way of starting them)."""
+    why = start_zygote()
+    if why:
+        pytest.skip(f"no zygote here: {why}")
+    yield
+    stop_zygotes()
+
+
+@pytest.fixture(params=["spawned", "forked"])
+def worker(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Each case runs on a spawned worker and on one forked from a zygote: both must behave the same."""
+    if request.param == "forked":
+        request.getfixturevalue("zygote")
+    else:
+        monkeypatch.setenv(ZYGOTE_ENV, "0")
     (tmp_path / "a99_hostile.py").write_text(HOSTILE)
     with Worker(tmp_path) as w:
         yield w
+        assert type(w.proc).__name__ in ("NoneType", "ForkedProc" if request.param == "forked" else "Popen")
 
 
 def call(worker: Worker, fn: str, timeout_s: float = 5.0):

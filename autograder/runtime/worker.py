@@ -5,7 +5,8 @@ a `sys.path` of: this runtime, a private copy of the submission's modules, the s
 filtered view of site-packages. The bootstrap turns bytecode writing off and confines the process
 (`confine.py`: namespaces, no capabilities, Landlock, seccomp) before it calls `main`, so neither torch
 nor learner code ever runs unconfined. It then loops: read a request frame, run its program, write a
-response frame.
+response frame. A worker forked from a zygote (`zygote.py`, grade-all's way) boots the same way from
+the fork on, with torch already imported by a process that never held anything of a student's.
 
 Frames travel on the process's original stdin/stdout, moved to unpredictable high descriptor
 numbers; learner output never reaches them: file descriptors 1 and 2 are pointed at a scratch file

@@ -15,7 +15,7 @@ What keeps this as safe as a freshly started worker:
   passed for it (SCM_RIGHTS) as stdin, stdout and stderr, closes every other one (the zygote's
   channel included), starts a session of its own, dies with the zygote (PR_SET_PDEATHSIG), lowers its
   address-space limit, takes its environment, folder and `sys.path`, forgets the zygote's copy of the
-  runtime, and then boots exactly as a spawned worker does: `confine(plan)` from its own runtime
+  runtime, seeds torch's generator afresh, and then boots exactly as a spawned worker does: `confine(plan)` from its own runtime
   copy, then `worker.main`. Learner code is imported only after that.
 - The zygote is not dumpable, so no process of its account can open its /proc files or memory; a
   confined worker can neither signal nor ptrace it (seccomp; Landlock's scope). The child turns
@@ -93,6 +93,11 @@ def _become_worker(ctl: socket.socket, fds: list[int], request: dict[str, Any], 
     sys.path[:] = request["sys_path"]
     sys.path_importer_cache.clear()
     importlib.invalidate_caches()
+    # a fresh process seeds torch's generator from the OS (and Python's `random` is reseeded at fork):
+    # each worker gets its own seed, as it would have, instead of the zygote's
+    sys.modules["torch"].seed()
+    if "numpy.random" in sys.modules:
+        sys.modules["numpy.random"].seed()
     confine = importlib.import_module("_sg_runtime.confine").confine
     with open(request["plan"], encoding="utf-8") as f:
         confined = confine(json.load(f))
