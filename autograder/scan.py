@@ -130,10 +130,22 @@ FLAGGED_MODULES = frozenset({
     "marshal", "copyreg", "shelve", "dill", "cloudpickle", "posix", "nt", "pty", "mmap", "fcntl", "resource",
     "pathlib", "shutil", "tempfile", "faulthandler", "tracemalloc", "code", "codeop", "runpy", "pkgutil",
     "zipimport", "pdb", "bdb", "timeit", "doctest", "unittest", "pydoc", "_sg_runtime", "autograder",
+    # each runs text as code, as exec does: site (.pth lines), imp (a file), trace, profile and cProfile
+    # (runctx), rlcompleter (eval), logging (logging.config evaluates its file's arguments; FileHandler writes)
+    "site", "imp", "trace", "profile", "cProfile", "rlcompleter", "logging",
 })
+# the C-level twins of flagged modules: every module named with one leading underscore (`_io` for io,
+# `_imp` for importlib, `_posixsubprocess`, `_socket`, `_signal`, `_testcapi`...) is flagged on import
+# (PRIVATE_MODULE); these are also flagged as attributes (`torch.serialization._io` would not exist, but
+# an object may hold one)
+PRIVATE_TWINS = frozenset({"_io", "_imp", "_frozen_importlib", "_frozen_importlib_external", "_posixsubprocess",
+                           "_socket", "_signal", "_multiprocessing", "_posixshmem", "_testcapi", "_testinternalcapi",
+                           "_xxsubinterpreters", "_tracemalloc", "_lsprof", "_opcode"})
 # attribute names that, on any object, lead to a flagged module (torch.serialization.os, np.sys);
-# generic words a learner may well use as their own attribute names are left to the import rule
-MODULE_ATTRS = FLAGGED_MODULES - {"code", "nt", "resource", "timeit"}
+# generic words a learner may well use as their own attribute names (torch.trace, a model's .profile)
+# are left to the import rule
+MODULE_ATTRS = (FLAGGED_MODULES - {"code", "nt", "resource", "timeit", "site", "imp", "trace", "profile",
+                                   "logging"}) | PRIVATE_TWINS
 FLAGGED_ATTRS = frozenset({
     "__subclasses__", "__globals__", "__builtins__", "__code__", "__closure__", "__dict__", "__self__",
     "__getattribute__", "__import__", "__loader__", "__spec__", "f_back", "f_globals", "f_locals", "f_builtins",
@@ -202,6 +214,11 @@ def _torch_rule(path: str) -> str | None:
     return None
 
 
+def private_module(top: str) -> bool:
+    """`_io`, `_imp`, `_posixsubprocess`...: the interpreter's private modules (`__future__` is not one)."""
+    return top.startswith("_") and not top.startswith("__") and top not in ("_sg_runtime",)
+
+
 class _Integrity(ast.NodeVisitor):
     def __init__(self, file: str, local: frozenset[str] = frozenset()) -> None:
         self.file = file
@@ -218,7 +235,7 @@ class _Integrity(ast.NodeVisitor):
     def _module(self, node: ast.AST, path: str) -> None:
         top = path.split(".")[0]
         self.local_imports.add(top)
-        if top in FLAGGED_MODULES:
+        if top in FLAGGED_MODULES or private_module(top):
             self.flag(node, f"import of `{top}`")
         elif (rule := _torch_rule(path)) is not None:
             self.flag(node, f"import of `{rule}`")
@@ -236,7 +253,7 @@ class _Integrity(ast.NodeVisitor):
         self._module(node, module)
         for a in node.names:
             full = f"{module}.{a.name}"
-            if module.split(".")[0] not in FLAGGED_MODULES:
+            if module.split(".")[0] not in FLAGGED_MODULES and not private_module(module.split(".")[0]):
                 if a.name == "*":
                     if module.split(".")[0] not in self.local:
                         self.flag(node, f"`from {module} import *`")  # names the scan could not follow

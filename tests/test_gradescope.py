@@ -415,15 +415,17 @@ def test_a_zygote_for_the_worker_user_runs_as_that_user(worker_user: str, tmp_pa
         pytest.skip(zygote.supported())
     account = pwd.getpwnam(worker_user)
     monkeypatch.delenv(ZYGOTE_ENV, raising=False)
-    sandboxes = tmp_path / "sandboxes"  # a folder of its own: other tests start workers meanwhile
-    sandboxes.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(sandboxes))
+    if _blocked_by(worker_user) is not None:  # root may execute anything: the switch happened before exec
+        sandboxes = tmp_path / "sandboxes"  # a folder of its own: other tests start workers meanwhile
+        sandboxes.mkdir()
+        with monkeypatch.context() as m:
+            m.setattr(tempfile, "tempdir", str(sandboxes))
+            why = start_zygote(user=worker_user)
+        assert why is not None and "could not be started" in why and "Permission" in why, why
+        assert not list(sandboxes.glob("scratchgrad-zygote-*"))
+        pytest.skip(_unusable_python(worker_user))
     why = start_zygote(user=worker_user)
     try:
-        if _blocked_by(worker_user) is not None:  # root may execute anything: the switch happened before exec
-            assert why is not None and "could not be started" in why and "Permission" in why, why
-            assert not list(sandboxes.glob("scratchgrad-zygote-*"))
-            pytest.skip(_unusable_python(worker_user))
         assert why is None, why
         sub = tmp_path / "sub"
         sub.mkdir()
@@ -461,6 +463,52 @@ def test_run_autograder_keeps_instructor_files_from_learner_code(worker_user: st
     a03 = [t for t in doc["tests"] if t["name"].startswith("a03") and "no_banned_apis" not in t["name"]]
     assert a03 and all(f"uid={uid} reference=PermissionError" in t["output"] for t in a03), a03[0]["output"]
     assert doc["extra_data"]["worker_user"] == worker_user and f"learner code runs as {worker_user}" in log
+
+
+ACCOUNT_TESTS = ("test_spawn_drops_to_the_worker_user", "test_a_zygote_for_the_worker_user_runs_as_that_user",
+                 "test_run_autograder_keeps_instructor_files_from_learner_code")
+INNER_ENV = "SCRATCHGRAD_TEST_TRAVERSABLE"  # set inside the mount namespace below: run the account tests there
+# in a private mount namespace: a copy of FOLDER (a tmpfs others may traverse) holding bind mounts of its
+# items is mounted over FOLDER, so the paths stay the same and only the traversal right changes there
+TRAVERSABLE = """
+import os, subprocess, sys
+folder, stage = sys.argv[1], sys.argv[2]
+def mount(*args):
+    subprocess.run(["mount", *args], check=True)
+mount("-t", "tmpfs", "-o", "mode=0711", "sg-traversable", stage)
+for entry in os.scandir(folder):
+    target = os.path.join(stage, entry.name)
+    if entry.is_symlink():
+        os.symlink(os.readlink(entry.path), target)
+        continue
+    if entry.is_dir():
+        os.mkdir(target)
+    else:
+        open(target, "w").close()
+    mount("--rbind", entry.path, target)
+mount("--rbind", stage, folder)
+os.execv(sys.executable, [sys.executable, *sys.argv[3:]])
+"""
+
+
+def test_the_worker_account_tests_run_where_this_python_is_private(worker_user: str, tmp_path: Path) -> None:
+    """Where the interpreter sits in a folder other accounts may not enter (a pyenv under /root, as here),
+    the account tests above skip; this runs them again in a mount namespace where only that folder's
+    traversal right differs, so the worker account's route is tested on this machine too."""
+    folder = _blocked_by(worker_user)
+    if os.environ.get(INNER_ENV) or folder is None:
+        pytest.skip("the worker account can run this Python: the account tests run directly")
+    if shutil.which("unshare") is None or shutil.which("mount") is None:
+        pytest.skip("util-linux `unshare` and `mount` are not installed")
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    run = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable, "-c", TRAVERSABLE,
+                          str(folder), str(stage), "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "-q", "-rs",
+                          "tests/test_gradescope.py", "-k", " or ".join(ACCOUNT_TESTS)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+                         env={**os.environ, INNER_ENV: "1", "PYTHONDONTWRITEBYTECODE": "1"})
+    assert run.returncode == 0 and f"{len(ACCOUNT_TESTS)} passed" in run.stdout, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "skipped" not in run.stdout, run.stdout[-2000:]
 
 
 def test_a_missing_worker_user_stops_grading(bundle: Path, tmp_path: Path) -> None:

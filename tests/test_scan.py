@@ -163,6 +163,24 @@ HOSTILE = {
     "import numpy as np\nnp.ctypeslib.load_library('x', '.')": "attribute `.ctypeslib`",
     "import numpy as np\nnp.zeros(3).tofile('/tmp/x')": "attribute `.tofile`",
     "import torch\ntorch.from_file('/proc/self/mem')": "attribute `.from_file`",
+    # the C-level twins of flagged modules, and modules that run text as code
+    "import _io\n_io.FileIO(3, 'wb')": "import of `_io`",
+    "from _io import FileIO": "import of `_io`",
+    "import _imp": "import of `_imp`",
+    "import _posixsubprocess": "import of `_posixsubprocess`",
+    "import _socket": "import of `_socket`",
+    "import _signal": "import of `_signal`",
+    "import _testcapi": "import of `_testcapi`",
+    "from _frozen_importlib_external import SourceFileLoader": "import of `_frozen_importlib_external`",
+    "import numpy as np\nnp._io": "attribute `._io` (the `_io` module)",
+    "import site\nsite.addsitedir('.')": "import of `site`",
+    "import imp\nimp.load_source('m', 'm.txt')": "import of `imp`",
+    "import trace\ntrace.Trace().runctx('x = 1', {}, {})": "import of `trace`",
+    "import cProfile\ncProfile.run('x = 1')": "import of `cProfile`",
+    "from profile import run": "import of `profile`",
+    "import rlcompleter": "import of `rlcompleter`",
+    "import logging.config": "import of `logging`",
+    "from logging import FileHandler": "import of `logging`",
 }
 
 
@@ -177,9 +195,11 @@ def test_each_hostile_construct_is_flagged(src: str, construct: str) -> None:
 
 
 def test_literal_getattr_and_honest_lookalikes_are_clean() -> None:
-    src = ("import math, json, heapq, dataclasses, typing, regex\nfrom collections import Counter\nimport torch\n"
+    src = ("from __future__ import annotations\n"
+           "import math, json, heapq, dataclasses, typing, regex\nfrom collections import Counter\nimport torch\n"
            "import torch.nn as nn\nimport torch.nn.functional as F\n"
            "def f(x, model):\n    model.eval()\n    p = regex.compile(r'\\p{L}+')\n"
+           "    model.profile, model.logging = torch.trace(x), x.trace()  # names shared with flagged modules\n"
            "    return getattr(x, 'dtype', None), hasattr(x, 'shape'), torch.__version__, F.gelu(x), x.__class__\n")
     assert integrity_source(src, "a.py")[0] == []
 
