@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 READY_TIMEOUT_S = 120.0  # the zygote imports torch, like a worker (see worker.READY_TIMEOUT_S)
-ANSWER_TIMEOUT_S = 30.0  # a fork takes milliseconds; a kill waits up to 10 s for the child to go
+ANSWER_TIMEOUT_S = 30.0  # a fork or a status takes milliseconds
 MAX_PACKET = 1 << 20
 
 

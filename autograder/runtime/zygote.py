@@ -25,9 +25,10 @@ What keeps this as safe as a freshly started worker:
   while the grader may still signal it by number; the grader also holds a pidfd for each child.
 
 The channel is a SOCK_SEQPACKET socket on the zygote's stdin: one JSON request per packet, one JSON
-answer per packet. Requests: `spawn` (with three descriptors), `status` (reaps the child if it has
-ended: its Popen-style return code, else null) and `kill` (SIGKILL, then as `status`). The zygote
-exits when the grader closes the channel, and kills every child it still has.
+answer per packet. Requests: `spawn` (with three descriptors: the child's pid) and `status` (reaps
+the child if it has ended: its Popen-style return code, else null); the grader signals a child itself,
+through its pidfd. The zygote exits when the grader closes the channel, and kills every child it
+still has.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ import resource
 import signal
 import socket
 import sys
-import time
 from typing import Any
 
 MAX_PACKET = 1 << 20
@@ -51,19 +51,13 @@ def _answer(ctl: socket.socket, message: dict[str, Any]) -> None:
     ctl.send(json.dumps(message).encode())
 
 
-def _returncode(pid: int, *, block_s: float = 0.0) -> int | None:
-    """Reap `pid` if it has ended (waiting up to `block_s`): its Popen-style return code, else None."""
-    deadline = time.monotonic() + block_s
-    while True:
-        try:
-            done, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return -signal.SIGKILL  # not ours (never happens for a pid this zygote forked)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(0.005)
+def _returncode(pid: int) -> int | None:
+    """Reap `pid` if it has ended: its Popen-style return code, else None."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return -signal.SIGKILL  # not ours (never happens for a pid this zygote forked)
+    return os.waitstatus_to_exitcode(status) if done else None
 
 
 def _become_worker(ctl: socket.socket, fds: list[int], request: dict[str, Any], zygote: int) -> None:
@@ -153,13 +147,8 @@ def serve() -> None:
                     os.close(fd)
                 children.add(child)
                 _answer(ctl, {"pid": child})
-            elif op in ("status", "kill") and pid in children:
-                if op == "kill":
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                code = _returncode(pid, block_s=10.0 if op == "kill" else 0.0)
+            elif op == "status" and pid in children:
+                code = _returncode(pid)
                 if code is not None:
                     children.discard(pid)
                 _answer(ctl, {"pid": pid, "returncode": code})
