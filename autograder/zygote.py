@@ -46,6 +46,10 @@ def supported() -> str | None:
         return "the zygote needs pidfds (Python >= 3.9 on Linux >= 5.3)"
     if not hasattr(socket, "send_fds"):
         return "the zygote needs socket.send_fds (Python >= 3.9)"
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError as exc:  # ENOSYS before Linux 5.3, or a seccomp profile that refuses it
+        return f"the zygote needs pidfds, which this kernel refuses: {exc}"
     return None
 
 
@@ -185,7 +189,10 @@ class Zygote:
             pid = answer.get("pid")
             if not isinstance(pid, int) or pid <= 0:
                 raise self._fail(f"answer {str(answer)[:200]} to a spawn")
-            return ForkedProc(self, pid, in_w, out_r)
+            try:
+                return ForkedProc(self, pid, in_w, out_r)
+            except OSError as exc:  # no pidfd for it: the child reads EOF for its key and exits
+                raise self._fail(f"no pidfd for the worker it forked: {exc}") from None
         except BaseException:
             os.close(in_w)
             os.close(out_r)
