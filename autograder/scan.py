@@ -131,8 +131,9 @@ FLAGGED_MODULES = frozenset({
     "pathlib", "shutil", "tempfile", "faulthandler", "tracemalloc", "code", "codeop", "runpy", "pkgutil",
     "zipimport", "pdb", "bdb", "timeit", "doctest", "unittest", "pydoc", "_sg_runtime", "autograder",
     # each runs text as code, as exec does: site (.pth lines), imp (a file), trace, profile and cProfile
-    # (runctx), rlcompleter (eval), logging (logging.config evaluates its file's arguments; FileHandler writes)
-    "site", "imp", "trace", "profile", "cProfile", "rlcompleter", "logging",
+    # (runctx), rlcompleter (eval); logging.config too (FLAGGED_PATHS: it evaluates its file's arguments),
+    # while logging itself stays allowed (a learner may log to stderr)
+    "site", "imp", "trace", "profile", "cProfile", "rlcompleter",
 })
 # the C-level twins of flagged modules: every module named with one leading underscore (`_io` for io,
 # `_imp` for importlib, `_posixsubprocess`, `_socket`, `_signal`, `_testcapi`...) is flagged on import
@@ -144,8 +145,7 @@ PRIVATE_TWINS = frozenset({"_io", "_imp", "_frozen_importlib", "_frozen_importli
 # attribute names that, on any object, lead to a flagged module (torch.serialization.os, np.sys);
 # generic words a learner may well use as their own attribute names (torch.trace, a model's .profile)
 # are left to the import rule
-MODULE_ATTRS = (FLAGGED_MODULES - {"code", "nt", "resource", "timeit", "site", "imp", "trace", "profile",
-                                   "logging"}) | PRIVATE_TWINS
+MODULE_ATTRS = (FLAGGED_MODULES - {"code", "nt", "resource", "timeit", "site", "imp", "trace", "profile"}) | PRIVATE_TWINS
 FLAGGED_ATTRS = frozenset({
     "__subclasses__", "__globals__", "__builtins__", "__code__", "__closure__", "__dict__", "__self__",
     "__getattribute__", "__import__", "__loader__", "__spec__", "f_back", "f_globals", "f_locals", "f_builtins",
@@ -175,6 +175,7 @@ WRITE_ATTR = frozenset({"setattr"})  # allowed with a computed name on anything 
 # the function-mode machinery itself, raw operator and pickle entry points
 FLAGGED_TORCH = ("torch._C", "torch.utils.cpp_extension", "torch.overrides", "torch.ops", "torch.library",
                  "torch.load", "torch.hub", "torch.package", "torch.multiprocessing")
+FLAGGED_PATHS = (*FLAGGED_TORCH, "logging.config")
 
 
 @dataclass(frozen=True)
@@ -200,14 +201,14 @@ def _literal(node: ast.expr) -> str | None:
     return None
 
 
-def _torch_rule(path: str) -> str | None:
-    """The flagged torch path `path` falls under (a private name counts), or None."""
+def _path_rule(path: str) -> str | None:
+    """The flagged dotted path `path` falls under (FLAGGED_PATHS, or a private torch name), or None."""
+    for rule in FLAGGED_PATHS:
+        if path == rule or path.startswith(rule + "."):
+            return rule
     parts = path.split(".")
     if parts[0] != "torch":
         return None
-    for rule in FLAGGED_TORCH:
-        if path == rule or path.startswith(rule + "."):
-            return rule
     for i, part in enumerate(parts[1:], 1):
         if part.startswith("_") and not (part.startswith("__") and part.endswith("__")):
             return ".".join(parts[: i + 1])
@@ -237,7 +238,7 @@ class _Integrity(ast.NodeVisitor):
         self.local_imports.add(top)
         if top in FLAGGED_MODULES or private_module(top):
             self.flag(node, f"import of `{top}`")
-        elif (rule := _torch_rule(path)) is not None:
+        elif (rule := _path_rule(path)) is not None:
             self.flag(node, f"import of `{rule}`")
 
     def visit_Import(self, node: ast.Import) -> None:
@@ -259,7 +260,7 @@ class _Integrity(ast.NodeVisitor):
                         self.flag(node, f"`from {module} import *`")  # names the scan could not follow
                 elif a.name in FLAGGED_ATTRS or a.name in MODULE_ATTRS or a.name in FLAGGED_BUILTINS:
                     self.flag(node, f"import of `{full}`")
-                elif (rule := _torch_rule(full)) is not None:
+                elif (rule := _path_rule(full)) is not None:
                     self.flag(node, f"import of `{rule}`")
             self.aliases[a.asname or a.name] = full
 
@@ -279,9 +280,9 @@ class _Integrity(ast.NodeVisitor):
             self.flag(node, f"attribute `.{node.attr}` (the `{node.attr}` module)")
         else:
             path = self._dotted(node)
-            rule = _torch_rule(path) if path else None
+            rule = _path_rule(path) if path else None
             if rule is not None and (path == rule or not isinstance(node.value, ast.Attribute)
-                                     or _torch_rule(self._dotted(node.value) or "") != rule):
+                                     or _path_rule(self._dotted(node.value) or "") != rule):
                 self.flag(node, f"`{rule}`")  # once per path, at its shortest flagged prefix
         self.generic_visit(node)
 
@@ -325,7 +326,7 @@ class _Integrity(ast.NodeVisitor):
                     self.flag(node, f"`{func.id}` of `{attr}`")
                 else:
                     target = self._dotted(node.args[0]) if node.args else None
-                    rule = _torch_rule(f"{target}.{attr}") if target else None
+                    rule = _path_rule(f"{target}.{attr}") if target else None
                     if rule is not None:
                         self.flag(node, f"`{rule}`")
         self.generic_visit(node)

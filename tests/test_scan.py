@@ -179,8 +179,10 @@ HOSTILE = {
     "import cProfile\ncProfile.run('x = 1')": "import of `cProfile`",
     "from profile import run": "import of `profile`",
     "import rlcompleter": "import of `rlcompleter`",
-    "import logging.config": "import of `logging`",
-    "from logging import FileHandler": "import of `logging`",
+    "import logging.config": "import of `logging.config`",
+    "from logging import config": "import of `logging.config`",
+    "import logging\nlogging.config.fileConfig('x.ini')": "`logging.config`",
+    "import logging as lg\ngetattr(lg, 'config').fileConfig('x.ini')": "`logging.config`",
 }
 
 
@@ -197,9 +199,10 @@ def test_each_hostile_construct_is_flagged(src: str, construct: str) -> None:
 def test_literal_getattr_and_honest_lookalikes_are_clean() -> None:
     src = ("from __future__ import annotations\n"
            "import math, json, heapq, dataclasses, typing, regex\nfrom collections import Counter\nimport torch\n"
-           "import torch.nn as nn\nimport torch.nn.functional as F\n"
+           "import torch.nn as nn\nimport torch.nn.functional as F\nimport logging\n"
            "def f(x, model):\n    model.eval()\n    p = regex.compile(r'\\p{L}+')\n"
            "    model.profile, model.logging = torch.trace(x), x.trace()  # names shared with flagged modules\n"
+           "    logging.getLogger('mine').warning('noise')  # logging itself is allowed; its config reader is not\n"
            "    return getattr(x, 'dtype', None), hasattr(x, 'shape'), torch.__version__, F.gelu(x), x.__class__\n")
     assert integrity_source(src, "a.py")[0] == []
 
