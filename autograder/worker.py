@@ -331,6 +331,9 @@ class InProcess:
     def close(self) -> None:
         if str(self.submission) in sys.path:
             sys.path.remove(str(self.submission))
+        # nor may they answer a later import in this process (a test's, pytest's collection of a learner folder)
+        for name in [m for m in sys.modules if LEARNER_MODULE.fullmatch(m)]:
+            del sys.modules[name]
 
     def refill(self, modules: Path) -> None:
         self.close()

@@ -71,6 +71,8 @@ def test_one_item_per_public_check_with_the_clis_verdicts(pytester: pytest.Pytes
 
 
 def test_a_single_check_runs_by_its_node_id(pytester: pytest.Pytester, learner: Path) -> None:
+    """(It failed under xdist once another test in the same process left an `a03_attention` from its own
+    folder in sys.modules: pytest's collection then refused this folder's; InProcess.close drops them now.)"""
     result = pytester.runpytest(*PLUGIN, "a03_attention.py::softmax_large_inputs")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*exp overflowed*"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -350,6 +351,7 @@ def test_in_process_executor_returns_what_learner_code_printed(tmp_path: Path) -
     finally:
         executor.close()
     assert resp.status == "ok" and resp.returns["out"] == 3 and resp.stdout == "sample 3\n"
+    assert "a07_training" not in sys.modules  # closed: a later import in this process finds its own folder's
 
 
 def test_upstream_gradients_flow_without_importing_sympy(tmp_path: Path) -> None:
