@@ -287,7 +287,7 @@ def _serve(conn: Connection, log_path: str, ids: list[str], parent: int | None =
     os.dup2(fd, 2)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us with SIGTERM
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds grade(), whose cleanup kills the worker
-    from .launch import start_zygote
+    from .launch import start_zygote, stop_zygotes
     why_not = start_zygote()  # every student's worker is forked from it: no torch import per student
     if why_not:
         print(f"scratchgrad: workers start without a zygote: {why_not}", file=sys.stderr)
@@ -295,22 +295,29 @@ def _serve(conn: Connection, log_path: str, ids: list[str], parent: int | None =
     from .assignments import load_suite
     for aid in ids:  # torch, the suites and the reference, once per process: no student's time limit pays for it
         load_suite(aid, hidden=True)
-    conn.send(("ready",))
-    while True:
-        idle_since = time.monotonic()
-        while not conn.poll(1.0):  # on platforms without PR_SET_PDEATHSIG: notice an orphaning within 1 s
-            if parent is not None and os.getppid() != parent:
+    try:
+        conn.send(("ready",))
+        while True:
+            idle_since = time.monotonic()
+            while not conn.poll(1.0):  # on platforms without PR_SET_PDEATHSIG: notice an orphaning within 1 s
+                if parent is not None and os.getppid() != parent:
+                    return
+                if idle_s is not None and time.monotonic() - idle_since > idle_s:
+                    return
+            try:
+                task = conn.recv()
+            except EOFError:
                 return
-            if idle_s is not None and time.monotonic() - idle_since > idle_s:
+            if task is None:
                 return
-        try:
-            task = conn.recv()
-        except EOFError:
-            return
-        if task is None:
-            return
-        sid, path, ids, seed, call_timeout_s, budgets, unavailable = task
-        conn.send(("done", sid, _grade_one(path, ids, seed, call_timeout_s, tuple(budgets), unavailable)))
+            sid, path, ids, seed, call_timeout_s, budgets, unavailable = task
+            conn.send(("done", sid, _grade_one(path, ids, seed, call_timeout_s, tuple(budgets), unavailable)))
+    finally:
+        # the pool stops a grader with SIGTERM, also one that is already on its way out: from here on
+        # SIGTERM ends the process quietly (raised during the interpreter's shutdown, SystemExit would
+        # print "Exception ignored ..." into the grader log); the zygote goes first, while we still can
+        stop_zygotes()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def task_message(sid: str, path: str, ids: list[str], seed: int, call_timeout_s: float | None,
