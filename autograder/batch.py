@@ -315,7 +315,8 @@ def _serve(conn: Connection, log_path: str, ids: list[str], parent: int | None =
     finally:
         # the pool stops a grader with SIGTERM, also one that is already on its way out: from here on
         # SIGTERM ends the process quietly (raised during the interpreter's shutdown, SystemExit would
-        # print "Exception ignored ..." into the grader log); the zygote goes first, while we still can
+        # print "Exception ignored ..." into the grader log); the zygote goes first, undisturbed
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop_zygotes()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 

@@ -173,14 +173,13 @@ def spawn(submission: Path, *, memory_mb: int = MEMORY_LIMIT_MB, user: str | Non
         except zygote.ZygoteError:
             proc = None  # said once in the log; this and every later worker start the ordinary way
     if proc is None:
-        # bytecode off before the first import; confinement before anything but the standard library is imported
-        boot = ("import sys; sys.dont_write_bytecode = True; sys.path[:] = " + repr(sys_path) + "; import json; "
-                "from _sg_runtime.confine import confine; "
-                f"confined = confine(json.load(open({str(plan)!r}))); "
-                "from _sg_runtime.worker import main; main(confined)")
+        # confinement before anything but the standard library is imported
+        boot = _python(sys_path, "import json; from _sg_runtime.confine import confine; "
+                                 f"confined = confine(json.load(open({str(plan)!r}))); "
+                                 "from _sg_runtime.worker import main; main(confined)")
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", boot, str(copy)],
+                [*boot, str(copy)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=boot_err,
                 cwd=home, env=_worker_env(home), start_new_session=True, preexec_fn=lambda: _limits(memory_mb),
                 **_drop(account))  # the child drops to the account before preexec_fn and exec
@@ -189,6 +188,12 @@ def spawn(submission: Path, *, memory_mb: int = MEMORY_LIMIT_MB, user: str | Non
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return Launched(proc, tmp, boot_err)
+
+
+def _python(sys_path: list[str], code: str) -> list[str]:
+    """The command line of a worker or zygote: isolated mode, bytecode off before the first import, `sys_path`."""
+    return [sys.executable, "-I", "-S", "-c",
+            f"import sys; sys.dont_write_bytecode = True; sys.path[:] = {sys_path!r}; {code}"]
 
 
 def _drop(account: pwd.struct_passwd | None) -> dict[str, Any]:
@@ -217,11 +222,14 @@ def start_zygote(user: str | None = None) -> str | None:
     if key in _ZYGOTES and _ZYGOTES[key].broken is None and _ZYGOTES[key].owner == os.getpid():
         return None
     home_base = zygote.sandbox_for(account)
-    sys_path = build_sys_path(home_base, None)
-    boot = ("import sys; sys.dont_write_bytecode = True; sys.path[:] = " + repr(sys_path) + "; "
-            "from _sg_runtime.zygote import serve; serve()")
+    boot = [*_python(build_sys_path(home_base, None), "from _sg_runtime.zygote import serve; serve(sys.argv[1])"),
+            str(home_base)]
+    if account is not None:  # the zygote removes its folder itself once it has imported from it
+        for folder, _, files in os.walk(home_base):
+            for name in [folder, *(os.path.join(folder, f) for f in files)]:
+                os.chown(name, account.pw_uid, account.pw_gid)
     try:
-        _ZYGOTES[key] = zygote.Zygote([sys.executable, "-I", "-S", "-c", boot], sandbox=home_base,
+        _ZYGOTES[key] = zygote.Zygote(boot, sandbox=home_base,
                                       env=_worker_env(home_base / "home"), memory_mb=MEMORY_LIMIT_MB,
                                       preexec=lambda: _limits(MEMORY_LIMIT_MB), drop=_drop(account))
     except (OSError, subprocess.SubprocessError) as exc:

@@ -76,9 +76,6 @@ class ForkedProc:
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
 
-    def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
-
     def _ended(self, wait_s: float = 0.0) -> bool:
         return self._pidfd is None or bool(select.select([self._pidfd], [], [], wait_s)[0])
 
@@ -170,7 +167,7 @@ class Zygote:
                 answer = self._receive(READY_TIMEOUT_S)
                 if answer.get("status") != "ready":
                     raise self._fail(f"first answer {str(answer)[:200]} instead of 'ready'")
-                self._ready = True
+                self._ready = True  # it has removed its folder (runtime/zygote.py)
             socket.send_fds(self._sock, [json.dumps(request).encode()], fds or [])
             return self._receive(ANSWER_TIMEOUT_S)
         except OSError as exc:
@@ -231,7 +228,8 @@ class Zygote:
 
 
 def sandbox_for(account: pwd.struct_passwd | None) -> Path:
-    """The zygote's own folder (its runtime copy goes in by launch): readable by the worker account."""
+    """The zygote's own folder (its runtime copy goes in by launch), the worker account's; the zygote
+    removes it once it has imported from it, `close` if it never got that far."""
     tmp = Path(tempfile.mkdtemp(prefix="scratchgrad-zygote-"))
     (tmp / "home").mkdir()
     if account is not None:

@@ -63,6 +63,7 @@ def zygote(monkeypatch: pytest.MonkeyPatch):
     yield parent
     launch.stop_zygotes()
     assert not processes_mentioning(str(parent.sandbox)), "the zygote or one of its workers outlived it"
+    assert not parent.sandbox.exists()
 
 
 @pytest.fixture()
@@ -150,7 +151,7 @@ GRADER = textwrap.dedent('''
     assert launch.start_zygote() is None
     w = Worker(Path(sys.argv[2]))
     w._ensure_ready()
-    print(launch._ZYGOTES[None].proc.pid, w.proc.pid, flush=True)
+    print(launch._ZYGOTES[None].proc.pid, w.proc.pid, launch._ZYGOTES[None].sandbox, flush=True)
     time.sleep(600)
 ''')
 
@@ -159,8 +160,10 @@ def test_a_killed_grader_takes_its_zygote_and_workers_along(folder: Path) -> Non
     grader = subprocess.Popen([sys.executable, "-c", GRADER, str(ROOT), str(folder)], stdout=subprocess.PIPE,
                               text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     try:
-        pids = [int(p) for p in grader.stdout.readline().split()]
+        *pids, folder = grader.stdout.readline().split()
+        pids = [int(p) for p in pids]
         assert len(pids) == 2 and all(os.path.exists(f"/proc/{p}") for p in pids)
+        assert not Path(folder).exists()  # gone once the zygote was ready: a SIGKILL leaves no folder behind
     finally:
         grader.kill()
         grader.wait()

@@ -38,6 +38,7 @@ import importlib
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import sys
@@ -98,8 +99,11 @@ def _become_worker(ctl: socket.socket, fds: list[int], request: dict[str, Any], 
     importlib.import_module("_sg_runtime.worker").main(confined)
 
 
-def serve() -> None:
-    """The zygote's life: import torch, say ready, fork workers on request until the grader hangs up."""
+def serve(sandbox: str) -> None:
+    """The zygote's life: import torch, say ready, fork workers on request until the grader hangs up.
+
+    Once everything is imported it removes its own folder, `sandbox` (the runtime copy it imported
+    from): nothing is read from there later, and a grader killed at any moment leaves no folder behind."""
     from . import confine
 
     ctl = socket.socket(fileno=os.dup(0))
@@ -120,6 +124,7 @@ def serve() -> None:
             importlib.import_module(f"{__package__}.{entry[:-3]}")
     me = os.getpid()
     children: set[int] = set()
+    shutil.rmtree(sandbox, ignore_errors=True)
     _answer(ctl, {"status": "ready", "pid": me, "torch": torch.__version__, "undumpable": undumpable is None})
     try:
         while True:
